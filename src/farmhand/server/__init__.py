@@ -1,0 +1,1 @@
+"""The farm server: the Deadline Cloud API, CloudWatch Logs subset, STS and telemetry on one listener."""

@@ -1,0 +1,322 @@
+"""The ASGI application: one listener for the Deadline Cloud API, CloudWatch Logs, STS and telemetry.
+
+A request is recognised by its shape (path prefix, `X-Amz-Target`, form `Action`), authenticated by
+SigV4 against keys in the store, parsed and validated by the service model, handled inside one
+transaction (with its idempotency record), and answered in one buffer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio.to_thread
+from sqlalchemy import and_, insert, select
+
+from ._identity import Principal, lookup_signing_key
+from ._runtime import ServerRuntime
+from .handlers import Call, Registered, load_handlers
+from .protocol import (
+    DEADLINE_API_VERSION,
+    ConflictError,
+    InternalServerError,
+    NotImplementedOperationError,
+    PayloadTooLargeError,
+    ServiceError,
+    SignedRequest,
+    SigningKey,
+    UnknownOperationError,
+    credential_scope_service,
+    deadline_routes,
+    error_status,
+    parse_json_request,
+    parse_query_request,
+    parse_request,
+    render_error,
+    render_json_error,
+    render_json_response,
+    render_query_error,
+    render_query_response,
+    render_response,
+    resolve_target,
+    service_model,
+    success_status,
+    verify,
+)
+from .store import idempotency_records, telemetry_events, utcnow
+
+log = logging.getLogger("farmhand.server")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+TELEMETRY_PATH = f"/{DEADLINE_API_VERSION}/telemetry"
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    content_type: str = "application/json"
+
+
+class FarmApp:
+    """The farm server as an ASGI callable."""
+
+    def __init__(self, runtime: ServerRuntime) -> None:
+        self.runtime = runtime
+        self.handlers = load_handlers()
+        self.routes = deadline_routes()
+        self.deadline = service_model("deadline")
+        self.logs = service_model("logs")
+        self.sts = service_model("sts")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request_id = str(uuid.uuid4())
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            body = await _read_body(scope, receive, headers, self.runtime.config.max_body_bytes)
+        except PayloadTooLargeError as error:
+            answer = Answer(413, {"x-amzn-ErrorType": error.code, "Connection": "close"},
+                            json.dumps({"message": error.message}).encode())
+            await _send(send, answer, request_id)
+            return
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        raw_path_text = raw_path.decode("latin-1").split("?", 1)[0]
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        request = SignedRequest(scope["method"], raw_path_text, query, headers, body)
+        answer = await anyio.to_thread.run_sync(self.dispatch, request, request_id)
+        await _send(send, answer, request_id)
+
+    # -- dispatch by protocol --------------------------------------------------------------------
+
+    def dispatch(self, request: SignedRequest, request_id: str) -> Answer:
+        target = request.headers.get("x-amz-target")
+        if request.raw_path.startswith(TELEMETRY_PATH) and request.method == "POST":
+            return self._telemetry(request)
+        if target:
+            return self._json_rpc(request, request_id, target)
+        if request.raw_path.startswith(f"/{DEADLINE_API_VERSION}/"):
+            return self._rest_json(request, request_id)
+        service = credential_scope_service(request.headers.get("authorization"))
+        if service == "sts" or (request.raw_path == "/" and b"Action=" in request.body):
+            return self._query(request, request_id)
+        error = UnknownOperationError(f"No operation serves {request.method} {request.raw_path}")
+        headers, body = render_error(error)
+        return Answer(error.status, headers, body)
+
+    def _rest_json(self, request: SignedRequest, request_id: str) -> Answer:
+        try:
+            resolved = self.routes.resolve(request.method, request.raw_path)
+            if resolved is None:
+                raise UnknownOperationError(f"No Deadline Cloud operation serves {request.method} {request.raw_path}")
+            route, labels = resolved
+            principal, region = self._authenticate(request)
+            params = parse_request(route.operation, labels, request.query, request.headers, request.body)
+            output = self._invoke("deadline", route.name, params, principal, region, request_id,
+                                  lambda out: render_response(route.operation, out)[1])
+            if isinstance(output, _Replay):
+                extra_headers, body = {}, output.body
+            else:
+                extra_headers, body = render_response(route.operation, output)
+            return Answer(success_status(route.operation), extra_headers, body)
+        except ServiceError as error:
+            headers, body = render_error(error)
+            return Answer(error_status(self.deadline, error), headers, body)
+        except Exception as exc:  # noqa: BLE001 - answered as a 500 and logged, the server keeps serving
+            log.exception("internal error")
+            headers, body = render_error(InternalServerError(f"Internal error: {type(exc).__name__}"))
+            return Answer(500, headers, body)
+
+    def _json_rpc(self, request: SignedRequest, request_id: str, target: str) -> Answer:
+        model = self.logs
+        try:
+            operation = resolve_target(model, target)
+            principal, region = self._authenticate(request)
+            params = parse_json_request(operation, request.body)
+            output = self._invoke("logs", operation.name, params, principal, region, request_id,
+                                  lambda out: render_json_response(operation, out))
+            body = output.body if isinstance(output, _Replay) else render_json_response(operation, output)
+            return Answer(200, {}, body, "application/x-amz-json-1.1")
+        except ServiceError as error:
+            status, headers, body = render_json_error(model, error)
+            return Answer(status, headers, body, "application/x-amz-json-1.1")
+        except Exception as exc:  # noqa: BLE001
+            log.exception("internal error")
+            status, headers, body = render_json_error(model, InternalServerError(f"Internal error: {type(exc).__name__}"))
+            return Answer(status, headers, body, "application/x-amz-json-1.1")
+
+    def _query(self, request: SignedRequest, request_id: str) -> Answer:
+        try:
+            operation, params = parse_query_request(self.sts, request.query, request.body)
+            principal, region = self._authenticate(request)
+            output = self._invoke("sts", operation.name, params, principal, region, request_id, None)
+            assert not isinstance(output, _Replay)
+            return Answer(200, {}, render_query_response(self.sts, operation, output or {}, request_id), "text/xml")
+        except ServiceError as error:
+            status, headers, body = render_query_error(error, request_id)
+            return Answer(status, headers, body, "text/xml")
+        except Exception as exc:  # noqa: BLE001
+            log.exception("internal error")
+            status, headers, body = render_query_error(InternalServerError(f"Internal error: {type(exc).__name__}"), request_id)
+            return Answer(status, headers, body, "text/xml")
+
+    def _telemetry(self, request: SignedRequest) -> Answer:
+        """Telemetry is unsigned and must never fail the sender: store what parses, always answer 2xx."""
+        try:
+            event = json.loads(request.body or b"{}")
+        except ValueError:
+            event = {"unparsed": request.body.decode("utf-8", "replace")[:65536]}
+        try:
+            with self.runtime.store.write() as conn:
+                conn.execute(insert(telemetry_events).values(received_at=utcnow(), body=event))
+        except Exception:  # noqa: BLE001 - telemetry loss is acceptable, an error answer is not
+            log.exception("telemetry event not stored")
+        return Answer(200, {}, b"{}")
+
+    # -- shared steps ----------------------------------------------------------------------------
+
+    def _authenticate(self, request: SignedRequest) -> tuple[Principal, str]:
+        found: dict[str, Principal] = {}
+
+        def lookup(access_key_id: str) -> SigningKey | None:
+            with self.runtime.store.read() as conn:
+                result = lookup_signing_key(conn, access_key_id)
+            if result is None:
+                return None
+            key, principal = result
+            found["principal"] = principal
+            return key
+
+        caller = verify(request, lookup)
+        return found["principal"], caller.region
+
+    def _invoke(
+        self,
+        service: str,
+        name: str,
+        params: dict[str, Any],
+        principal: Principal,
+        region: str,
+        request_id: str,
+        render: Callable[[dict[str, Any] | None], bytes] | None,
+    ) -> Any:
+        registered: Registered | None = self.handlers.get((service, name))
+        if registered is None:
+            raise NotImplementedOperationError(f"{name} is not implemented by this farmhand server")
+        store = self.runtime.store
+        token = params.get("clientToken") if registered.writes else None
+        transaction = store.write if registered.writes else store.read
+        with transaction() as conn:
+            call = Call(conn, principal, self.runtime, name, request_id, region, dt.datetime.now(dt.UTC))
+            if token and render is not None:
+                request_hash = _request_hash(params)
+                replay = _find_replay(call, token, request_hash)
+                if replay is not None:
+                    return replay
+            output = registered.handler(call, params)
+            if token and render is not None:
+                conn.execute(
+                    insert(idempotency_records).values(
+                        principal_id=principal.principal_id,
+                        operation=name,
+                        client_token=token,
+                        request_hash=request_hash,
+                        response={"body": render(output).decode()},
+                        created_at=call.now,
+                    )
+                )
+        for hook in call.after_commit:
+            hook()
+        return output
+
+
+class _Replay:
+    """The stored answer of an earlier call with the same client token and request."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+
+def _request_hash(params: dict[str, Any]) -> str:
+    material = {k: v for k, v in params.items() if k != "clientToken"}
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _find_replay(call: Call, token: str, request_hash: str) -> _Replay | None:
+    row = call.conn.execute(
+        select(idempotency_records.c.request_hash, idempotency_records.c.response).where(
+            and_(
+                idempotency_records.c.principal_id == call.principal.principal_id,
+                idempotency_records.c.operation == call.operation,
+                idempotency_records.c.client_token == token,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.request_hash != request_hash:
+        raise ConflictError(
+            f"clientToken {token} was already used with a different {call.operation} request",
+            reason="CONFLICT_EXCEPTION",
+            resource_type="clientToken",
+            resource_id=token,
+        )
+    return _Replay(str(row.response["body"]).encode())
+
+
+async def _read_body(scope: Scope, receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"Request body of {declared} bytes exceeds the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"Request body exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def _send(send: Send, answer: Answer, request_id: str) -> None:
+    body = b"" if answer.status == 204 else answer.body
+    headers = [
+        (b"content-type", answer.content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-amzn-requestid", request_id.encode()),
+    ]
+    headers.extend((k.lower().encode(), v.encode()) for k, v in answer.headers.items())
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

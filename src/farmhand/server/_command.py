@@ -1,0 +1,50 @@
+"""The `farmhand server` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ._runtime import DEFAULT_MAX_BODY_BYTES, ServerConfig, ServerRuntime
+from ._serve import PortInUseError, serve
+
+
+def default_data_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "farmhand"
+
+
+@click.command("server")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Where the farm keeps its data.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on (0 picks a free one).")
+@click.option("--database-url", default=None, help="postgresql+psycopg://... (default: SQLite in the data dir).")
+@click.option("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, show_default=True)
+def server_command(
+    data_dir: Path | None, host: str, port: int, database_url: str | None, max_body_bytes: int
+) -> None:
+    """Run the farm server (Deadline Cloud API, CloudWatch Logs, STS, telemetry) until interrupted."""
+    config = ServerConfig(
+        data_dir=(data_dir or default_data_dir()).resolve(),
+        database_url=database_url,
+        host=host,
+        port=port,
+        max_body_bytes=max_body_bytes,
+    )
+
+    def ready(url: str, runtime: ServerRuntime) -> None:
+        click.echo(f"farmhand server ready at {url} (data in {config.data_dir})", err=False)
+        sys.stdout.flush()
+
+    try:
+        serve(config, ready)
+    except PortInUseError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def main() -> None:
+    server_command()

@@ -1,0 +1,175 @@
+"""Who is calling: principals, their access keys, and the temporary credentials the farm mints.
+
+Long-lived keys belong to users (the admin created on first start, later farm users); temporary
+credentials (key, secret, session token, expiry) are minted for queue and fleet roles and are
+accepted by this server only, until they expire.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from ._ids import new_access_key_id, new_account_id, new_secret, new_session_token
+from .protocol import SigningKey
+from .store import Store, access_keys, principals, settings, utcnow
+
+ADMIN_CREDENTIALS_FILE = "admin-credentials.json"
+DEFAULT_REGION = "us-west-2"
+
+
+@dataclass(frozen=True)
+class Principal:
+    principal_id: str
+    arn: str
+    kind: str
+    scope: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AdminCredentials:
+    access_key_id: str
+    secret_access_key: str
+    principal_arn: str
+    account_id: str
+
+
+def get_setting(conn: Connection, key: str) -> str | None:
+    value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
+    return None if value is None else str(value)
+
+
+def ensure_account(store: Store) -> str:
+    """The farm's 12-digit account id, chosen once and kept."""
+    with store.write() as conn:
+        account = get_setting(conn, "account_id")
+        if account is None:
+            account = new_account_id()
+            conn.execute(insert(settings).values(key="account_id", value=account))
+        return account
+
+
+def ensure_admin(store: Store, data_dir: Path) -> AdminCredentials:
+    """Create the admin principal and key on first start; write them to a 0600 file in the data dir."""
+    account = ensure_account(store)
+    path = data_dir / ADMIN_CREDENTIALS_FILE
+    with store.write() as conn:
+        key_id = get_setting(conn, "admin_access_key_id")
+        if key_id is None:
+            principal_id = "admin"
+            arn = f"arn:aws:iam::{account}:user/admin"
+            conn.execute(
+                insert(principals).values(
+                    principal_id=principal_id, arn=arn, kind="user", display_name="admin", created_at=utcnow()
+                )
+            )
+            key_id = new_access_key_id(temporary=False)
+            secret = new_secret()
+            conn.execute(
+                insert(access_keys).values(
+                    access_key_id=key_id,
+                    secret_access_key=secret,
+                    principal_id=principal_id,
+                    created_at=utcnow(),
+                )
+            )
+            conn.execute(insert(settings).values(key="admin_access_key_id", value=key_id))
+        row = conn.execute(
+            select(access_keys.c.secret_access_key, principals.c.arn)
+            .join(principals, principals.c.principal_id == access_keys.c.principal_id)
+            .where(access_keys.c.access_key_id == key_id)
+        ).one()
+    creds = AdminCredentials(key_id, row.secret_access_key, row.arn, account)
+    if not path.exists():
+        _write_private(
+            path,
+            json.dumps(
+                {
+                    "aws_access_key_id": creds.access_key_id,
+                    "aws_secret_access_key": creds.secret_access_key,
+                    "principal_arn": creds.principal_arn,
+                    "account_id": creds.account_id,
+                },
+                indent=2,
+            ),
+        )
+    return creds
+
+
+def read_admin_credentials(data_dir: Path) -> AdminCredentials:
+    doc = json.loads((data_dir / ADMIN_CREDENTIALS_FILE).read_text())
+    return AdminCredentials(
+        doc["aws_access_key_id"], doc["aws_secret_access_key"], doc["principal_arn"], doc["account_id"]
+    )
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def lookup_signing_key(conn: Connection, access_key_id: str) -> tuple[SigningKey, Principal] | None:
+    row = conn.execute(
+        select(access_keys, principals.c.arn, principals.c.kind)
+        .join(principals, principals.c.principal_id == access_keys.c.principal_id)
+        .where(access_keys.c.access_key_id == access_key_id)
+    ).first()
+    if row is None:
+        return None
+    key = SigningKey(
+        access_key_id=row.access_key_id,
+        secret_access_key=row.secret_access_key,
+        principal_id=row.principal_id,
+        session_token=row.session_token,
+        expires_at=row.expires_at,
+    )
+    return key, Principal(row.principal_id, row.arn, row.kind, row.scope)
+
+
+def ensure_principal(conn: Connection, principal_id: str, arn: str, kind: str, display_name: str) -> None:
+    exists = conn.execute(select(principals.c.principal_id).where(principals.c.principal_id == principal_id)).first()
+    if exists is None:
+        conn.execute(
+            insert(principals).values(
+                principal_id=principal_id, arn=arn, kind=kind, display_name=display_name, created_at=utcnow()
+            )
+        )
+
+
+def mint_temporary_credentials(
+    conn: Connection,
+    principal_id: str,
+    scope: dict[str, Any],
+    lifetime: dt.timedelta = dt.timedelta(hours=1, minutes=30),
+) -> dict[str, Any]:
+    """Temporary credentials for a role principal, in the `AwsCredentials` shape of the model."""
+    now = utcnow()
+    expires = now + lifetime
+    key_id = new_access_key_id(temporary=True)
+    secret = new_secret()
+    token = new_session_token()
+    conn.execute(delete(access_keys).where(access_keys.c.expires_at < now - dt.timedelta(hours=1)))
+    conn.execute(
+        insert(access_keys).values(
+            access_key_id=key_id,
+            secret_access_key=secret,
+            principal_id=principal_id,
+            session_token=token,
+            expires_at=expires,
+            scope=scope,
+            created_at=now,
+        )
+    )
+    return {
+        "accessKeyId": key_id,
+        "secretAccessKey": secret,
+        "sessionToken": token,
+        "expiration": expires,
+    }

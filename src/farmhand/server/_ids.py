@@ -1,0 +1,47 @@
+"""Identifiers and ARNs in the AWS formats (`farm-` + 32 lowercase hex, task-<hex>-<n>, ...)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import uuid
+
+
+def new_id(prefix: str) -> str:
+    """A resource id such as `farm-0123...` (32 lowercase hex digits, as the model's patterns want)."""
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def hex_of(resource_id: str) -> str:
+    """The 32-hex part of an id (`step-<hex>` → `<hex>`), used to derive task and action ids."""
+    return resource_id.split("-")[1]
+
+
+def task_id(step_id: str, index: int) -> str:
+    return f"task-{hex_of(step_id)}-{index}"
+
+
+def session_action_id(session_id: str, index: int) -> str:
+    return f"sessionaction-{hex_of(session_id)}-{index}"
+
+
+def new_account_id() -> str:
+    return "".join(secrets.choice(string.digits) for _ in range(12))
+
+
+def new_access_key_id(temporary: bool) -> str:
+    """AKIA... for long-lived keys, ASIA... for temporary ones, as AWS spells them."""
+    alphabet = string.ascii_uppercase + "234567"
+    return ("ASIA" if temporary else "AKIA") + "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(30)[:40]
+
+
+def new_session_token() -> str:
+    return "FH" + secrets.token_urlsafe(96)
+
+
+def deadline_arn(region: str, account: str, resource_path: str) -> str:
+    return f"arn:aws:deadline:{region}:{account}:{resource_path}"

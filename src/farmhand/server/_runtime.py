@@ -1,0 +1,64 @@
+"""Everything one running server holds: configuration, the store, the admin identity, background work."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._identity import DEFAULT_REGION, AdminCredentials, ensure_admin
+from .store import Store, sqlite_url
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 0
+    region: str = DEFAULT_REGION
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+
+class ServerRuntime:
+    """The state shared by all requests of one server process."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        self.region = config.region
+        self.store = Store(config.database_url or sqlite_url(config.data_dir))
+        self.admin: AdminCredentials = ensure_admin(self.store, config.data_dir)
+        self.account_id = self.admin.account_id
+        self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="farmhand-bg")
+        self.stopping = threading.Event()
+        self._loops: list[threading.Thread] = []
+
+    def run_in_background(self, work: Callable[[], None]) -> None:
+        """Work that must not hold up the API answer (e.g. writing the tasks of a large job)."""
+        self.background.submit(work)
+
+    def every(self, seconds: float, work: Callable[[], None], name: str) -> None:
+        """A periodic housekeeping loop (e.g. reclaiming work from silent workers)."""
+
+        def loop() -> None:
+            while not self.stopping.wait(seconds):
+                try:
+                    work()
+                except Exception:  # noqa: BLE001 - a housekeeping failure must not kill the loop
+                    import logging
+
+                    logging.getLogger("farmhand.server").exception("%s failed", name)
+
+        thread = threading.Thread(target=loop, name=name, daemon=True)
+        thread.start()
+        self._loops.append(thread)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.background.shutdown(wait=True)
+        self.store.dispose()

@@ -1,0 +1,64 @@
+"""Run the farm server: bind, set up the runtime, serve until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from collections.abc import Callable
+
+import uvicorn
+
+from ._app import FarmApp
+from ._runtime import ServerConfig, ServerRuntime
+
+
+class PortInUseError(RuntimeError):
+    """The requested port is taken: said plainly instead of a traceback."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(f"port {port} on {host} is already in use") from exc
+        raise
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
+def serve(config: ServerConfig, on_ready: Callable[[str, ServerRuntime], None] | None = None) -> None:
+    """Serve until a signal stops the server; `on_ready` gets the URL once requests are accepted."""
+    sock = bind(config.host, config.port)
+    runtime = ServerRuntime(config)
+    app = FarmApp(runtime)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
+    )
+    url = url_of(sock)
+
+    original_startup = server.startup
+
+    async def startup(sockets: list[socket.socket] | None = None) -> None:
+        await original_startup(sockets=sockets)
+        if on_ready is not None:
+            on_ready(url, runtime)
+
+    server.startup = startup  # type: ignore[method-assign]
+    try:
+        server.run(sockets=[sock])
+    finally:
+        runtime.close()
+        sock.close()
+        logging.getLogger("farmhand.server").info("server stopped")

@@ -1,0 +1,217 @@
+"""What many handlers share: paging tokens, management-resource documents, tags, timestamps."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, insert, select, tuple_, update
+from sqlalchemy.engine import Row
+
+from ..protocol import ResourceNotFoundError, ValidationError, format_timestamp
+from ..store import resources, tags
+from ._registry import Call
+
+DEFAULT_PAGE_SIZE = 100
+
+
+def encode_token(values: Sequence[Any]) -> str:
+    """An opaque paging token: where the previous page ended, in the list's sort order."""
+    raw = json.dumps(list(values), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str, width: int) -> list[Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        values = None
+    if not isinstance(values, list) or len(values) != width:
+        raise ValidationError.for_field("nextToken", "is not a token this list returned")
+    return values
+
+
+def page(
+    conn: Connection,
+    stmt: Select[Any],
+    order: Sequence[ColumnElement[Any]],
+    params: dict[str, Any],
+    *,
+    key_of: Any = None,
+    default_size: int = DEFAULT_PAGE_SIZE,
+) -> tuple[list[Row[Any]], str | None]:
+    """Keyset paging over `order` (ascending, unique): stable while rows are added or removed."""
+    size = int(params.get("maxResults") or default_size)
+    token = params.get("nextToken")
+    if token:
+        after = decode_token(token, len(order))
+        stmt = stmt.where(tuple_(*order) > tuple_(*after))
+    rows = list(conn.execute(stmt.order_by(*order).limit(size + 1)))
+    next_token = None
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        values = key_of(last) if key_of else [last._mapping[c.key] for c in order]
+        next_token = encode_token([_plain(v) for v in values])
+    return rows, next_token
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "timestamp"):
+        return value.timestamp()
+    return value
+
+
+def iso(call: Call) -> str:
+    """The call's time as stored in resource documents."""
+    return format_timestamp(call.now)
+
+
+def stamp_created(call: Call, doc: dict[str, Any]) -> dict[str, Any]:
+    doc["createdAt"] = iso(call)
+    doc["createdBy"] = call.principal.arn
+    return doc
+
+
+def stamp_updated(call: Call, doc: dict[str, Any]) -> dict[str, Any]:
+    doc["updatedAt"] = iso(call)
+    doc["updatedBy"] = call.principal.arn
+    return doc
+
+
+def jsonable(value: Any) -> Any:
+    """Request values (datetimes included) in the form a JSON document column stores."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return format_timestamp(value)
+    return value
+
+
+# --- management resources kept as documents -------------------------------------------------------
+
+
+def insert_resource(
+    call: Call,
+    kind: str,
+    resource_id: str,
+    doc: dict[str, Any],
+    *,
+    farm_id: str | None = None,
+    parent_id: str | None = None,
+    ref_id: str | None = None,
+) -> None:
+    call.conn.execute(
+        insert(resources).values(
+            kind=kind,
+            resource_id=resource_id,
+            farm_id=farm_id,
+            parent_id=parent_id,
+            ref_id=ref_id,
+            display_name=doc.get("displayName") or doc.get("name"),
+            status=doc.get("status"),
+            created_at=call.now,
+            doc=jsonable(doc),
+        )
+    )
+
+
+def _scope_filter(kind: str, resource_id: str, farm_id: str | None, parent_id: str | None) -> ColumnElement[bool]:
+    clause = and_(resources.c.kind == kind, resources.c.resource_id == resource_id)
+    if farm_id is not None:
+        clause = and_(clause, resources.c.farm_id == farm_id)
+    if parent_id is not None:
+        clause = and_(clause, resources.c.parent_id == parent_id)
+    return clause
+
+
+def find_resource(
+    conn: Connection, kind: str, resource_id: str, *, farm_id: str | None = None, parent_id: str | None = None
+) -> dict[str, Any] | None:
+    doc = conn.execute(select(resources.c.doc).where(_scope_filter(kind, resource_id, farm_id, parent_id))).scalar()
+    return None if doc is None else dict(doc)
+
+
+def get_resource(
+    conn: Connection,
+    kind: str,
+    resource_id: str,
+    *,
+    farm_id: str | None = None,
+    parent_id: str | None = None,
+    resource_type: str | None = None,
+) -> dict[str, Any]:
+    """The resource's document, or the `ResourceNotFoundException` AWS answers."""
+    doc = find_resource(conn, kind, resource_id, farm_id=farm_id, parent_id=parent_id)
+    if doc is None:
+        raise ResourceNotFoundError(resource_type or kind, resource_id)
+    return doc
+
+
+def save_resource(call: Call, kind: str, resource_id: str, doc: dict[str, Any]) -> None:
+    """Write back a changed document (and the columns that mirror it)."""
+    call.conn.execute(
+        update(resources)
+        .where(and_(resources.c.kind == kind, resources.c.resource_id == resource_id))
+        .values(
+            doc=jsonable(doc),
+            display_name=doc.get("displayName") or doc.get("name"),
+            status=doc.get("status"),
+        )
+    )
+
+
+def delete_resource(call: Call, kind: str, resource_id: str) -> None:
+    call.conn.execute(delete(resources).where(and_(resources.c.kind == kind, resources.c.resource_id == resource_id)))
+
+
+def count_resources(conn: Connection, kind: str, **where: str) -> int:
+    stmt = select(resources.c.resource_id).where(resources.c.kind == kind)
+    for column, value in where.items():
+        stmt = stmt.where(resources.c[column] == value)
+    return len(conn.execute(stmt.limit(1000)).all())
+
+
+def list_resources(
+    call: Call,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    farm_id: str | None = None,
+    parent_id: str | None = None,
+    ref_id: str | None = None,
+    status: str | None = None,
+    display_name: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a kind's documents in creation order, with the filters the model's lists allow."""
+    stmt = select(resources.c.doc, resources.c.created_at, resources.c.resource_id).where(resources.c.kind == kind)
+    for column, value in (
+        ("farm_id", farm_id),
+        ("parent_id", parent_id),
+        ("ref_id", ref_id),
+        ("status", status),
+        ("display_name", display_name),
+    ):
+        if value is not None:
+            stmt = stmt.where(resources.c[column] == value)
+    rows, token = page(call.conn, stmt, [resources.c.created_at, resources.c.resource_id], params)
+    return [dict(row.doc) for row in rows], token
+
+
+# --- tags ------------------------------------------------------------------------------------------
+
+
+def save_tags(call: Call, resource_arn: str, new_tags: dict[str, str] | None) -> None:
+    for key, value in (new_tags or {}).items():
+        call.conn.execute(delete(tags).where(and_(tags.c.resource_arn == resource_arn, tags.c.tag_key == key)))
+        call.conn.execute(insert(tags).values(resource_arn=resource_arn, tag_key=key, tag_value=value))
+
+
+def drop_tags(call: Call, resource_arn: str) -> None:
+    call.conn.execute(delete(tags).where(tags.c.resource_arn == resource_arn))

@@ -1,0 +1,79 @@
+"""Operation handlers by service and name, and the call context each one receives."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+if TYPE_CHECKING:
+    from .._identity import Principal
+    from .._runtime import ServerRuntime
+
+Params = dict[str, Any]
+Output = dict[str, Any]
+
+
+@dataclass
+class Call:
+    """One API call in progress: who called, inside which transaction, on which server."""
+
+    conn: Connection
+    principal: Principal
+    runtime: ServerRuntime
+    operation: str
+    request_id: str
+    region: str
+    now: dt.datetime
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def account_id(self) -> str:
+        return self.runtime.account_id
+
+    def arn(self, resource_path: str) -> str:
+        return f"arn:aws:deadline:{self.runtime.region}:{self.runtime.account_id}:{resource_path}"
+
+
+Handler = Callable[[Call, Params], Output | None]
+
+_READ_PREFIXES = ("Get", "List", "BatchGet", "Search", "Describe", "Filter")
+
+
+@dataclass(frozen=True)
+class Registered:
+    handler: Handler
+    writes: bool
+
+
+HANDLERS: dict[tuple[str, str], Registered] = {}
+
+
+def operation(name: str, *, service: str = "deadline", writes: bool | None = None) -> Callable[[Handler], Handler]:
+    """Register a handler. Reads run in a read transaction; everything else in a write transaction."""
+
+    def register(handler: Handler) -> Handler:
+        key = (service, name)
+        if key in HANDLERS:
+            raise RuntimeError(f"two handlers for {service}:{name}")
+        is_write = writes if writes is not None else not name.startswith(_READ_PREFIXES)
+        HANDLERS[key] = Registered(handler, is_write)
+        return handler
+
+    return register
+
+
+def load_handlers() -> dict[tuple[str, str], Registered]:
+    """Import every handler module of this package (each registers its operations)."""
+    import importlib
+    import pkgutil
+
+    from .. import handlers
+
+    for module in pkgutil.iter_modules(handlers.__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{handlers.__name__}.{module.name}")
+    return HANDLERS

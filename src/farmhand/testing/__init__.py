@@ -1,0 +1,5 @@
+"""Test helpers for farmhand and for people testing their own bundles against a real farm."""
+
+from ._server_process import ServerProcess
+
+__all__ = ["ServerProcess"]
