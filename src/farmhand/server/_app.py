@@ -92,8 +92,11 @@ class FarmApp:
         try:
             body = await _read_body(scope, receive, headers, self.runtime.config.max_body_bytes)
         except PayloadTooLargeError as error:
-            answer = Answer(413, {"x-amzn-ErrorType": error.code, "Connection": "close"},
-                            json.dumps({"message": error.message}).encode())
+            answer = Answer(
+                413,
+                {"x-amzn-ErrorType": error.code, "Connection": "close"},
+                json.dumps({"message": error.message}).encode(),
+            )
             await _send(send, answer, request_id)
             return
         raw_path = scope.get("raw_path") or scope["path"].encode()
@@ -124,21 +127,31 @@ class FarmApp:
         try:
             resolved = self.routes.resolve(request.method, request.raw_path)
             if resolved is None:
-                raise UnknownOperationError(f"No Deadline Cloud operation serves {request.method} {request.raw_path}")
+                raise UnknownOperationError(
+                    f"No Deadline Cloud operation serves {request.method} {request.raw_path}"
+                )
             route, labels = resolved
             principal, region = self._authenticate(request)
             params = parse_request(route.operation, labels, request.query, request.headers, request.body)
-            output = self._invoke("deadline", route.name, params, principal, region, request_id,
-                                  lambda out: render_response(route.operation, out)[1])
+            output = self._invoke(
+                "deadline",
+                route.name,
+                params,
+                principal,
+                region,
+                request_id,
+                lambda out: render_response(route.operation, out)[1],
+            )
+            extra_headers: dict[str, str] = {}
             if isinstance(output, _Replay):
-                extra_headers, body = {}, output.body
+                body = output.body
             else:
                 extra_headers, body = render_response(route.operation, output)
             return Answer(success_status(route.operation), extra_headers, body)
         except ServiceError as error:
             headers, body = render_error(error)
             return Answer(error_status(self.deadline, error), headers, body)
-        except Exception as exc:  # noqa: BLE001 - answered as a 500 and logged, the server keeps serving
+        except Exception as exc:
             log.exception("internal error")
             headers, body = render_error(InternalServerError(f"Internal error: {type(exc).__name__}"))
             return Answer(500, headers, body)
@@ -149,16 +162,25 @@ class FarmApp:
             operation = resolve_target(model, target)
             principal, region = self._authenticate(request)
             params = parse_json_request(operation, request.body)
-            output = self._invoke("logs", operation.name, params, principal, region, request_id,
-                                  lambda out: render_json_response(operation, out))
+            output = self._invoke(
+                "logs",
+                operation.name,
+                params,
+                principal,
+                region,
+                request_id,
+                lambda out: render_json_response(operation, out),
+            )
             body = output.body if isinstance(output, _Replay) else render_json_response(operation, output)
             return Answer(200, {}, body, "application/x-amz-json-1.1")
         except ServiceError as error:
             status, headers, body = render_json_error(model, error)
             return Answer(status, headers, body, "application/x-amz-json-1.1")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.exception("internal error")
-            status, headers, body = render_json_error(model, InternalServerError(f"Internal error: {type(exc).__name__}"))
+            status, headers, body = render_json_error(
+                model, InternalServerError(f"Internal error: {type(exc).__name__}")
+            )
             return Answer(status, headers, body, "application/x-amz-json-1.1")
 
     def _query(self, request: SignedRequest, request_id: str) -> Answer:
@@ -167,13 +189,17 @@ class FarmApp:
             principal, region = self._authenticate(request)
             output = self._invoke("sts", operation.name, params, principal, region, request_id, None)
             assert not isinstance(output, _Replay)
-            return Answer(200, {}, render_query_response(self.sts, operation, output or {}, request_id), "text/xml")
+            return Answer(
+                200, {}, render_query_response(self.sts, operation, output or {}, request_id), "text/xml"
+            )
         except ServiceError as error:
             status, headers, body = render_query_error(error, request_id)
             return Answer(status, headers, body, "text/xml")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.exception("internal error")
-            status, headers, body = render_query_error(InternalServerError(f"Internal error: {type(exc).__name__}"), request_id)
+            status, headers, body = render_query_error(
+                InternalServerError(f"Internal error: {type(exc).__name__}"), request_id
+            )
             return Answer(status, headers, body, "text/xml")
 
     def _telemetry(self, request: SignedRequest) -> Answer:
@@ -185,7 +211,7 @@ class FarmApp:
         try:
             with self.runtime.store.write() as conn:
                 conn.execute(insert(telemetry_events).values(received_at=utcnow(), body=event))
-        except Exception:  # noqa: BLE001 - telemetry loss is acceptable, an error answer is not
+        except Exception:
             log.exception("telemetry event not stored")
         return Answer(200, {}, b"{}")
 

@@ -19,10 +19,16 @@ def default_data_dir() -> Path:
 
 
 @click.command("server")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Where the farm keeps its data.")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, help="Where the farm keeps its data."
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on (0 picks a free one).")
-@click.option("--database-url", default=None, help="postgresql+psycopg://... (default: SQLite in the data dir).")
+@click.option(
+    "--port", type=int, default=8080, show_default=True, help="Port to listen on (0 picks a free one)."
+)
+@click.option(
+    "--database-url", default=None, help="postgresql+psycopg://... (default: SQLite in the data dir)."
+)
 @click.option("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, show_default=True)
 def server_command(
     data_dir: Path | None, host: str, port: int, database_url: str | None, max_body_bytes: int

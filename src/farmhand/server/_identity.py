@@ -134,7 +134,9 @@ def lookup_signing_key(conn: Connection, access_key_id: str) -> tuple[SigningKey
 
 
 def ensure_principal(conn: Connection, principal_id: str, arn: str, kind: str, display_name: str) -> None:
-    exists = conn.execute(select(principals.c.principal_id).where(principals.c.principal_id == principal_id)).first()
+    exists = conn.execute(
+        select(principals.c.principal_id).where(principals.c.principal_id == principal_id)
+    ).first()
     if exists is None:
         conn.execute(
             insert(principals).values(

@@ -49,7 +49,7 @@ class ServerRuntime:
             while not self.stopping.wait(seconds):
                 try:
                     work()
-                except Exception:  # noqa: BLE001 - a housekeeping failure must not kill the loop
+                except Exception:
                     import logging
 
                     logging.getLogger("farmhand.server").exception("%s failed", name)

@@ -41,7 +41,15 @@ class ServerProcess:
         self.output: list[str] = []
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
-        args = [sys.executable, "-m", "farmhand.server", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        args = [
+            sys.executable,
+            "-m",
+            "farmhand.server",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+        ]
         if self.database_url:
             args += ["--database-url", self.database_url]
         args += self.extra_args
@@ -84,7 +92,7 @@ class ServerProcess:
     def client(self, service: str, session: boto3.Session | None = None, **config: Any) -> Any:
         """A real boto3 client pointed at this server, host-prefix injection off."""
         session = session or self.boto3_session()
-        return session.client(
+        return session.client(  # type: ignore[call-overload]
             service, endpoint_url=self.url, config=Config(inject_host_prefix=False, **config)
         )
 

@@ -55,7 +55,7 @@ def page(
     if len(rows) > size:
         rows = rows[:size]
         last = rows[-1]
-        values = key_of(last) if key_of else [last._mapping[c.key] for c in order]
+        values = key_of(last) if key_of else [last._mapping[c] for c in order]
         next_token = encode_token([_plain(v) for v in values])
     return rows, next_token
 
@@ -122,7 +122,9 @@ def insert_resource(
     )
 
 
-def _scope_filter(kind: str, resource_id: str, farm_id: str | None, parent_id: str | None) -> ColumnElement[bool]:
+def _scope_filter(
+    kind: str, resource_id: str, farm_id: str | None, parent_id: str | None
+) -> ColumnElement[bool]:
     clause = and_(resources.c.kind == kind, resources.c.resource_id == resource_id)
     if farm_id is not None:
         clause = and_(clause, resources.c.farm_id == farm_id)
@@ -134,7 +136,9 @@ def _scope_filter(kind: str, resource_id: str, farm_id: str | None, parent_id: s
 def find_resource(
     conn: Connection, kind: str, resource_id: str, *, farm_id: str | None = None, parent_id: str | None = None
 ) -> dict[str, Any] | None:
-    doc = conn.execute(select(resources.c.doc).where(_scope_filter(kind, resource_id, farm_id, parent_id))).scalar()
+    doc = conn.execute(
+        select(resources.c.doc).where(_scope_filter(kind, resource_id, farm_id, parent_id))
+    ).scalar()
     return None if doc is None else dict(doc)
 
 
@@ -168,7 +172,9 @@ def save_resource(call: Call, kind: str, resource_id: str, doc: dict[str, Any]) 
 
 
 def delete_resource(call: Call, kind: str, resource_id: str) -> None:
-    call.conn.execute(delete(resources).where(and_(resources.c.kind == kind, resources.c.resource_id == resource_id)))
+    call.conn.execute(
+        delete(resources).where(and_(resources.c.kind == kind, resources.c.resource_id == resource_id))
+    )
 
 
 def count_resources(conn: Connection, kind: str, **where: str) -> int:
@@ -190,7 +196,9 @@ def list_resources(
     display_name: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of a kind's documents in creation order, with the filters the model's lists allow."""
-    stmt = select(resources.c.doc, resources.c.created_at, resources.c.resource_id).where(resources.c.kind == kind)
+    stmt = select(resources.c.doc, resources.c.created_at, resources.c.resource_id).where(
+        resources.c.kind == kind
+    )
     for column, value in (
         ("farm_id", farm_id),
         ("parent_id", parent_id),
@@ -209,7 +217,9 @@ def list_resources(
 
 def save_tags(call: Call, resource_arn: str, new_tags: dict[str, str] | None) -> None:
     for key, value in (new_tags or {}).items():
-        call.conn.execute(delete(tags).where(and_(tags.c.resource_arn == resource_arn, tags.c.tag_key == key)))
+        call.conn.execute(
+            delete(tags).where(and_(tags.c.resource_arn == resource_arn, tags.c.tag_key == key))
+        )
         call.conn.execute(insert(tags).values(resource_arn=resource_arn, tag_key=key, tag_value=value))
 
 

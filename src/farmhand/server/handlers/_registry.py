@@ -52,7 +52,9 @@ class Registered:
 HANDLERS: dict[tuple[str, str], Registered] = {}
 
 
-def operation(name: str, *, service: str = "deadline", writes: bool | None = None) -> Callable[[Handler], Handler]:
+def operation(
+    name: str, *, service: str = "deadline", writes: bool | None = None
+) -> Callable[[Handler], Handler]:
     """Register a handler. Reads run in a read transaction; everything else in a write transaction."""
 
     def register(handler: Handler) -> Handler:

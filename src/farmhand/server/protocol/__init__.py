@@ -67,7 +67,13 @@ __all__ = [
     "verify",
 ]
 
-from ._json_rpc import error_status, parse_json_request, render_json_error, render_json_response, resolve_target
+from ._json_rpc import (
+    error_status,
+    parse_json_request,
+    render_json_error,
+    render_json_response,
+    resolve_target,
+)
 from ._query import parse_query_request, render_query_error, render_query_response
 
 __all__ += [

@@ -83,9 +83,7 @@ _LABEL = re.compile(r"^\{[^}]+\}$")
 def _route_for(operation: OperationModel) -> Route:
     uri = operation.http["requestUri"]
     path, _, query = uri.partition("?")
-    literals = tuple(
-        (k, v) for k, _, v in (part.partition("=") for part in query.split("&") if part)
-    )
+    literals = tuple((k, v) for k, _, v in (part.partition("=") for part in query.split("&") if part))
     return Route(
         operation=operation,
         method=operation.http["method"],

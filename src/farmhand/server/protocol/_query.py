@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import OperationModel, ServiceModel
 
 from ._errors import ServiceError, UnknownOperationError
 from ._shapes import format_timestamp, validate
@@ -28,7 +28,7 @@ def parse_query_request(
     return operation, params
 
 
-def _xml(shape: Shape, value: Any) -> str:
+def _xml(shape: Any, value: Any) -> str:
     if shape.type_name == "structure":
         parts = []
         for name, member in shape.members.items():

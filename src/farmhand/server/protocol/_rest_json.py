@@ -20,7 +20,7 @@ def parse_request(
     body: bytes,
 ) -> dict[str, Any]:
     """Gather an operation's input members from the URI, query string, headers and JSON body."""
-    shape = operation.input_shape
+    shape: Any = operation.input_shape
     if shape is None:
         return {}
     raw: dict[str, Any] = {}
@@ -59,7 +59,9 @@ def parse_request(
     return params
 
 
-def render_response(operation: OperationModel, output: Mapping[str, Any] | None) -> tuple[dict[str, str], bytes]:
+def render_response(
+    operation: OperationModel, output: Mapping[str, Any] | None
+) -> tuple[dict[str, str], bytes]:
     """Headers and JSON body for a successful answer, both derived from the output shape."""
     shape = operation.output_shape
     headers: dict[str, str] = {}

@@ -14,12 +14,14 @@ import math
 import re
 from typing import Any
 
-from botocore.model import Shape
 from botocore.utils import parse_timestamp
 
 from ._errors import FieldProblem, ValidationError
 
 UTC = dt.UTC
+
+# Shapes are botocore StructureShape/ListShape/MapShape/StringShape objects: typed loosely on purpose,
+# since which attributes exist depends on `type_name`.
 
 
 @functools.cache
@@ -39,7 +41,7 @@ def _join(path: str, member: str) -> str:
     return f"{path}.{member}" if path else member
 
 
-def validate(shape: Shape, value: Any, path: str = "") -> Any:
+def validate(shape: Any, value: Any, path: str = "") -> Any:
     """Check `value` against `shape` and return it in server form (timestamps as aware datetimes)."""
     kind = shape.type_name
     meta = shape.metadata
@@ -135,7 +137,7 @@ def _check_range(meta: dict[str, Any], value: float, path: str) -> None:
         raise _fail(path, f"must be at most {high} (got {value})")
 
 
-def coerce_text(shape: Shape, text: str, path: str) -> Any:
+def coerce_text(shape: Any, text: str, path: str) -> Any:
     """Turn a querystring/header/URI value into the shape's type before validation."""
     kind = shape.type_name
     try:
@@ -168,7 +170,7 @@ class MissingMemberError(RuntimeError):
     """A handler produced an output without a member the model marks required: a server bug."""
 
 
-def serialize(shape: Shape, value: Any, path: str = "", *, epoch_timestamps: bool = False) -> Any:
+def serialize(shape: Any, value: Any, path: str = "", *, epoch_timestamps: bool = False) -> Any:
     """Render a handler's output value as the JSON the model describes."""
     kind = shape.type_name
     if kind == "structure":
@@ -187,7 +189,9 @@ def serialize(shape: Shape, value: Any, path: str = "", *, epoch_timestamps: boo
     if kind == "list":
         return [serialize(shape.member, v, path, epoch_timestamps=epoch_timestamps) for v in value]
     if kind == "map":
-        return {k: serialize(shape.value, v, path, epoch_timestamps=epoch_timestamps) for k, v in value.items()}
+        return {
+            k: serialize(shape.value, v, path, epoch_timestamps=epoch_timestamps) for k, v in value.items()
+        }
     if kind == "timestamp":
         if epoch_timestamps and shape.serialization.get("timestampFormat") != "iso8601":
             if isinstance(value, dt.datetime):

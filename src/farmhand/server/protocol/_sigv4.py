@@ -83,12 +83,12 @@ def verify(
         raise MissingAuthenticationTokenError("Missing Authentication Token: the request is not signed")
     match = _AUTH.match(authorization)
     if not match:
-        raise IncompleteSignatureError(
-            "Authorization header is not a well-formed AWS4-HMAC-SHA256 signature"
-        )
+        raise IncompleteSignatureError("Authorization header is not a well-formed AWS4-HMAC-SHA256 signature")
     credential = match.group("credential").split("/")
     if len(credential) != 5 or credential[4] != "aws4_request":
-        raise IncompleteSignatureError("Credential scope must be <key>/<date>/<region>/<service>/aws4_request")
+        raise IncompleteSignatureError(
+            "Credential scope must be <key>/<date>/<region>/<service>/aws4_request"
+        )
     access_key_id, scope_date, region, service, _ = credential
     amz_date = request.headers.get("x-amz-date", "")
     try:

@@ -1,21 +1,41 @@
 """The farm's durable store: SQLAlchemy Core tables, Alembic migrations, transactions."""
 
 from ._engine import Store, sqlite_url
-from ._schema import access_keys, idempotency_records, metadata, principals, resources, settings, tags, telemetry_events
+from ._jobs_schema import TASK_RUN_STATUSES, count_column, jobs, step_dependencies, steps, tasks
+from ._schema import (
+    access_keys,
+    idempotency_records,
+    metadata,
+    principals,
+    resources,
+    settings,
+    tags,
+    telemetry_events,
+)
 from ._types import Epoch, Json, utcnow
+from ._workers_schema import session_actions, sessions, workers
 
 __all__ = [
+    "TASK_RUN_STATUSES",
     "Epoch",
     "Json",
     "Store",
     "access_keys",
+    "count_column",
     "idempotency_records",
+    "jobs",
     "metadata",
     "principals",
     "resources",
+    "session_actions",
+    "sessions",
     "settings",
     "sqlite_url",
+    "step_dependencies",
+    "steps",
     "tags",
+    "tasks",
     "telemetry_events",
     "utcnow",
+    "workers",
 ]
