@@ -64,6 +64,7 @@ jobs = Table(
     Column("attachments", Json, nullable=True),
     Column("created_at", Epoch, nullable=False),
     Column("created_by", String(256), nullable=False),
+    Column("created_by_id", String(256), nullable=True),  # the creator's principal id (principalId filters)
     Column("updated_at", Epoch, nullable=True),
     Column("updated_by", String(256), nullable=True),
     Column("started_at", Epoch, nullable=True),

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("attachments", Json, nullable=True),
         sa.Column("created_at", Epoch, nullable=False),
         sa.Column("created_by", sa.String(length=256), nullable=False),
+        sa.Column("created_by_id", sa.String(length=256), nullable=True),
         sa.Column("updated_at", Epoch, nullable=True),
         sa.Column("updated_by", sa.String(length=256), nullable=True),
         sa.Column("started_at", Epoch, nullable=True),
