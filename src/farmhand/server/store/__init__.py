@@ -2,6 +2,7 @@
 
 from ._engine import Store, sqlite_url
 from ._jobs_schema import TASK_RUN_STATUSES, count_column, jobs, step_dependencies, steps, tasks
+from ._logs_schema import log_events, log_groups, log_streams
 from ._schema import (
     access_keys,
     idempotency_records,
@@ -24,6 +25,9 @@ __all__ = [
     "count_column",
     "idempotency_records",
     "jobs",
+    "log_events",
+    "log_groups",
+    "log_streams",
     "metadata",
     "principals",
     "resources",
