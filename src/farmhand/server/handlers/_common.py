@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, delete, insert, 
 from sqlalchemy.engine import Row
 
 from ..protocol import ResourceNotFoundError, ValidationError, format_timestamp
-from ..store import Epoch, resources, tags
+from ..store import resources, tags
 from ._registry import Call
 
 DEFAULT_PAGE_SIZE = 100
@@ -50,7 +49,6 @@ def page(
     token = params.get("nextToken")
     if token:
         after = decode_token(token, len(order))
-        after = [_typed(column, value) for column, value in zip(order, after, strict=True)]
         stmt = stmt.where(tuple_(*order) > tuple_(*after))
     rows = list(conn.execute(stmt.order_by(*order).limit(size + 1)))
     next_token = None
@@ -60,13 +58,6 @@ def page(
         values = key_of(last) if key_of else [last._mapping[c] for c in order]
         next_token = encode_token([_plain(v) for v in values])
     return rows, next_token
-
-
-def _typed(column: ColumnElement[Any], value: Any) -> Any:
-    """A token value back in its column's Python type (timestamps travel as epoch seconds)."""
-    if isinstance(column.type, Epoch) and isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(value, dt.UTC)
-    return value
 
 
 def _plain(value: Any) -> Any:
