@@ -173,6 +173,8 @@ class MissingMemberError(RuntimeError):
 def serialize(shape: Any, value: Any, path: str = "", *, epoch_timestamps: bool = False) -> Any:
     """Render a handler's output value as the JSON the model describes."""
     kind = shape.type_name
+    if getattr(shape, "is_document_type", False):
+        return value  # document: any JSON value, passed through untouched
     if kind == "structure":
         out: dict[str, Any] = {}
         for key, member in shape.members.items():
