@@ -1,5 +1,23 @@
 """The job model below the handlers: template instantiation, task transitions and roll-ups, search."""
 
+from ._access import (
+    check_max_worker_count,
+    require_job,
+    require_modifiable,
+    require_step,
+    require_task,
+    update_job,
+    update_step,
+    update_tasks,
+)
+from ._instantiate import (
+    SUPPORTED_EXTENSIONS,
+    JobPlan,
+    StepPlan,
+    load_document,
+    plan_job,
+    task_parameter_texts,
+)
 from ._transitions import (
     RUNNING_STATES,
     TERMINAL_STATUSES,
@@ -10,14 +28,57 @@ from ._transitions import (
     rollup,
     set_task_status,
 )
+from ._views import (
+    dependency_counts,
+    job_details,
+    job_search_summary,
+    job_summary,
+    status_counts,
+    step_details,
+    step_search_summary,
+    step_summary,
+    task_details,
+    task_search_summary,
+    with_ids,
+)
+from ._writer import INLINE_TASK_LIMIT, insert_job_rows, write_tasks_inline, write_tasks_later
 
 __all__ = [
+    "INLINE_TASK_LIMIT",
     "RUNNING_STATES",
+    "SUPPORTED_EXTENSIONS",
     "TERMINAL_STATUSES",
     "USER_TARGETS",
+    "JobPlan",
+    "StepPlan",
+    "check_max_worker_count",
+    "dependency_counts",
+    "insert_job_rows",
+    "job_details",
+    "job_search_summary",
+    "job_summary",
+    "load_document",
+    "plan_job",
     "record_task_failure",
     "refresh_job",
     "request_tasks_status",
+    "require_job",
+    "require_modifiable",
+    "require_step",
+    "require_task",
     "rollup",
     "set_task_status",
+    "status_counts",
+    "step_details",
+    "step_search_summary",
+    "step_summary",
+    "task_details",
+    "task_parameter_texts",
+    "task_search_summary",
+    "update_job",
+    "update_step",
+    "update_tasks",
+    "with_ids",
+    "write_tasks_inline",
+    "write_tasks_later",
 ]

@@ -1,0 +1,199 @@
+"""Jobs: CreateJob from an OpenJD template, reads, updates, template copies and parameter definitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from .._ids import new_id
+from ..jobs import (
+    INLINE_TASK_LIMIT,
+    check_max_worker_count,
+    insert_job_rows,
+    job_details,
+    job_summary,
+    load_document,
+    plan_job,
+    require_job,
+    update_job,
+    with_ids,
+    write_tasks_inline,
+    write_tasks_later,
+)
+from ..protocol import ResourceNotFoundError, ServiceError, ValidationError
+from ..store import jobs, resources
+from ._common import get_resource, jsonable, page, save_tags
+from ._registry import Call, Output, Params, operation
+
+
+def queue_environments(call: Call, queue_id: str) -> list[dict[str, Any]]:
+    """The queue's environments in entry order: lower priority value first, then older first."""
+    rows = call.conn.execute(
+        select(resources.c.doc, resources.c.created_at).where(
+            and_(resources.c.kind == "queue-environment", resources.c.parent_id == queue_id)
+        )
+    ).all()
+    ordered = sorted(rows, key=lambda r: (int(r.doc.get("priority", 0)), r.created_at))
+    return [dict(r.doc) for r in ordered]
+
+
+def job_arn(call: Call, farm_id: str, queue_id: str, job_id: str) -> str:
+    return call.arn(f"farm/{farm_id}/queue/{queue_id}/job/{job_id}")
+
+
+@operation("CreateJob")
+def create_job(call: Call, params: Params) -> Output:
+    farm_id, queue_id = params["farmId"], params["queueId"]
+    get_resource(call.conn, "queue", queue_id, farm_id=farm_id, resource_type="queue")
+    template, template_type = params.get("template"), params.get("templateType")
+    parameters: dict[str, Any] = dict(params.get("parameters") or {})
+    source_job_id = params.get("sourceJobId")
+    if source_job_id:
+        source = call.conn.execute(
+            select(jobs).where(and_(jobs.c.job_id == source_job_id, jobs.c.farm_id == farm_id))
+        ).first()
+        if source is None:
+            raise ResourceNotFoundError("job", source_job_id)
+        if template is None:
+            template, template_type = source.template, source.template_type
+        parameters = {**(source.parameters or {}), **parameters}
+    if not template:
+        raise ValidationError.for_field("template", "is required unless sourceJobId names a job to copy")
+    if not template_type:
+        raise ValidationError.for_field("templateType", "is required with template")
+    check_max_worker_count(params.get("maxWorkerCount"))
+    target = params.get("targetTaskRunStatus", "READY")
+    if target not in ("READY", "SUSPENDED"):
+        raise ValidationError.for_field("targetTaskRunStatus", "must be READY or SUSPENDED")
+
+    job_id = new_id("job")
+    plan, _ = plan_job(
+        job_id=job_id,
+        template_text=template,
+        template_type=template_type,
+        parameters=parameters,
+        queue_environments=queue_environments(call, queue_id),
+        new_step_id=lambda: new_id("step"),
+        name_override=params.get("nameOverride"),
+        description_override=params.get("descriptionOverride"),
+        suspended=target == "SUSPENDED",
+    )
+    fields = {
+        "priority": params["priority"],
+        "target_task_run_status": params.get("targetTaskRunStatus"),
+        "max_failed_tasks_count": params.get("maxFailedTasksCount"),
+        "max_retries_per_task": params.get("maxRetriesPerTask"),
+        "max_worker_count": params.get("maxWorkerCount"),
+        "storage_profile_id": params.get("storageProfileId"),
+        "source_job_id": source_job_id,
+        "template": template,
+        "template_type": template_type,
+        "parameters": parameters or None,
+        "attachments": jsonable(params["attachments"]) if params.get("attachments") else None,
+        "created_by_id": call.principal.principal_id,
+    }
+    insert_job_rows(
+        call.conn,
+        plan,
+        job_id=job_id,
+        farm_id=farm_id,
+        queue_id=queue_id,
+        now=call.now,
+        by=call.principal.arn,
+        fields=fields,
+    )
+    save_tags(call, job_arn(call, farm_id, queue_id, job_id), params.get("tags"))
+    if plan.task_count <= INLINE_TASK_LIMIT:
+        write_tasks_inline(call.conn, plan, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=call.now)
+    else:
+        runtime, now = call.runtime, call.now
+
+        def write_later() -> None:
+            write_tasks_later(
+                runtime.store.write, plan, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now
+            )
+
+        call.after_commit.append(lambda: runtime.run_in_background(write_later))
+    return {"jobId": job_id}
+
+
+@operation("GetJob")
+def get_job(call: Call, params: Params) -> Output:
+    return job_details(require_job(call.conn, params["farmId"], params["queueId"], params["jobId"]))
+
+
+@operation("ListJobs")
+def list_jobs(call: Call, params: Params) -> Output:
+    stmt = select(jobs).where(and_(jobs.c.farm_id == params["farmId"], jobs.c.queue_id == params["queueId"]))
+    if params.get("principalId"):
+        stmt = stmt.where(jobs.c.created_by_id == params["principalId"])
+    rows, token = page(call.conn, stmt, [jobs.c.created_at, jobs.c.job_id], params)
+    return {"jobs": [job_summary(r) for r in rows], "nextToken": token}
+
+
+@operation("BatchGetJob")
+def batch_get_job(call: Call, params: Params) -> Output:
+    found, errors = [], []
+    for ident in params["identifiers"]:
+        ids = {"farmId": ident["farmId"], "queueId": ident["queueId"], "jobId": ident["jobId"]}
+        try:
+            row = require_job(call.conn, ident["farmId"], ident["queueId"], ident["jobId"])
+        except ServiceError as error:
+            errors.append({**ids, "code": error.code, "message": error.message})
+            continue
+        found.append(with_ids(job_details(row), **ids))
+    return {"jobs": found, "errors": errors}
+
+
+@operation("UpdateJob")
+def update_job_op(call: Call, params: Params) -> Output:
+    job = require_job(call.conn, params["farmId"], params["queueId"], params["jobId"])
+    update_job(call.conn, job, params, now=call.now, by=call.principal.arn)
+    return {}
+
+
+@operation("BatchUpdateJob")
+def batch_update_job(call: Call, params: Params) -> Output:
+    errors = []
+    for item in params["jobs"]:
+        ids = {"farmId": item["farmId"], "queueId": item["queueId"], "jobId": item["jobId"]}
+        try:
+            job = require_job(call.conn, item["farmId"], item["queueId"], item["jobId"])
+            update_job(call.conn, job, item, now=call.now, by=call.principal.arn)
+        except ServiceError as error:
+            errors.append({**ids, "code": error.code, "message": error.message})
+    return {"errors": errors}
+
+
+@operation("ListJobParameterDefinitions")
+def list_job_parameter_definitions(call: Call, params: Params) -> Output:
+    """The job template's parameter definitions, as the template wrote them (one document each)."""
+    job = require_job(call.conn, params["farmId"], params["queueId"], params["jobId"])
+    document = load_document(job.template, job.template_type)
+    definitions = list(document.get("parameterDefinitions") or [])
+    size = int(params.get("maxResults") or 100)
+    start = 0
+    if params.get("nextToken"):
+        try:
+            start = int(params["nextToken"])
+        except ValueError:
+            raise ValidationError.for_field("nextToken", "is not a token this list returned") from None
+    chunk = definitions[start : start + size]
+    more = start + size < len(definitions)
+    return {"jobParameterDefinitions": chunk, "nextToken": str(start + size) if more else None}
+
+
+@operation("CopyJobTemplate")
+def copy_job_template(call: Call, params: Params) -> Output:
+    """Writes the job's template to S3 through the farm's object store, when the farm has one."""
+    job = require_job(call.conn, params["farmId"], params["queueId"], params["jobId"])
+    target = params["targetS3Location"]
+    put_object = getattr(call.runtime, "put_object", None)
+    if put_object is None:
+        raise ValidationError.for_field(
+            "targetS3Location",
+            "this farm has no S3 endpoint to copy the job template to (start it with an object store)",
+        )
+    put_object(target["bucketName"], target["key"], str(job.template).encode())
+    return {"templateType": job.template_type}

@@ -1,0 +1,200 @@
+"""Writing a planned job: the job row, step rows, dependency rows and (in bulk) task rows.
+
+Tasks go in as plain tuples through the driver's executemany (SQLite) or COPY (PostgreSQL), with
+their parameters already JSON text: no per-row ORM or type-processing work. Jobs up to
+`INLINE_TASK_LIMIT` tasks are written inside the CreateJob transaction; larger ones are written
+after the answer, in chunks of `CHUNK_SIZE` tasks per transaction (other writers interleave), while
+GetJob reports CREATE_IN_PROGRESS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, insert, update
+
+from ..store import TASK_RUN_STATUSES, count_column, jobs, step_dependencies, steps
+from ._instantiate import JobPlan, StepPlan, task_parameter_texts
+from ._transitions import refresh_job
+
+log = logging.getLogger("farmhand.server.jobs")
+
+INLINE_TASK_LIMIT = 20_000
+CHUNK_SIZE = 50_000
+CREATE_COMPLETE_MESSAGE = "Job creation completed successfully"
+CREATE_IN_PROGRESS_MESSAGE = "Job creation in progress"
+
+_TASK_COLUMNS = (
+    "task_id",
+    "step_id",
+    "job_id",
+    "queue_id",
+    "farm_id",
+    "task_index",
+    "run_status",
+    "failure_retry_count",
+    "parameters",
+    "created_at",
+)
+
+
+def zero_counters() -> dict[str, int]:
+    return {count_column(s): 0 for s in TASK_RUN_STATUSES}
+
+
+def insert_job_rows(
+    conn: Connection,
+    plan: JobPlan,
+    *,
+    job_id: str,
+    farm_id: str,
+    queue_id: str,
+    now: dt.datetime,
+    by: str,
+    fields: dict[str, Any],
+) -> None:
+    """The job, its steps and its step dependencies (no tasks yet; counters at zero)."""
+    first_status = next((s.initial_status for s in plan.steps if not s.upstream), "READY")
+    conn.execute(
+        insert(jobs).values(
+            job_id=job_id,
+            farm_id=farm_id,
+            queue_id=queue_id,
+            name=plan.name,
+            description=plan.description,
+            lifecycle_status="CREATE_IN_PROGRESS",
+            lifecycle_status_message=CREATE_IN_PROGRESS_MESSAGE,
+            task_run_status=first_status,
+            task_failure_retry_count=0,
+            extensions=plan.extensions,
+            resolved_parameters=plan.resolved_parameters,
+            environments=plan.environments,
+            created_at=now,
+            created_by=by,
+            **fields,
+            **zero_counters(),
+        )
+    )
+    conn.execute(
+        insert(steps),
+        [
+            {
+                "step_id": step.step_id,
+                "job_id": job_id,
+                "queue_id": queue_id,
+                "farm_id": farm_id,
+                "step_index": step.index,
+                "name": step.name,
+                "description": step.description,
+                "lifecycle_status": "CREATE_COMPLETE",
+                "lifecycle_status_message": None,
+                "task_run_status": step.initial_status,
+                "task_failure_retry_count": 0,
+                "task_count": step.task_count,
+                "template": step.template,
+                "parameter_space": step.parameter_space,
+                "required_capabilities": step.required_capabilities,
+                "created_at": now,
+                "created_by": by,
+                **zero_counters(),
+            }
+            for step in plan.steps
+        ],
+    )
+    dependencies = [
+        {"job_id": job_id, "step_id": step.step_id, "depends_on_step_id": upstream}
+        for step in plan.steps
+        for upstream in dict.fromkeys(step.upstream)
+    ]
+    if dependencies:
+        conn.execute(insert(step_dependencies), dependencies)
+
+
+def task_rows(
+    step: StepPlan, *, job_id: str, farm_id: str, queue_id: str, now: dt.datetime
+) -> Iterator[tuple[Any, ...]]:
+    """The step's task rows as plain tuples in `_TASK_COLUMNS` order."""
+    prefix = f"task-{step.step_id.split('-', 1)[1]}-"
+    created = now.timestamp()
+    status = step.initial_status
+    step_id = step.step_id
+    for index, parameters in enumerate(task_parameter_texts(step.space)):
+        yield (f"{prefix}{index}", step_id, job_id, queue_id, farm_id, index, status, 0, parameters, created)
+
+
+def insert_task_rows(conn: Connection, step: StepPlan, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk-insert task tuples of one step and add them to the step and job counters."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY tasks ({', '.join(_TASK_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    else:
+        marks = ", ".join("?" for _ in _TASK_COLUMNS)
+        conn.exec_driver_sql(f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) VALUES ({marks})", rows)
+    counter = count_column(step.initial_status)
+    n = len(rows)
+    conn.execute(update(steps).where(steps.c.step_id == step.step_id).values({counter: steps.c[counter] + n}))
+    job_id = rows[0][2]
+    conn.execute(update(jobs).where(jobs.c.job_id == job_id).values({counter: jobs.c[counter] + n}))
+
+
+def complete_creation(conn: Connection, job_id: str, *, now: dt.datetime) -> None:
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.job_id == job_id)
+        .values(lifecycle_status="CREATE_COMPLETE", lifecycle_status_message=CREATE_COMPLETE_MESSAGE)
+    )
+    refresh_job(conn, job_id, now=now)
+
+
+def write_tasks_inline(
+    conn: Connection, plan: JobPlan, *, job_id: str, farm_id: str, queue_id: str, now: dt.datetime
+) -> None:
+    for step in plan.steps:
+        insert_task_rows(
+            conn, step, list(task_rows(step, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now))
+        )
+    complete_creation(conn, job_id, now=now)
+
+
+def write_tasks_later(
+    write: Callable[[], AbstractContextManager[Connection]],
+    plan: JobPlan,
+    *,
+    job_id: str,
+    farm_id: str,
+    queue_id: str,
+    now: dt.datetime,
+) -> None:
+    """Background body for a large job: tasks in chunks, then CREATE_COMPLETE (or CREATE_FAILED)."""
+    try:
+        for step in plan.steps:
+            rows = task_rows(step, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now)
+            while chunk := list(islice(rows, CHUNK_SIZE)):
+                with write() as conn:
+                    insert_task_rows(conn, step, chunk)
+        with write() as conn:
+            complete_creation(conn, job_id, now=dt.datetime.now(dt.UTC))
+    except Exception as error:
+        log.exception("writing the tasks of %s failed", job_id)
+        with write() as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.job_id == job_id)
+                .values(
+                    lifecycle_status="CREATE_FAILED",
+                    lifecycle_status_message=f"Could not write the tasks: {error}",
+                )
+            )
