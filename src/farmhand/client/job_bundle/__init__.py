@@ -1,0 +1,45 @@
+"""Job bundles: read a bundle directory, merge its parameters, build the CreateJob request."""
+
+from ._debug_snapshot import write_debug_snapshot
+from ._loader import (
+    AssetReferences,
+    JobBundleTemplate,
+    check_bundle_containment,
+    read_asset_references,
+    read_job_template,
+    read_parameter_values,
+    validate_job_template,
+)
+from ._parameters import (
+    APP_PARAMETER_FIELDS,
+    PARAMETER_TYPES,
+    apply_job_parameters,
+    merge_queue_job_parameters,
+    parameter_definition_difference,
+    parameter_value_to_api,
+    read_job_bundle_parameters,
+    split_parameter_args,
+    validate_parameter_definition,
+    validate_parameter_value,
+)
+
+__all__ = [
+    "APP_PARAMETER_FIELDS",
+    "PARAMETER_TYPES",
+    "AssetReferences",
+    "JobBundleTemplate",
+    "apply_job_parameters",
+    "check_bundle_containment",
+    "merge_queue_job_parameters",
+    "parameter_definition_difference",
+    "parameter_value_to_api",
+    "read_asset_references",
+    "read_job_bundle_parameters",
+    "read_job_template",
+    "read_parameter_values",
+    "split_parameter_args",
+    "validate_job_template",
+    "validate_parameter_definition",
+    "validate_parameter_value",
+    "write_debug_snapshot",
+]
