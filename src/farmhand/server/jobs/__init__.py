@@ -18,6 +18,7 @@ from ._instantiate import (
     plan_job,
     task_parameter_texts,
 )
+from ._search import JOB_SEARCH, STEP_SEARCH, TASK_SEARCH, queue_scope, search
 from ._transitions import (
     RUNNING_STATES,
     TERMINAL_STATUSES,
@@ -45,8 +46,11 @@ from ._writer import INLINE_TASK_LIMIT, insert_job_rows, write_tasks_inline, wri
 
 __all__ = [
     "INLINE_TASK_LIMIT",
+    "JOB_SEARCH",
     "RUNNING_STATES",
+    "STEP_SEARCH",
     "SUPPORTED_EXTENSIONS",
+    "TASK_SEARCH",
     "TERMINAL_STATUSES",
     "USER_TARGETS",
     "JobPlan",
@@ -59,6 +63,7 @@ __all__ = [
     "job_summary",
     "load_document",
     "plan_job",
+    "queue_scope",
     "record_task_failure",
     "refresh_job",
     "request_tasks_status",
@@ -67,6 +72,7 @@ __all__ = [
     "require_step",
     "require_task",
     "rollup",
+    "search",
     "set_task_status",
     "status_counts",
     "step_details",
