@@ -28,3 +28,43 @@ def deadline(server: ServerProcess) -> Any:
 @pytest.fixture
 def farm_id(deadline: Any) -> str:
     return str(deadline.create_farm(displayName="test farm")["farmId"])
+
+
+# --- PostgreSQL: a throw-away cluster, and servers parametrised over both stores -------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A PostgreSQL cluster for the session; skips where the server binaries are absent."""
+    from _postgres import PostgresCluster, find_postgres_bin
+
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: PostgreSQL tests skipped")
+    cluster = PostgresCluster(bin_dir).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_cluster: Any) -> str:
+    """A fresh, empty PostgreSQL database URL (postgresql+psycopg://...)."""
+    return str(pg_cluster.new_database())
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def server_any(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The shared SQLite server, then a server on PostgreSQL: store-dependent tests run against both."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("server")
+        return
+    url = request.getfixturevalue("pg_cluster").new_database()
+    with ServerProcess(tmp_path_factory.mktemp("server-pg"), database_url=url) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def deadline_any(server_any: ServerProcess) -> Any:
+    return server_any.client("deadline")

@@ -25,6 +25,7 @@ from ._runtime import ServerRuntime
 from .handlers import Call, Registered, load_handlers
 from .protocol import (
     DEADLINE_API_VERSION,
+    AccessDeniedError,
     ConflictError,
     InternalServerError,
     NotImplementedOperationError,
@@ -245,6 +246,7 @@ class FarmApp:
         registered: Registered | None = self.handlers.get((service, name))
         if registered is None:
             raise NotImplementedOperationError(f"{name} is not implemented by this farmhand server")
+        _check_scope(principal, name, params, registered.writes)
         store = self.runtime.store
         token = params.get("clientToken") if registered.writes else None
         transaction = store.write if registered.writes else store.read
@@ -270,6 +272,17 @@ class FarmApp:
         for hook in call.after_commit:
             hook()
         return output
+
+
+def _check_scope(principal: Principal, name: str, params: dict[str, Any], writes: bool) -> None:
+    """Temporary credentials bound to a farm or queue reach only that farm or queue."""
+    scope = principal.scope or {}
+    for member in ("farmId", "queueId"):
+        bound = scope.get(member)
+        if bound is not None and params.get(member) is not None and params[member] != bound:
+            raise AccessDeniedError(f"{principal.arn} is not authorized to call {name} on {params[member]}")
+    if scope.get("role") == "read" and writes:
+        raise AccessDeniedError(f"{principal.arn} has read-only access and cannot call {name}")
 
 
 class _Replay:

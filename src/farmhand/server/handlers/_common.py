@@ -117,6 +117,7 @@ def insert_resource(
             display_name=doc.get("displayName") or doc.get("name"),
             status=doc.get("status"),
             created_at=call.now,
+            created_by_id=call.principal.principal_id,
             doc=jsonable(doc),
         )
     )
@@ -194,6 +195,8 @@ def list_resources(
     ref_id: str | None = None,
     status: str | None = None,
     display_name: str | None = None,
+    created_by_id: str | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of a kind's documents in creation order, with the filters the model's lists allow."""
     stmt = select(resources.c.doc, resources.c.created_at, resources.c.resource_id).where(
@@ -205,9 +208,12 @@ def list_resources(
         ("ref_id", ref_id),
         ("status", status),
         ("display_name", display_name),
+        ("created_by_id", created_by_id),
     ):
         if value is not None:
             stmt = stmt.where(resources.c[column] == value)
+    if where is not None:
+        stmt = stmt.where(where)
     rows, token = page(call.conn, stmt, [resources.c.created_at, resources.c.resource_id], params)
     return [dict(row.doc) for row in rows], token
 

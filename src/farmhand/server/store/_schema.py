@@ -65,6 +65,7 @@ resources = Table(
     Column("status", String(64), nullable=True),
     Column("created_at", Epoch, nullable=False),  # with resource_id, the stable sort key of lists
     Column("doc", Json, nullable=False),
+    Column("created_by_id", String(256), nullable=True),  # the creator's principal id (principalId filters)
     Index("ix_resources_scope", "kind", "farm_id", "parent_id", "created_at"),
 )
 

@@ -23,9 +23,11 @@ class Epoch(TypeDecorator[dt.datetime]):
     impl = Float(precision=53)
     cache_ok = True
 
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> float | None:
+    def process_bind_param(self, value: dt.datetime | float | None, dialect: Dialect) -> float | None:
         if value is None:
             return None
+        if isinstance(value, int | float):
+            return float(value)  # already epoch seconds (e.g. a paging token's sort key)
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value.timestamp()

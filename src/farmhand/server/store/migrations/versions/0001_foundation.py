@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(64), nullable=True),
         sa.Column("created_at", Epoch, nullable=False),
         sa.Column("doc", Json, nullable=False),
+        sa.Column("created_by_id", sa.String(256), nullable=True),
     )
     op.create_index("ix_resources_scope", "resources", ["kind", "farm_id", "parent_id", "created_at"])
     op.create_table(

@@ -1,0 +1,214 @@
+"""Queues: where jobs are submitted, with their attachment settings, run-as user and storage profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, exists, not_, or_, select
+
+from .._ids import new_id
+from ..protocol import ConflictError, ResourceNotFoundError, ValidationError
+from ..store import count_column, jobs, resources
+from ._common import (
+    count_resources,
+    delete_resource,
+    drop_tags,
+    find_resource,
+    get_resource,
+    insert_resource,
+    list_resources,
+    save_resource,
+    save_tags,
+    stamp_created,
+    stamp_updated,
+)
+from ._registry import Call, Output, Params, operation
+from .farms import require_farm
+
+KIND = "queue"
+DEFAULT_BUDGET_ACTION = "NONE"
+PLACEHOLDER_ACCOUNT = "000000000000"
+
+# Task run statuses that mean the queue has work to hand out or work in flight.
+SCHEDULABLE_STATUSES = ("READY", "ASSIGNED", "STARTING", "SCHEDULED", "RUNNING", "INTERRUPTING")
+TERMINAL_JOB_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED", "NOT_COMPATIBLE")
+
+_SCALARS = (
+    "displayName",
+    "description",
+    "defaultBudgetAction",
+    "jobAttachmentSettings",
+    "roleArn",
+    "jobRunAsUser",
+    "schedulingConfiguration",
+)
+
+
+def queue_arn(call: Call, farm_id: str, queue_id: str) -> str:
+    return call.arn(f"farm/{farm_id}/queue/{queue_id}")
+
+
+def queue_role_arn(doc: dict[str, Any]) -> str | None:
+    """The role a queue's jobs run with (`jobDetails.queueRoleArn`).
+
+    The queue's own `roleArn` when one was given; otherwise, for a queue with job attachments, a
+    syntactically valid role ARN, because the worker agent refuses attachment work without one.
+    """
+    if doc.get("roleArn"):
+        return str(doc["roleArn"])
+    if doc.get("jobAttachmentSettings"):
+        account = doc.get("accountId") or PLACEHOLDER_ACCOUNT
+        return f"arn:aws:iam::{account}:role/farmhand-queue-{doc['queueId']}"
+    return None
+
+
+def require_queue(conn: Connection, farm_id: str, queue_id: str) -> dict[str, Any]:
+    """The queue's stored document, or ResourceNotFoundException (also when the farm differs)."""
+    return get_resource(conn, KIND, queue_id, farm_id=farm_id, resource_type="queue")
+
+
+def _has_schedulable_work() -> ColumnElement[bool]:
+    active = or_(*(jobs.c[count_column(s)] > 0 for s in SCHEDULABLE_STATUSES))
+    return exists().where(and_(jobs.c.queue_id == resources.c.resource_id, active))
+
+
+def queue_status(conn: Connection, queue_id: str) -> str:
+    """SCHEDULING while any job of the queue has ready or running tasks, else IDLE."""
+    active = or_(*(jobs.c[count_column(s)] > 0 for s in SCHEDULABLE_STATUSES))
+    busy = conn.execute(select(jobs.c.job_id).where(and_(jobs.c.queue_id == queue_id, active)).limit(1))
+    return "SCHEDULING" if busy.first() is not None else "IDLE"
+
+
+def _view(conn: Connection, doc: dict[str, Any], status: str | None = None) -> dict[str, Any]:
+    doc["status"] = status or queue_status(conn, doc["queueId"])
+    doc.setdefault("defaultBudgetAction", DEFAULT_BUDGET_ACTION)
+    return doc
+
+
+def _check_run_as_user(run_as: dict[str, Any] | None) -> None:
+    if (
+        run_as
+        and run_as.get("runAs") == "QUEUE_CONFIGURED_USER"
+        and not (run_as.get("posix") or run_as.get("windows"))
+    ):
+        raise ValidationError.for_field("jobRunAsUser", "QUEUE_CONFIGURED_USER needs a posix or windows user")
+
+
+def _check_storage_profiles(call: Call, farm_id: str, ids: list[str]) -> None:
+    for profile_id in ids:
+        if find_resource(call.conn, "storage-profile", profile_id, farm_id=farm_id) is None:
+            raise ResourceNotFoundError(
+                "storage-profile", profile_id, f"Storage profile {profile_id} does not exist in {farm_id}"
+            )
+
+
+def _merged(current: list[str], add: list[str] | None, remove: list[str] | None) -> list[str]:
+    result = [item for item in current if item not in (remove or [])]
+    result += [item for item in (add or []) if item not in result]
+    return result
+
+
+@operation("CreateQueue")
+def create_queue(call: Call, params: Params) -> Output:
+    farm_id = params["farmId"]
+    require_farm(call, farm_id)
+    _check_run_as_user(params.get("jobRunAsUser"))
+    _check_storage_profiles(call, farm_id, params.get("allowedStorageProfileIds", []))
+    queue_id = new_id("queue")
+    doc = stamp_created(
+        call,
+        {
+            "farmId": farm_id,
+            "queueId": queue_id,
+            "accountId": call.account_id,  # not a model member: lets queue_role_arn name the account
+            "defaultBudgetAction": params.get("defaultBudgetAction", DEFAULT_BUDGET_ACTION),
+            "requiredFileSystemLocationNames": list(params.get("requiredFileSystemLocationNames", [])),
+            "allowedStorageProfileIds": list(params.get("allowedStorageProfileIds", [])),
+            **{member: params[member] for member in _SCALARS if member in params},
+        },
+    )
+    insert_resource(call, KIND, queue_id, doc, farm_id=farm_id)
+    save_tags(call, queue_arn(call, farm_id, queue_id), params.get("tags"))
+    return {"queueId": queue_id}
+
+
+@operation("GetQueue")
+def get_queue(call: Call, params: Params) -> Output:
+    return _view(call.conn, require_queue(call.conn, params["farmId"], params["queueId"]))
+
+
+@operation("UpdateQueue")
+def update_queue(call: Call, params: Params) -> Output:
+    farm_id, queue_id = params["farmId"], params["queueId"]
+    doc = require_queue(call.conn, farm_id, queue_id)
+    _check_run_as_user(params.get("jobRunAsUser"))
+    _check_storage_profiles(call, farm_id, params.get("allowedStorageProfileIdsToAdd", []))
+    for member in _SCALARS:
+        if member in params:
+            doc[member] = params[member]
+    doc["requiredFileSystemLocationNames"] = _merged(
+        doc.get("requiredFileSystemLocationNames", []),
+        params.get("requiredFileSystemLocationNamesToAdd"),
+        params.get("requiredFileSystemLocationNamesToRemove"),
+    )
+    doc["allowedStorageProfileIds"] = _merged(
+        doc.get("allowedStorageProfileIds", []),
+        params.get("allowedStorageProfileIdsToAdd"),
+        params.get("allowedStorageProfileIdsToRemove"),
+    )
+    save_resource(call, KIND, queue_id, stamp_updated(call, doc))
+    return {}
+
+
+@operation("DeleteQueue")
+def delete_queue(call: Call, params: Params) -> Output:
+    farm_id, queue_id = params["farmId"], params["queueId"]
+    require_queue(call.conn, farm_id, queue_id)
+    unfinished = call.conn.execute(
+        select(jobs.c.job_id)
+        .where(and_(jobs.c.queue_id == queue_id, jobs.c.task_run_status.not_in(TERMINAL_JOB_STATUSES)))
+        .limit(1)
+    ).first()
+    if unfinished is not None:
+        raise ConflictError(
+            f"Queue {queue_id} still has unfinished jobs (e.g. {unfinished.job_id}); "
+            "cancel them or wait for them to finish first",
+            reason="RESOURCE_IN_USE",
+            resource_type="queue",
+            resource_id=queue_id,
+        )
+    if count_resources(call.conn, "queue-fleet-association", parent_id=queue_id):
+        raise ConflictError(
+            f"Queue {queue_id} is still associated with a fleet; delete its queue-fleet associations first",
+            reason="RESOURCE_IN_USE",
+            resource_type="queue",
+            resource_id=queue_id,
+        )
+    environments = call.conn.execute(
+        select(resources.c.resource_id).where(
+            and_(resources.c.kind == "queue-environment", resources.c.parent_id == queue_id)
+        )
+    ).scalars()
+    for environment_id in list(environments):
+        delete_resource(call, "queue-environment", environment_id)
+    delete_resource(call, KIND, queue_id)
+    drop_tags(call, queue_arn(call, farm_id, queue_id))
+    return {}
+
+
+@operation("ListQueues")
+def list_queues(call: Call, params: Params) -> Output:
+    farm_id = params["farmId"]
+    require_farm(call, farm_id)
+    wanted = params.get("status")
+    where: ColumnElement[bool] | None = None
+    if wanted == "SCHEDULING":
+        where = _has_schedulable_work()
+    elif wanted == "IDLE":
+        where = not_(_has_schedulable_work())
+    elif wanted == "SCHEDULING_BLOCKED":
+        return {"queues": []}  # farmhand has no budgets, so nothing is ever blocked by one
+    queues, token = list_resources(
+        call, KIND, params, farm_id=farm_id, created_by_id=params.get("principalId"), where=where
+    )
+    return {"queues": [_view(call.conn, doc, wanted) for doc in queues], "nextToken": token}
