@@ -135,7 +135,8 @@ def get_queue_user_boto3_session(
         botocore_session.set_config_variable("profile", profile)
     provider = _QueueRoleCredentialProvider(deadline, farm_id, queue_id, queue_display_name or queue_id)
     resolver = botocore_session.get_component("credential_provider")
-    resolver.insert_before("env", provider)
+    # First in the chain: ahead of env vars, and of the profile's own keys when a profile is named.
+    resolver.insert_before(resolver.providers[0].METHOD, provider)
     session = boto3.Session(botocore_session=botocore_session, region_name=region)
     _apply_proxy_settings(session, config)
     with _queue_sessions_lock:

@@ -1,0 +1,717 @@
+"""`farmhand.client.api` against a real farm, configured exactly as a user would configure it.
+
+One farm server per module. The client finds it through a temporary `~/.aws/config` profile with a
+`[services]` section, a credentials file and a temporary `~/.deadline/config`.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import sqlite3
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from farmhand.client import api, config
+from farmhand.client.api import _session
+from farmhand.client.exceptions import DeadlineOperationError, DeadlineOperationTimedOut
+from farmhand.testing import ServerProcess
+
+pytestmark = pytest.mark.timeout(120)
+
+SHARED_DIR = Path(os.environ.get("FARMHAND_SHARED_DIR", Path(__file__).resolve().parents[2] / "../shared"))
+PROFILE = "farmhand-test"
+
+
+@contextmanager
+def implemented(operation: str) -> Iterator[None]:
+    """Skip (naming the operation) when the farm answers 501 NotImplementedException."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NotImplementedException":
+            pytest.skip(f"needs {operation} on the farm server")
+        raise
+
+
+def write_aws_files(directory: Path, url: str, access_key: str, secret_key: str) -> tuple[Path, Path]:
+    aws_config = directory / "aws_config"
+    aws_config.write_text(
+        textwrap.dedent(
+            f"""\
+            [profile {PROFILE}]
+            region = us-west-2
+            services = farmhand-local
+            disable_host_prefix_injection = true
+
+            [profile broken]
+            region = us-west-2
+            services = farmhand-local
+            disable_host_prefix_injection = true
+
+            [services farmhand-local]
+            deadline =
+              endpoint_url = {url}
+            cloudwatch_logs =
+              endpoint_url = {url}
+            sts =
+              endpoint_url = {url}
+            s3 =
+              endpoint_url = {url}
+            """
+        )
+    )
+    credentials = directory / "aws_credentials"
+    credentials.write_text(
+        f"[{PROFILE}]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret_key}\n\n"
+        "[broken]\naws_access_key_id = AKIANOTAREALKEY00000\naws_secret_access_key = wrong\n"
+    )
+    return aws_config, credentials
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A farm server, the user's AWS/deadline config files pointing at it, a farm and a queue."""
+    directory = tmp_path_factory.mktemp("client_api")
+    with ServerProcess(directory / "server") as server, pytest.MonkeyPatch.context() as env:
+        aws_config, credentials = write_aws_files(
+            directory, server.url, server.admin.access_key_id, server.admin.secret_access_key
+        )
+        for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            env.delenv(name, raising=False)
+        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DEADLINE", "DEADLINE_CLOUD_REGIONS"):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_CONFIG_FILE", str(aws_config))
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+        env.setenv("DEADLINE_CONFIG_FILE_PATH", str(directory / "deadline_config"))
+        env.setenv("DEADLINE_CLOUD_TELEMETRY_OPT_OUT", "true")
+        _session.clear_session_caches()
+        config.set_setting("defaults.aws_profile_name", PROFILE)
+        deadline = api.get_boto3_client("deadline")
+        farm_id = deadline.create_farm(displayName="client farm")["farmId"]
+        queue_id = deadline.create_queue(farmId=farm_id, displayName="client queue")["queueId"]
+        config.set_setting("defaults.farm_id", farm_id)
+        config.set_setting("defaults.queue_id", queue_id)
+        yield {
+            "server": server,
+            "deadline": deadline,
+            "farm_id": farm_id,
+            "queue_id": queue_id,
+            "directory": directory,
+        }
+        _session.clear_session_caches()
+
+
+def make_bundle(directory: Path, template: str, parameter_values: str | None = None) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "template.yaml").write_text(textwrap.dedent(template))
+    if parameter_values is not None:
+        (directory / "parameter_values.yaml").write_text(textwrap.dedent(parameter_values))
+    return directory
+
+
+TYPED_TEMPLATE = """\
+    specificationVersion: jobtemplate-2023-09
+    name: Typed
+    parameterDefinitions:
+    - name: Frames
+      type: INT
+      default: 3
+    - name: Scale
+      type: FLOAT
+      default: 1.5
+    - name: Label
+      type: STRING
+      default: hello
+    - name: Scene
+      type: PATH
+      objectType: FILE
+      dataFlow: IN
+      default: scene.txt
+    steps:
+    - name: Render
+      script:
+        actions:
+          onRun:
+            command: echo
+            args: ["{{Param.Frames}} {{Param.Scale}} {{Param.Label}} {{Param.Scene}}"]
+    """
+
+
+# -- sessions, credentials, auth -------------------------------------------------------------------
+
+
+def test_session_and_clients_follow_the_configured_profile(farm: dict[str, Any]) -> None:
+    # Given the deadline config names the profile
+    # When a session and a client are requested
+    session = api.get_boto3_session()
+    client = api.get_boto3_client("deadline")
+    # Then they use that profile and its [services] endpoint, and are cached
+    assert session.profile_name == PROFILE
+    assert client.meta.endpoint_url == farm["server"].url
+    assert api.get_boto3_client("deadline") is client
+    assert api.get_boto3_session(force_refresh=True) is not session
+
+
+def test_credentials_source_is_host_provided_or_not_valid(farm: dict[str, Any]) -> None:
+    # Given a plain access-key profile, and a config naming a profile that does not exist
+    missing = config.read_config()
+    config.set_setting("defaults.aws_profile_name", "no-such-profile", missing)
+    # Then the source is HOST_PROVIDED for the first and NOT_VALID for the second
+    assert api.get_credentials_source() == api.AwsCredentialsSource.HOST_PROVIDED
+    assert api.get_credentials_source(config=missing) == api.AwsCredentialsSource.NOT_VALID
+
+
+def test_authentication_status_through_sts(farm: dict[str, Any]) -> None:
+    # Given the good profile and a profile whose keys the farm never issued
+    broken = config.read_config()
+    config.set_setting("defaults.aws_profile_name", "broken", broken)
+    # When the status is checked (sts:GetCallerIdentity)
+    with implemented("sts:GetCallerIdentity"):
+        api.get_boto3_client("sts").get_caller_identity()
+    # Then the good one is AUTHENTICATED and the broken one a CONFIGURATION_ERROR
+    assert api.check_authentication_status() == api.AwsAuthenticationStatus.AUTHENTICATED
+    assert api.check_authentication_status(config=broken) == api.AwsAuthenticationStatus.CONFIGURATION_ERROR
+    with pytest.warns(DeprecationWarning):
+        assert api.check_deadline_api_available() is True
+
+
+def test_account_id_is_the_farm_account_and_cached(farm: dict[str, Any]) -> None:
+    session = api.get_boto3_session()
+    with implemented("sts:GetCallerIdentity"):
+        expected = session.client("sts").get_caller_identity()["Account"]
+    # When the account id is asked twice
+    first = api.get_account_id(session)
+    # Then it is the account of the credentials, from the cache the second time
+    assert first == expected
+    assert api.get_account_id(session) == first
+
+
+# -- lists and reads -------------------------------------------------------------------------------
+
+
+def test_list_farms_scans_one_region_behind_a_profile_endpoint_override(farm: dict[str, Any]) -> None:
+    # Given the farm is reached through a profile [services] override (section 8, defect 10)
+    # When farms are listed without a region
+    farms = api.list_farms()["farms"]
+    # Then each farm appears once, tagged with the profile's region
+    ours = [f for f in farms if f["farmId"] == farm["farm_id"]]
+    assert len(ours) == 1
+    assert ours[0]["region"] == "us-west-2"
+    assert ours[0]["displayName"] == "client farm"
+
+
+def test_lists_return_every_page_and_accept_a_caller_next_token(farm: dict[str, Any]) -> None:
+    # Given five more queues
+    deadline = farm["deadline"]
+    names = {f"page queue {i}" for i in range(5)}
+    for display_name in names:
+        deadline.create_queue(farmId=farm["farm_id"], displayName=display_name)
+    # When they are listed one per page
+    every = api.list_queues(farmId=farm["farm_id"], maxResults=1)["queues"]
+    # Then every page is concatenated and the result has only the list key
+    assert names <= {q["displayName"] for q in every}
+    assert set(api.list_queues(farmId=farm["farm_id"], maxResults=1)) == {"queues"}
+    # And a caller-supplied nextToken continues from that page (section 0.4 raised TypeError)
+    first_page = deadline.list_queues(farmId=farm["farm_id"], maxResults=2)
+    rest = api.list_queues(farmId=farm["farm_id"], maxResults=1, nextToken=first_page["nextToken"])["queues"]
+    assert [q["queueId"] for q in first_page["queues"] + rest] == [q["queueId"] for q in every]
+
+
+def test_list_fleets_jobs_and_storage_profiles(farm: dict[str, Any]) -> None:
+    deadline = farm["deadline"]
+    with implemented("CreateFleet"):
+        fleet_id = deadline.create_fleet(
+            farmId=farm["farm_id"],
+            displayName="client fleet",
+            roleArn="arn:aws:iam::123456789012:role/fleet",
+            maxWorkerCount=2,
+            configuration={
+                "customerManaged": {
+                    "mode": "NO_SCALING",
+                    "workerCapabilities": {
+                        "vCpuCount": {"min": 1},
+                        "memoryMiB": {"min": 512},
+                        "osFamily": "LINUX",
+                        "cpuArchitectureType": "x86_64",
+                    },
+                }
+            },
+        )["fleetId"]
+    fleets = api.list_fleets(farmId=farm["farm_id"])["fleets"]
+    assert [f["displayName"] for f in fleets if f["fleetId"] == fleet_id] == ["client fleet"]
+    jobs = api.list_jobs(farmId=farm["farm_id"], queueId=farm["queue_id"])
+    assert set(jobs) == {"jobs"}
+    with implemented("ListStorageProfilesForQueue"):
+        profiles = api.list_storage_profiles_for_queue(farmId=farm["farm_id"], queueId=farm["queue_id"])
+    assert profiles == {"storageProfiles": []}
+
+
+def test_queue_parameter_definitions_come_from_the_queue_environments(farm: dict[str, Any]) -> None:
+    # Given a queue with two environments defining parameters, by priority
+    deadline = farm["deadline"]
+    queue_id = deadline.create_queue(farmId=farm["farm_id"], displayName="env queue")["queueId"]
+    for priority, name, parameter in ((2, "Second", "Conda"), (1, "First", "Venv")):
+        deadline.create_queue_environment(
+            farmId=farm["farm_id"],
+            queueId=queue_id,
+            priority=priority,
+            templateType="YAML",
+            template=textwrap.dedent(
+                f"""\
+                specificationVersion: environment-2023-09
+                parameterDefinitions:
+                - name: {parameter}
+                  type: STRING
+                  default: base
+                environment:
+                  name: {name}
+                  script:
+                    actions:
+                      onEnter:
+                        command: echo
+                """
+            ),
+        )
+    # When the definitions are read
+    definitions = api.get_queue_parameter_definitions(farmId=farm["farm_id"], queueId=queue_id)
+    # Then they come in priority order, labelled with their environment
+    assert [d["name"] for d in definitions] == ["Venv", "Conda"]
+    assert definitions[0]["userInterface"]["groupLabel"] == "Queue Environment: First"
+    assert definitions[0]["default"] == "base"
+    farm["env_queue_id"] = queue_id
+
+
+# -- submission ------------------------------------------------------------------------------------
+
+
+def test_submit_simple_bundle_and_read_the_job_back(farm: dict[str, Any]) -> None:
+    bundle = SHARED_DIR / "bundles" / "simple_job"
+    if not bundle.is_dir():
+        pytest.skip("the shared example bundles are not available (set FARMHAND_SHARED_DIR)")
+    printed: list[str] = []
+    # When the shared example bundle is submitted
+    job_id = api.create_job_from_job_bundle(str(bundle), print_function_callback=printed.append)
+    # Then the job exists, is created, and the job id was remembered in the config
+    assert job_id is not None
+    job = api.get_job(farm["farm_id"], farm["queue_id"], job_id)
+    assert job["name"] == "Simple Job Bundle"
+    assert job["lifecycleStatus"] == "CREATE_COMPLETE"
+    assert job["priority"] == 50
+    assert job["maxRetriesPerTask"] == 5 and job["maxFailedTasksCount"] == 20
+    assert config.get_setting("defaults.job_id") == job_id
+    assert printed[0] == "Submitting to Queue: client queue\n"
+    assert printed[-1].endswith(job_id)
+    steps = api.list_steps(farm["farm_id"], farm["queue_id"], job_id)["steps"]
+    assert [s["name"] for s in steps] == ["WelcomeToAWSDeadlineCloud"]
+    tasks = api.list_tasks(farm["farm_id"], farm["queue_id"], job_id, steps[0]["stepId"])["tasks"]
+    assert len(tasks) == 1
+    found = api.search_jobs(name_contains="Simple Job")
+    assert job_id in [j["jobId"] for j in found["jobs"]]
+    assert found["totalResults"] >= 1
+
+
+def test_submit_typed_parameters_app_parameters_and_bundle_relative_paths(
+    farm: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a bundle whose parameter_values set a relative PATH and deadline:* parameters
+    bundle = make_bundle(
+        tmp_path / "typed",
+        TYPED_TEMPLATE,
+        """\
+        parameterValues:
+        - name: Scene
+          value: scenes/shot1.txt
+        - name: deadline:priority
+          value: 70
+        - name: deadline:maxRetriesPerTask
+          value: 2
+        """,
+    )
+    monkeypatch.chdir(tmp_path.parent)  # the working directory must not matter (section 8, defect 6)
+    # When it is submitted with caller values and an explicit name
+    job_id = api.create_job_from_job_bundle(
+        str(bundle),
+        [{"name": "Frames", "value": "7"}, {"name": "Scale", "value": "2"}],
+        name="Renamed job",
+        max_worker_count=3,
+        print_function_callback=lambda *_: None,
+    )
+    assert job_id is not None
+    # Then the job carries the typed values, the bundle's app parameters and the new name
+    job = api.get_job(farm["farm_id"], farm["queue_id"], job_id)
+    assert job["name"] == "Renamed job"
+    assert job["priority"] == 70
+    assert job["maxRetriesPerTask"] == 2
+    assert job["maxWorkerCount"] == 3
+    parameters = job["parameters"]
+    assert parameters["Frames"] == {"int": "7"}
+    assert parameters["Scale"] == {"float": "2"}
+    assert parameters["Scene"] == {"path": str(bundle / "scenes" / "shot1.txt")}
+
+
+def test_submit_with_unknown_or_mistyped_parameter_is_a_clear_error(
+    farm: dict[str, Any], tmp_path: Path
+) -> None:
+    bundle = make_bundle(tmp_path / "typed", TYPED_TEMPLATE)
+    # Unknown names are an error, not silently ignored (section 8, defect 6)
+    with pytest.raises(DeadlineOperationError, match="no parameter named 'Frmaes'"):
+        api.create_job_from_job_bundle(
+            str(bundle), [{"name": "Frmaes", "value": "7"}], print_function_callback=lambda *_: None
+        )
+    with pytest.raises(DeadlineOperationError, match="'Frames' needs an integer"):
+        api.create_job_from_job_bundle(
+            str(bundle), [{"name": "Frames", "value": "seven"}], print_function_callback=lambda *_: None
+        )
+
+
+def test_submit_merges_queue_environment_parameters(farm: dict[str, Any], tmp_path: Path) -> None:
+    if "env_queue_id" not in farm:
+        pytest.skip("needs the queue environment test's queue")
+    bundle = make_bundle(tmp_path / "typed", TYPED_TEMPLATE)
+    submit_config = config.read_config()
+    config.set_setting("defaults.queue_id", farm["env_queue_id"], submit_config)
+    # When a queue-environment parameter is given a value
+    job_id = api.create_job_from_job_bundle(
+        str(bundle),
+        [{"name": "Venv", "value": "custom"}],
+        config=submit_config,
+        print_function_callback=lambda *_: None,
+    )
+    assert job_id is not None
+    # Then the job carries it next to the template's own parameters
+    job = api.get_job(farm["farm_id"], farm["env_queue_id"], job_id, config=submit_config)
+    assert job["parameters"]["Venv"] == {"string": "custom"}
+
+
+def test_submit_honours_a_passed_config_everywhere(farm: dict[str, Any], tmp_path: Path) -> None:
+    # Given the on-disk config names a profile the farm rejects (section 8, defects 2 and 3)
+    good = config.read_config()
+    config.set_setting("defaults.aws_profile_name", "broken")
+    try:
+        bundle = make_bundle(tmp_path / "typed", TYPED_TEMPLATE)
+        # When a config naming the good profile is passed
+        job_id = api.create_job_from_job_bundle(
+            str(bundle), config=good, print_function_callback=lambda *_: None
+        )
+        # Then every call (GetQueue, ListQueueEnvironments, CreateJob, GetJob) used it
+        assert job_id is not None
+        assert api.get_job(farm["farm_id"], farm["queue_id"], job_id, config=good)["name"] == "Typed"
+        # And the passed config got the job id; the file on disk did not change profile
+        assert config.get_setting("defaults.job_id", good) == job_id
+        assert config.get_setting("defaults.aws_profile_name") == "broken"
+    finally:
+        config.set_setting("defaults.aws_profile_name", PROFILE)
+
+
+def test_template_that_fails_validation_names_the_field(farm: dict[str, Any], tmp_path: Path) -> None:
+    bundle = make_bundle(
+        tmp_path / "bad",
+        """\
+        specificationVersion: jobtemplate-2023-09
+        name: Bad
+        steps:
+        - name: Render
+          script:
+            actions:
+              onRun:
+                comand: echo
+        """,
+    )
+    with pytest.raises(DeadlineOperationError, match="command"):
+        api.create_job_from_job_bundle(str(bundle), print_function_callback=lambda *_: None)
+
+
+def test_unknown_queue_is_the_service_error(farm: dict[str, Any]) -> None:
+    unknown = config.read_config()
+    config.set_setting("defaults.queue_id", "queue-00000000000000000000000000000000", unknown)
+    bundle = SHARED_DIR / "bundles" / "simple_job"
+    if not bundle.is_dir():
+        pytest.skip("the shared example bundles are not available (set FARMHAND_SHARED_DIR)")
+    with pytest.raises(ClientError) as info:
+        api.create_job_from_job_bundle(str(bundle), config=unknown, print_function_callback=lambda *_: None)
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_debug_snapshot_writes_the_request_and_creates_no_job(farm: dict[str, Any], tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path / "typed", TYPED_TEMPLATE)
+    before = len(api.list_jobs(farmId=farm["farm_id"], queueId=farm["queue_id"])["jobs"])
+    # When a debug snapshot is asked for
+    result = api.create_job_from_job_bundle(
+        str(bundle),
+        [{"name": "Frames", "value": 9}],
+        debug_snapshot_dir=str(tmp_path / "snapshot"),
+        print_function_callback=lambda *_: None,
+    )
+    # Then nothing is submitted and the request is on disk
+    assert result is None
+    assert len(api.list_jobs(farmId=farm["farm_id"], queueId=farm["queue_id"])["jobs"]) == before
+    snapshot = tmp_path / "snapshot"
+    import json
+
+    arguments = json.loads((snapshot / "create_job_args.json").read_text())
+    assert arguments["parameters"]["Frames"] == {"int": "9"}
+    assert (snapshot / "template_param.data").read_text() == (bundle / "template.yaml").read_text()
+    assert json.loads((snapshot / "queue.json").read_text())["displayName"] == "client queue"
+    assert "aws deadline create-job" in (snapshot / "submit_job.sh").read_text()
+
+
+def test_progress_callbacks_are_honoured_without_attachments(farm: dict[str, Any], tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path / "typed", TYPED_TEMPLATE)
+    hashing: list[Any] = []
+    uploads: list[Any] = []
+    job_id = api.create_job_from_job_bundle(
+        str(bundle),
+        hashing_progress_callback=hashing.append,
+        upload_progress_callback=uploads.append,
+        create_job_result_callback=lambda: True,
+        print_function_callback=lambda *_: None,
+    )
+    assert job_id is not None
+    assert [(p.progress, p.progressMessage) for p in hashing] == [(100.0, "No files to hash")]
+    assert [(p.progress, p.progressMessage) for p in uploads] == [(100.0, "No files to upload")]
+
+
+# -- waiting ---------------------------------------------------------------------------------------
+
+
+def submit_simple(tmp_path: Path, **kwargs: Any) -> str:
+    bundle = make_bundle(tmp_path / "typed", TYPED_TEMPLATE)
+    job_id = api.create_job_from_job_bundle(str(bundle), print_function_callback=lambda *_: None, **kwargs)
+    assert job_id is not None
+    return job_id
+
+
+def test_wait_for_create_job_reports_completion(farm: dict[str, Any], tmp_path: Path) -> None:
+    job_id = submit_simple(tmp_path)
+    done, message = api.wait_for_create_job_to_complete(
+        farm["farm_id"], farm["queue_id"], job_id, farm["deadline"], lambda: True
+    )
+    assert done is True
+    assert message == api.get_job(farm["farm_id"], farm["queue_id"], job_id)["lifecycleStatusMessage"]
+
+
+def test_wait_for_job_completion_returns_a_terminal_status(farm: dict[str, Any], tmp_path: Path) -> None:
+    # Given a job canceled by its owner
+    job_id = submit_simple(tmp_path)
+    farm["deadline"].update_job(
+        farmId=farm["farm_id"], queueId=farm["queue_id"], jobId=job_id, targetTaskRunStatus="CANCELED"
+    )
+    statuses: list[str] = []
+    # When the caller waits for it
+    result = api.wait_for_job_completion(
+        farm["farm_id"],
+        farm["queue_id"],
+        job_id,
+        max_poll_interval=1,
+        status_callback=lambda s, *_: statuses.append(s),
+    )
+    # Then the wait ends with the terminal status and no failed tasks
+    assert result.status == "CANCELED"
+    assert result.failed_tasks == []
+    assert statuses[-1] == "CANCELED"
+    assert result.elapsed_time >= 0
+
+
+def test_wait_for_job_completion_lists_failed_tasks(farm: dict[str, Any], tmp_path: Path) -> None:
+    # Given a job whose only task was marked failed
+    job_id = submit_simple(tmp_path)
+    deadline = farm["deadline"]
+    step = deadline.list_steps(farmId=farm["farm_id"], queueId=farm["queue_id"], jobId=job_id)["steps"][0]
+    task = deadline.list_tasks(
+        farmId=farm["farm_id"], queueId=farm["queue_id"], jobId=job_id, stepId=step["stepId"]
+    )["tasks"][0]
+    deadline.update_task(
+        farmId=farm["farm_id"],
+        queueId=farm["queue_id"],
+        jobId=job_id,
+        stepId=step["stepId"],
+        taskId=task["taskId"],
+        targetRunStatus="FAILED",
+    )
+    # When the caller waits
+    result = api.wait_for_job_completion(farm["farm_id"], farm["queue_id"], job_id, max_poll_interval=1)
+    # Then the failed task is reported with its step
+    assert result.status == "FAILED"
+    assert [(t.step_id, t.task_id, t.step_name) for t in result.failed_tasks] == [
+        (step["stepId"], task["taskId"], "Render")
+    ]
+
+
+def test_wait_for_job_completion_times_out(farm: dict[str, Any], tmp_path: Path) -> None:
+    job_id = submit_simple(tmp_path)  # READY, and no worker will ever pick it up here
+    with pytest.raises(DeadlineOperationTimedOut, match=f"Timeout waiting for job {job_id}"):
+        api.wait_for_job_completion(
+            farm["farm_id"], farm["queue_id"], job_id, max_poll_interval=0.2, timeout=0.6
+        )
+
+
+# -- logs ------------------------------------------------------------------------------------------
+
+
+def put_log_lines(farm: dict[str, Any], group: str, stream: str, lines: list[str]) -> datetime:
+    logs = api.get_boto3_client("logs")
+    now = datetime.now(UTC)
+    with implemented("PutLogEvents"):
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[
+                {"timestamp": int((now + timedelta(milliseconds=i)).timestamp() * 1000), "message": line}
+                for i, line in enumerate(lines)
+            ],
+        )
+    return now
+
+
+def test_session_logs_by_session_id(farm: dict[str, Any]) -> None:
+    group = f"/aws/deadline/{farm['farm_id']}/{farm['queue_id']}"
+    session_id = "session-0123456789abcdef0123456789abcdef"
+    with implemented("CreateLogGroup"):
+        try:
+            api.get_boto3_client("logs").create_log_group(logGroupName=group)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+    put_log_lines(farm, group, session_id, ["first line  ", "second line"])
+    # When the session's log is read
+    result = api.get_session_logs(farm["farm_id"], farm["queue_id"], session_id=session_id)
+    # Then the events come back right-stripped, with the group and stream named
+    assert [e.message for e in result.events] == ["first line", "second line"]
+    assert result.log_group == group and result.log_stream == session_id
+    assert result.count == 2
+    assert result.events[0].timestamp.tzinfo is not None
+    assert result.next_token
+
+
+def test_session_logs_of_an_unknown_stream_are_empty(farm: dict[str, Any]) -> None:
+    result = api.get_session_logs(
+        farm["farm_id"], farm["queue_id"], session_id="session-ffffffffffffffffffffffffffffffff"
+    )
+    assert result.events == [] and result.next_token is None and result.count == 0
+
+
+def test_session_logs_need_a_session_or_a_job(farm: dict[str, Any]) -> None:
+    with pytest.raises(DeadlineOperationError, match="Either session_id or job_id must be provided"):
+        api.get_session_logs(farm["farm_id"], farm["queue_id"])
+
+
+def test_session_logs_by_job_without_sessions(farm: dict[str, Any], tmp_path: Path) -> None:
+    job_id = submit_simple(tmp_path)
+    with implemented("ListSessions"):
+        farm["deadline"].list_sessions(farmId=farm["farm_id"], queueId=farm["queue_id"], jobId=job_id)
+    with pytest.raises(DeadlineOperationError, match=f"No sessions found for job {job_id}"):
+        api.get_session_logs(farm["farm_id"], farm["queue_id"], job_id=job_id)
+
+
+def test_worker_logs(farm: dict[str, Any]) -> None:
+    fleet_id = "fleet-0123456789abcdef0123456789abcdef"
+    worker_id = "worker-0123456789abcdef0123456789abcdef"
+    group = f"/aws/deadline/{farm['farm_id']}/{fleet_id}"
+    with implemented("CreateLogGroup"):
+        try:
+            api.get_boto3_client("logs").create_log_group(logGroupName=group)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+    put_log_lines(farm, group, worker_id, ["worker started"])
+    result = api.get_worker_logs(farm["farm_id"], fleet_id, worker_id)
+    assert [e.message for e in result.events] == ["worker started"]
+    assert (result.worker_id, result.fleet_id, result.log_group) == (worker_id, fleet_id, group)
+
+
+# -- queue roles -----------------------------------------------------------------------------------
+
+
+def queue_with_role(farm: dict[str, Any]) -> str:
+    return str(
+        farm["deadline"].create_queue(
+            farmId=farm["farm_id"],
+            displayName="role queue",
+            roleArn="arn:aws:iam::123456789012:role/queue",
+            jobAttachmentSettings={"s3BucketName": "attachments", "rootPrefix": "farmhand"},
+        )["queueId"]
+    )
+
+
+def test_assume_queue_roles_return_temporary_credentials(farm: dict[str, Any]) -> None:
+    queue_id = queue_with_role(farm)
+    with implemented("AssumeQueueRoleForUser"):
+        user = api.assume_queue_role_for_user(farm["farm_id"], queue_id)
+    read = api.assume_queue_role_for_read(farm["farm_id"], queue_id)
+    for response in (user, read):
+        credentials = response["credentials"]
+        assert credentials["accessKeyId"] and credentials["secretAccessKey"] and credentials["sessionToken"]
+        assert credentials["expiration"] > datetime.now(UTC)
+
+
+def test_queue_user_session_acts_as_the_queue_role(farm: dict[str, Any]) -> None:
+    queue_id = queue_with_role(farm)
+    deadline = api.get_boto3_client("deadline")
+    with implemented("AssumeQueueRoleForUser"):
+        deadline.assume_queue_role_for_user(farmId=farm["farm_id"], queueId=queue_id)
+    # Given farm/queue ids only in the passed config (section 8, defect 3)
+    scoped = config.read_config()
+    config.set_setting("defaults.queue_id", queue_id, scoped)
+    # When the queue-user session is built and used
+    session = api.get_queue_user_boto3_session(deadline, config=scoped)
+    frozen = session.get_credentials().get_frozen_credentials()
+    # Then its credentials are the queue role's, and it keeps the profile's endpoint override
+    assert frozen.token
+    assert session.client("logs").meta.endpoint_url == farm["server"].url
+    assert api.get_queue_user_boto3_session(deadline, config=scoped) is session
+    returned_deadline, s3 = api.precache_clients(deadline, config=scoped)
+    assert returned_deadline is deadline
+    assert s3.meta.service_model.service_name == "s3"
+
+
+# -- telemetry -------------------------------------------------------------------------------------
+
+
+def test_telemetry_events_reach_the_farm(farm: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given telemetry is on for this client
+    monkeypatch.setenv("DEADLINE_CLOUD_TELEMETRY_OPT_OUT", "false")
+    client = api.TelemetryClient("farmhand-test-package", "1.2.3.4")
+    # When an event is recorded
+    client.record_event("test_event", {"answer": 42})
+    client.flush()
+    # Then the farm stored it with the workstation identity
+    database = farm["directory"] / "server" / "farmhand.db"
+    deadline_time = time.monotonic() + 5
+    bodies: list[str] = []
+    while time.monotonic() < deadline_time:
+        with sqlite3.connect(database) as connection:
+            bodies = [row[0] for row in connection.execute("select body from telemetry_events")]
+        if any("test_event" in body for body in bodies):
+            break
+        time.sleep(0.1)
+    import json
+
+    events = [json.loads(b) for b in bodies if "com.amazon.rum.deadline.test_event" in b]
+    assert len(events) == 1
+    event = events[0]
+    assert event["UserDetails"]["userId"] == config.get_setting("telemetry.identifier")
+    assert event["UserDetails"]["sessionId"] == client.session_id
+    details = json.loads(event["RumEvents"][0]["details"])
+    assert details["answer"] == 42 and details["usage_mode"] == "CLI"
+    assert json.loads(event["RumEvents"][0]["metadata"])["version"] == "1.2.3"
+
+
+def test_config_file_written_by_farmhand_is_read_by_the_aws_client(farm: dict[str, Any]) -> None:
+    # The AWS client is only a test-time reference here: both tools share one configuration.
+    from deadline.client.config import config_file as aws_config_file
+
+    assert aws_config_file.get_setting("defaults.aws_profile_name") == PROFILE
+    assert aws_config_file.get_setting("defaults.farm_id") == farm["farm_id"]
+    assert aws_config_file.get_setting("defaults.queue_id") == farm["queue_id"]
+    parser = configparser.ConfigParser()
+    parser.read(os.environ["DEADLINE_CONFIG_FILE_PATH"])
+    assert parser.get(f"profile-{PROFILE} {farm['farm_id']} defaults", "queue_id") == farm["queue_id"]
