@@ -1,0 +1,43 @@
+"""`python -m farmhand.local`: the detached supervisor that `farmhand up --detach` starts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ._supervisor import DEFAULT_PORT, FarmOptions, run_supervisor_forever
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--port", type=int, default=DEFAULT_PORT)
+@click.option("--host", default="127.0.0.1")
+@click.option("--workers", type=click.IntRange(min=0), default=1)
+@click.option("--profile-name", default="farmhand")
+@click.option("--no-defaults", is_flag=True)
+@click.option("--database-url", default=None)
+def supervise(
+    data_dir: Path,
+    port: int,
+    host: str,
+    workers: int,
+    profile_name: str,
+    no_defaults: bool,
+    database_url: str | None,
+) -> None:
+    """Run one embedded farm until SIGTERM."""
+    options = FarmOptions(
+        data_dir=data_dir.resolve(),
+        port=port,
+        host=host,
+        workers=workers,
+        profile_name=profile_name,
+        set_defaults=not no_defaults,
+        database_url=database_url,
+    )
+    sys.exit(run_supervisor_forever(options, announce=lambda message: print(message, flush=True)))
+
+
+supervise()

@@ -1,0 +1,87 @@
+"""Create the embedded farm's resources once, through the public API, and find them again on restart."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from typing import Any
+
+FARM_NAME = "Local Farm"
+QUEUE_NAME = "Default"
+FLEET_NAME = "Local Workers"
+MAX_LOCAL_WORKERS = 256
+
+
+@dataclass(frozen=True)
+class FarmResources:
+    farm_id: str
+    queue_id: str
+    fleet_id: str
+
+
+def bootstrap_farm(deadline: Any, account_id: str) -> FarmResources:
+    """Idempotently ensure "Local Farm", queue "Default", fleet "Local Workers" and their association."""
+    farm_id = _find(deadline.list_farms, "farms", "farmId")
+    if farm_id is None:
+        farm_id = deadline.create_farm(
+            displayName=FARM_NAME, description="The embedded farm started by `farmhand up`."
+        )["farmId"]
+    queue_id = _find(deadline.list_queues, "queues", "queueId", farmId=farm_id, name=QUEUE_NAME)
+    if queue_id is None:
+        queue_id = deadline.create_queue(
+            farmId=farm_id,
+            displayName=QUEUE_NAME,
+            description="Jobs submitted to the embedded farm.",
+        )["queueId"]
+    fleet_id = _find(deadline.list_fleets, "fleets", "fleetId", farmId=farm_id, name=FLEET_NAME)
+    if fleet_id is None:
+        fleet_id = deadline.create_fleet(
+            farmId=farm_id,
+            displayName=FLEET_NAME,
+            description="Workers started on this machine by `farmhand up`.",
+            roleArn=f"arn:aws:iam::{account_id}:role/farmhand-local-workers",
+            minWorkerCount=0,
+            maxWorkerCount=MAX_LOCAL_WORKERS,
+            configuration={"customerManaged": _customer_managed_configuration()},
+        )["fleetId"]
+    associations = deadline.list_queue_fleet_associations(farmId=farm_id, queueId=queue_id, fleetId=fleet_id)
+    if not associations.get("queueFleetAssociations"):
+        deadline.create_queue_fleet_association(farmId=farm_id, queueId=queue_id, fleetId=fleet_id)
+    elif associations["queueFleetAssociations"][0]["status"] != "ACTIVE":
+        deadline.update_queue_fleet_association(
+            farmId=farm_id, queueId=queue_id, fleetId=fleet_id, status="ACTIVE"
+        )
+    return FarmResources(farm_id=farm_id, queue_id=queue_id, fleet_id=fleet_id)
+
+
+def _find(list_call: Any, key: str, id_key: str, *, name: str = FARM_NAME, **params: Any) -> str | None:
+    """The id of the oldest resource with this display name, following every page."""
+    matches: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = list_call(**params, **({"nextToken": token} if token else {}))
+        matches += [item for item in page.get(key, []) if item.get("displayName") == name]
+        token = page.get("nextToken")
+        if not token:
+            break
+    if not matches:
+        return None
+    matches.sort(key=lambda item: str(item.get("createdAt", "")))
+    return str(matches[0][id_key])
+
+
+def _customer_managed_configuration() -> dict[str, Any]:
+    """Capabilities wide enough for any worker this machine can start."""
+    system = platform.system()
+    os_family = {"Windows": "WINDOWS", "Darwin": "MACOS"}.get(system, "LINUX")
+    machine = platform.machine().lower()
+    architecture = "arm64" if machine in ("arm64", "aarch64") else "x86_64"
+    return {
+        "mode": "NO_SCALING",
+        "workerCapabilities": {
+            "vCpuCount": {"min": 1},
+            "memoryMiB": {"min": 512},
+            "osFamily": os_family,
+            "cpuArchitectureType": architecture,
+        },
+    }

@@ -1,0 +1,74 @@
+"""What the farm is doing, in one line: workers up, tasks running and queued."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ._state import FarmState, read_admin_keys
+
+RUNNING_STATUSES = ("ASSIGNED", "STARTING", "SCHEDULED", "RUNNING")
+QUEUED_STATUSES = ("READY", "PENDING")
+TERMINAL_JOB_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE")
+
+
+@dataclass(frozen=True)
+class TaskCounts:
+    running: int = 0
+    queued: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    active_jobs: int = 0
+
+
+def admin_deadline_client(state: FarmState) -> Any:
+    """A deadline client signed with the farm's admin key (independent of the user's AWS profile)."""
+    from pathlib import Path
+
+    import boto3
+    from botocore.config import Config
+
+    access_key, secret_key = read_admin_keys(Path(state.data_dir))
+    return boto3.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name="us-west-2"
+    ).client(
+        "deadline",
+        endpoint_url=state.url,
+        config=Config(
+            inject_host_prefix=False, connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}
+        ),
+    )
+
+
+def task_counts(deadline: Any, farm_id: str, queue_id: str, max_pages: int = 20) -> TaskCounts:
+    """Task counts summed over the queue's jobs, from the counters the server keeps per job."""
+    running = queued = succeeded = failed = active = 0
+    token: str | None = None
+    for _ in range(max_pages):
+        page = deadline.list_jobs(
+            farmId=farm_id, queueId=queue_id, maxResults=100, **({"nextToken": token} if token else {})
+        )
+        for job in page.get("jobs", []):
+            counts: dict[str, int] = job.get("taskRunStatusCounts", {})
+            running += sum(counts.get(status, 0) for status in RUNNING_STATUSES)
+            queued += sum(counts.get(status, 0) for status in QUEUED_STATUSES)
+            succeeded += counts.get("SUCCEEDED", 0)
+            failed += counts.get("FAILED", 0)
+            if job.get("taskRunStatus") not in TERMINAL_JOB_STATUSES:
+                active += 1
+        token = page.get("nextToken")
+        if not token:
+            break
+    return TaskCounts(running, queued, succeeded, failed, active)
+
+
+def status_line(state: FarmState, workers_alive: int, counts: TaskCounts | None) -> str:
+    workers = f"workers {workers_alive}/{state.workers}"
+    if counts is None:
+        tasks = "tasks: server not answering"
+    else:
+        tasks = (
+            f"running {counts.running} · queued {counts.queued} · "
+            f"succeeded {counts.succeeded} · failed {counts.failed}"
+        )
+    return f"farmhand {state.url} · {workers} · {tasks}"
