@@ -89,7 +89,7 @@ _FALSE_WORDS = {"no", "off", "false", "0"}
 
 _cache_lock = threading.Lock()
 _cached_parser: configparser.ConfigParser | None = None
-_cached_key: tuple[str, float] | None = None
+_cached_key: tuple[str, int, int] | None = None
 
 
 def str2bool(value: str) -> bool:
@@ -114,14 +114,14 @@ def _copy(parser: configparser.ConfigParser) -> configparser.ConfigParser:
 
 
 def _load_from_disk() -> configparser.ConfigParser:
-    """The parsed file, re-read only when its path or mtime changed."""
+    """The parsed file, re-read only when its path, mtime or size changed."""
     global _cached_parser, _cached_key
     path = get_config_file_path()
     try:
-        mtime = path.stat().st_mtime_ns / 1e9
+        status = path.stat()
     except FileNotFoundError:
         return configparser.ConfigParser()
-    key = (str(path), mtime)
+    key = (str(path), status.st_mtime_ns, status.st_size)
     with _cache_lock:
         if _cached_parser is not None and _cached_key == key:
             return _cached_parser
@@ -155,7 +155,8 @@ def write_config(config: configparser.ConfigParser) -> None:
         raise
     with _cache_lock:
         _cached_parser = _copy(config)
-        _cached_key = (str(path), path.stat().st_mtime_ns / 1e9)
+        status = path.stat()
+        _cached_key = (str(path), status.st_mtime_ns, status.st_size)
 
 
 def _lookup(name: str) -> Setting:
