@@ -1,0 +1,236 @@
+"""`farmhand up`, `status` and `down` as a user runs them: real processes, real config files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psutil
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+FARMHAND = [str(Path(sys.executable).with_name("farmhand"))]
+HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello" / "template.yaml"
+
+
+@dataclass
+class Workstation:
+    """A user's machine in miniature: a data dir and their own AWS and deadline config files."""
+
+    root: Path
+    env: dict[str, str]
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "farm"
+
+    @property
+    def aws_config(self) -> Path:
+        return Path(self.env["AWS_CONFIG_FILE"])
+
+    @property
+    def deadline_config(self) -> Path:
+        return Path(self.env["DEADLINE_CONFIG_FILE_PATH"])
+
+    def farmhand(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*FARMHAND, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def up(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.farmhand("up", "--detach", "--data-dir", str(self.data_dir), "--port", "0", *args)
+
+    def down(self) -> subprocess.CompletedProcess[str]:
+        return self.farmhand("down", "--data-dir", str(self.data_dir))
+
+    def status(self) -> dict[str, Any]:
+        result = self.farmhand("status", "--json", "--data-dir", str(self.data_dir))
+        doc: dict[str, Any] = json.loads(result.stdout)
+        return doc
+
+    def deadline_client(self) -> Any:
+        """boto3 configured only through the profile `farmhand up` wrote."""
+        saved = {name: os.environ.get(name) for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
+        os.environ.update({name: self.env[name] for name in saved})
+        try:
+            return boto3.Session(profile_name="farmhand").client("deadline")
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@pytest.fixture
+def workstation(tmp_path: Path) -> Iterator[Workstation]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AWS_") and key != "DEADLINE_CONFIG_FILE_PATH"
+    }
+    env.update(
+        AWS_CONFIG_FILE=str(tmp_path / "aws" / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws" / "credentials"),
+        DEADLINE_CONFIG_FILE_PATH=str(tmp_path / "deadline" / "config"),
+    )
+    station = Workstation(tmp_path, env)
+    yield station
+    station.down()
+
+
+def pids_alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+
+
+def test_up_detach_writes_the_profile_and_defaults_and_leaves_other_profiles_alone(
+    workstation: Workstation,
+) -> None:
+    # Given a user whose AWS config already has profiles and comments of their own
+    workstation.aws_config.parent.mkdir(parents=True)
+    theirs = (
+        "[default]\nregion = eu-west-1\n# keep me\n\n[profile work]\nregion = us-east-1\nservices = corp\n"
+    )
+    workstation.aws_config.write_text(theirs)
+
+    # When they start the farm in the background
+    result = workstation.up("--workers", "0")
+
+    # Then it says where it runs, and the profile it wrote reaches the farm it created
+    assert result.returncode == 0, result.stderr
+    assert "farmhand farm running at http://127.0.0.1:" in result.stdout
+    farms = workstation.deadline_client().list_farms()["farms"]
+    assert [farm["displayName"] for farm in farms] == ["Local Farm"]
+    config_text = workstation.aws_config.read_text()
+    assert config_text.startswith(theirs)
+    assert "[profile farmhand]" in config_text
+    assert "disable_host_prefix_injection = true" in config_text
+    # And the deadline config's defaults point at the farm's profile, farm and queue
+    status = workstation.status()
+    deadline_config = workstation.deadline_config.read_text()
+    assert "aws_profile_name = farmhand" in deadline_config
+    assert f"farm_id = {status['farm_id']}" in deadline_config
+    assert f"queue_id = {status['queue_id']}" in deadline_config
+
+
+def test_up_twice_reports_the_running_farm_and_down_leaves_no_process(workstation: Workstation) -> None:
+    # Given a detached farm
+    assert workstation.up("--workers", "0").returncode == 0
+    first = workstation.status()
+    pids = [first["supervisor_pid"], first["server_pid"]]
+    assert pids_alive(pids) == pids
+
+    # When it is started again
+    again = workstation.up("--workers", "0")
+
+    # Then it reports the running farm instead of starting a second one
+    assert again.returncode == 0, again.stderr
+    assert "Already running" in again.stdout
+    assert first["url"] in again.stdout
+    assert workstation.status()["supervisor_pid"] == first["supervisor_pid"]
+
+    # When it is stopped
+    down = workstation.down()
+
+    # Then no process of it is left and status says so
+    assert down.returncode == 0, down.stderr
+    assert "Farm stopped." in down.stdout
+    assert pids_alive(pids) == []
+    stopped = workstation.farmhand("status", "--data-dir", str(workstation.data_dir))
+    assert stopped.returncode == 1
+    assert "No farm is running" in stopped.stdout
+
+
+def test_a_port_in_use_is_a_clear_error(workstation: Workstation) -> None:
+    # Given a port another program listens on
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        # When the farm is asked to use it
+        result = workstation.farmhand(
+            "up", "--detach", "--data-dir", str(workstation.data_dir), "--port", str(port), "--workers", "0"
+        )
+
+    # Then it fails with one line that names the port, and no traceback
+    assert result.returncode != 0
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_kill_9_then_up_brings_back_every_job_with_the_same_ids(workstation: Workstation) -> None:
+    # Given a detached farm with a job in its queue
+    assert workstation.up("--workers", "0", "--no-defaults").returncode == 0
+    before = workstation.status()
+    deadline = workstation.deadline_client()
+    job_id = deadline.create_job(
+        farmId=before["farm_id"],
+        queueId=before["queue_id"],
+        template=HELLO.read_text(),
+        templateType="YAML",
+        priority=50,
+    )["jobId"]
+
+    # When the whole farm is killed with SIGKILL (supervisor and server)
+    for pid in (before["supervisor_pid"], before["server_pid"]):
+        os.kill(pid, signal.SIGKILL)
+    deadline_to_die = time.monotonic() + 10
+    while pids_alive([before["server_pid"]]) and time.monotonic() < deadline_to_die:
+        time.sleep(0.1)
+
+    # And started again
+    restarted = workstation.up("--workers", "0", "--no-defaults")
+
+    # Then the same farm, queue and fleet come back, and so does the job
+    assert restarted.returncode == 0, restarted.stderr
+    after = workstation.status()
+    assert (after["farm_id"], after["queue_id"], after["fleet_id"]) == (
+        before["farm_id"],
+        before["queue_id"],
+        before["fleet_id"],
+    )
+    deadline = workstation.deadline_client()
+    job = deadline.get_job(farmId=after["farm_id"], queueId=after["queue_id"], jobId=job_id)
+    assert job["name"] == "Hello"
+    assert len(deadline.list_farms()["farms"]) == 1
+    # And --no-defaults left the deadline config alone
+    assert not workstation.deadline_config.exists()
+
+
+def test_foreground_up_stops_cleanly_on_ctrl_c(workstation: Workstation) -> None:
+    # Given a farm running in the foreground
+    process = subprocess.Popen(
+        [*FARMHAND, "up", "--data-dir", str(workstation.data_dir), "--port", "0", "--workers", "0"],
+        env=workstation.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    give_up = time.monotonic() + 60
+    status: dict[str, Any] = {"running": False}
+    while time.monotonic() < give_up and not status.get("running"):
+        time.sleep(0.3)
+        status = workstation.status()
+    assert status["running"], process.stderr.read() if process.poll() is not None else "not ready"
+
+    # When the user presses Ctrl-C
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+
+    # Then it stops, says so, and leaves nothing running
+    assert process.returncode == 0, stderr
+    assert "farm stopped" in stdout
+    assert pids_alive([status["server_pid"]]) == []
+    assert workstation.farmhand("status", "--data-dir", str(workstation.data_dir)).returncode == 1
