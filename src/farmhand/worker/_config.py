@@ -1,0 +1,50 @@
+"""What one worker agent needs to know: which fleet it serves, where it keeps its state, how it polls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path.home() / ".farmhand" / "worker"
+
+
+@dataclass
+class WorkerConfig:
+    farm_id: str
+    fleet_id: str
+    data_dir: Path = DEFAULT_DATA_DIR
+    profile: str | None = None
+    region: str | None = None
+    # How long the server may hold an UpdateWorkerSchedule while this worker is idle (long poll).
+    poll_wait_seconds: int = 10
+    # Upper bound on the wait between polls, whatever updateIntervalSeconds the server answers.
+    max_update_interval_seconds: float = 30.0
+    # How often buffered log events are sent.
+    log_flush_seconds: float = 1.0
+    # How long a drain (SIGTERM) waits for running actions to stop.
+    drain_timeout_seconds: float = 30.0
+    # Keep session working directories after the session ends (debugging).
+    retain_session_dirs: bool = False
+
+    @property
+    def state_file(self) -> Path:
+        """Where the worker id is kept across restarts."""
+        return self.data_dir / "worker.json"
+
+    @property
+    def credentials_dir(self) -> Path:
+        return self.data_dir / "credentials"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.data_dir / "sessions"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Local copies of the worker log and of every session log."""
+        return self.data_dir / "logs"
+
+    def prepare(self) -> None:
+        for directory in (self.data_dir, self.credentials_dir, self.sessions_dir, self.logs_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        self.credentials_dir.chmod(0o700)
