@@ -1,0 +1,100 @@
+"""The `farmhand` command line.
+
+Every subcommand is imported only when it runs (see `_lazy_group`), so `farmhand --help` starts in
+a fraction of the time the AWS `deadline` CLI needs. Failures print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from ... import __version__
+from ._errors import CliError, describe_error
+from ._lazy_group import LazyCommand, LazyGroup
+
+__all__ = ["COMMANDS", "cli", "main"]
+
+_CLI = "farmhand.client.cli."
+
+COMMANDS: dict[str, LazyCommand] = {
+    "auth": LazyCommand(_CLI + "_auth:auth_group", "Check which credentials reach the farm."),
+    "bundle": LazyCommand(_CLI + "_bundle:bundle_group", "Submit Open Job Description job bundles."),
+    "config": LazyCommand(_CLI + "_config:config_group", "Show and change the workstation configuration."),
+    "farm": LazyCommand(_CLI + "_farm:farm_group", "List farms or show one."),
+    "fleet": LazyCommand(_CLI + "_fleet:fleet_group", "List fleets or show one."),
+    "job": LazyCommand(_CLI + "_job:job_group", "Follow, wait for, explain, cancel and requeue jobs."),
+    "queue": LazyCommand(_CLI + "_queue:queue_group", "List queues, show one or its parameters."),
+    "worker": LazyCommand(_CLI + "_worker:worker_group", "Run a worker agent, or list/show workers."),
+    "server": LazyCommand("farmhand.server._command:server_command", "Run the farm server."),
+    "up": LazyCommand("farmhand.local:up_command", "Start an embedded farm: server and local workers."),
+    "down": LazyCommand("farmhand.local:down_command", "Stop the embedded farm."),
+    "status": LazyCommand("farmhand.local:status_command", "Show whether the embedded farm is running."),
+}
+
+_LOG_LEVELS = ("error", "warning", "info", "debug")
+
+
+class _FarmhandGroup(LazyGroup):
+    """The root group: turns any failure below it into a one-line error."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as error:
+            line = describe_error(error)
+            debug = logging.getLogger().isEnabledFor(logging.DEBUG)
+            if debug:
+                logging.getLogger("farmhand").exception("command failed")
+            if line is None:
+                hint = "" if debug else " (run with --log-level debug for the traceback)"
+                line = f"unexpected {type(error).__name__}: {error}{hint}"
+            raise CliError(line) from error
+
+
+@click.group(
+    cls=_FarmhandGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+)
+@click.version_option(__version__, prog_name="farmhand")
+@click.option(
+    "--log-level",
+    type=click.Choice(_LOG_LEVELS, case_sensitive=False),
+    default=None,
+    help="Log at this level on stderr (default: settings.log_level).",
+)
+def cli(log_level: str | None) -> None:
+    """farmhand: a render farm that speaks the AWS Deadline Cloud API.
+
+    \b
+    Submit a job:          farmhand bundle submit ./bundle --yes --wait
+    Watch it:              farmhand job wait JOB_ID
+    Read its logs:         farmhand job logs JOB_ID --follow
+    Why did it fail?       farmhand job why JOB_ID
+    Run a farm locally:    farmhand up
+    """
+    if log_level is None:
+        from ..config import get_setting
+
+        try:
+            log_level = get_setting("settings.log_level").lower()
+        except Exception:
+            log_level = "warning"
+        if log_level not in _LOG_LEVELS:
+            log_level = "warning"
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper()),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="farmhand")

@@ -1,0 +1,110 @@
+"""`farmhand queue list/get/paramdefs`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ._common import (
+    farm_option,
+    load_config,
+    profile_option,
+    queue_option,
+    region_option,
+    require_farm_id,
+    require_queue_id,
+)
+from ._output import emit_json, json_option, print_record, print_table
+
+__all__ = ["queue_group"]
+
+
+@click.group("queue")
+def queue_group() -> None:
+    """List queues, show one or the parameters its environments add to every job."""
+
+
+@queue_group.command("list")
+@profile_option
+@farm_option
+@region_option
+@json_option
+def queue_list(profile: str | None, farm_id: str | None, region: str | None, as_json: bool) -> None:
+    """The queues of the farm."""
+    from .. import api
+
+    config = load_config(profile=profile, farm_id=farm_id, region=region)
+    farm_id = require_farm_id(config)
+    queues = api.list_queues(config=config, farmId=farm_id)["queues"]
+    if as_json:
+        emit_json({"queues": queues})
+        return
+    print_table(
+        queues,
+        [
+            ("displayName", "Name"),
+            ("queueId", "Queue ID"),
+            ("status", "Status"),
+            ("defaultBudgetAction", "Budget"),
+        ],
+        status_columns=("status",),
+        empty_message=f"No queues in {farm_id}.",
+    )
+
+
+@queue_group.command("get")
+@profile_option
+@farm_option
+@region_option
+@queue_option
+@json_option
+def queue_get(
+    profile: str | None, farm_id: str | None, region: str | None, queue_id: str | None, as_json: bool
+) -> None:
+    """Details of one queue."""
+    from .. import api
+
+    config = load_config(profile=profile, farm_id=farm_id, region=region, queue_id=queue_id)
+    farm_id = require_farm_id(config)
+    queue_id = require_queue_id(config)
+    queue = api.get_boto3_client("deadline", config=config).get_queue(farmId=farm_id, queueId=queue_id)
+    if as_json:
+        emit_json(queue)
+    else:
+        print_record(queue)
+
+
+def _default_text(definition: dict[str, Any]) -> str:
+    default = definition.get("default")
+    return "" if default is None else str(default)
+
+
+@queue_group.command("paramdefs")
+@profile_option
+@farm_option
+@region_option
+@queue_option
+@json_option
+def queue_paramdefs(
+    profile: str | None, farm_id: str | None, region: str | None, queue_id: str | None, as_json: bool
+) -> None:
+    """The job parameters the queue's environments define (set them with `bundle submit -p`)."""
+    from .. import api
+
+    config = load_config(profile=profile, farm_id=farm_id, region=region, queue_id=queue_id)
+    farm_id = require_farm_id(config)
+    queue_id = require_queue_id(config)
+    definitions = [
+        dict(definition)
+        for definition in api.get_queue_parameter_definitions(farmId=farm_id, queueId=queue_id, config=config)
+    ]
+    if as_json:
+        emit_json({"parameterDefinitions": definitions})
+        return
+    rows = [{**definition, "defaultText": _default_text(definition)} for definition in definitions]
+    print_table(
+        rows,
+        [("name", "Name"), ("type", "Type"), ("defaultText", "Default"), ("description", "Description")],
+        empty_message=f"The environments of {queue_id} define no job parameters.",
+    )

@@ -1,0 +1,156 @@
+"""Waiting for a job with a live progress bar, and the exit code that tells a script how it ended.
+
+Used by `farmhand job wait` and `farmhand bundle submit --wait`. The bar goes to stderr (only when it
+is a terminal; otherwise one line per status change), the outcome to stdout.
+"""
+
+from __future__ import annotations
+
+from configparser import ConfigParser
+from typing import Any
+
+import click
+
+from ._output import emit_json, err_console, jsonable, out_console, styled_status, task_parameters_text
+
+__all__ = ["EXIT_CODES", "TIMEOUT_EXIT_CODE", "describe_counts", "wait_and_report"]
+
+EXIT_CODES = {"SUCCEEDED": 0, "FAILED": 2, "CANCELED": 3, "SUSPENDED": 4, "ARCHIVED": 4, "NOT_COMPATIBLE": 5}
+TIMEOUT_EXIT_CODE = 1
+
+_FINISHED = ("SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE")
+_ACTIVE = ("RUNNING", "ASSIGNED", "STARTING", "SCHEDULED", "INTERRUPTING")
+
+
+class _JobArchived(Exception):
+    """The job was archived while we waited: it will never reach another state."""
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """`3/10 succeeded, 1 failed, 2 running` from a `taskRunStatusCounts` dict."""
+    total = sum(counts.values())
+    parts = [f"{counts.get('SUCCEEDED', 0)}/{total} succeeded"]
+    for status in ("FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE"):
+        if counts.get(status):
+            parts.append(f"{counts[status]} {status.lower().replace('_', ' ')}")
+    running = sum(counts.get(status, 0) for status in _ACTIVE)
+    if running:
+        parts.append(f"{running} running")
+    return ", ".join(parts)
+
+
+class _ProgressDisplay:
+    """A rich progress bar on a terminal; plain status-change lines elsewhere."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self.console = err_console()
+        self.progress: Any = None
+        self.task_id: Any = None
+        self.last_line = ""
+        self.lifecycle = ""
+
+    def __enter__(self) -> _ProgressDisplay:
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[counts]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.progress.start()
+            self.task_id = self.progress.add_task(self.job_id, total=None, counts="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def update(self, job: dict[str, Any], elapsed: float, timeout: float) -> None:
+        self.lifecycle = str(job.get("lifecycleStatus") or "")
+        counts = {k: int(v) for k, v in (job.get("taskRunStatusCounts") or {}).items()}
+        status = str(job.get("taskRunStatus") or "")
+        name = str(job.get("name") or self.job_id)
+        total = sum(counts.values())
+        done = sum(counts.get(s, 0) for s in _FINISHED)
+        summary = describe_counts(counts) if total else "no tasks yet"
+        if self.progress is not None:
+            self.progress.update(
+                self.task_id,
+                description=f"{name} {styled_status(status)}",
+                total=total or None,
+                completed=done,
+                counts=summary,
+            )
+        else:
+            line = f"{name} ({self.job_id}): {status} - {summary}"
+            if line != self.last_line:
+                click.echo(line, err=True)
+                self.last_line = line
+        if self.lifecycle == "ARCHIVED":
+            raise _JobArchived()
+
+
+def wait_and_report(
+    config: ConfigParser,
+    farm_id: str,
+    queue_id: str,
+    job_id: str,
+    *,
+    timeout: float,
+    max_poll_interval: float,
+    as_json: bool,
+) -> int:
+    """Wait for the job, print how it ended (and its failed tasks); the `job wait` exit code."""
+    from .. import api
+
+    display = _ProgressDisplay(job_id)
+    try:
+        with display:
+            result = api.wait_for_job_completion(
+                farm_id,
+                queue_id,
+                job_id,
+                max_poll_interval=max_poll_interval,
+                timeout=timeout,
+                config=config,
+                job_callback=display.update,
+            )
+        status, failed_tasks, elapsed = result.status, result.failed_tasks, result.elapsed_time
+    except _JobArchived:
+        status, failed_tasks, elapsed = "ARCHIVED", [], 0.0
+    except api.DeadlineOperationTimedOut as error:
+        if as_json:
+            emit_json({"jobId": job_id, "status": "TIMEOUT", "message": str(error)})
+        click.echo(f"Error: {error}", err=True)
+        return TIMEOUT_EXIT_CODE
+    exit_code = EXIT_CODES.get(status, 2)
+    if as_json:
+        emit_json(
+            {
+                "jobId": job_id,
+                "status": status,
+                "elapsedTime": round(elapsed, 3),
+                "failedTasks": jsonable(failed_tasks),
+                "exitCode": exit_code,
+            }
+        )
+        return exit_code
+    console = out_console()
+    console.print(f"Job {job_id} {styled_status(status)} after {elapsed:.1f} s")
+    if failed_tasks:
+        console.print(f"{len(failed_tasks)} failed task(s):")
+        for task in failed_tasks:
+            parameters = task_parameters_text(task.parameters)
+            session = f"  session {task.session_id}" if task.session_id else ""
+            console.print(
+                f"  {task.step_name} / {task.task_id}{' ' + parameters if parameters else ''}{session}"
+            )
+    if status == "FAILED":
+        console.print(f"See why: farmhand job why {job_id}")
+    return exit_code

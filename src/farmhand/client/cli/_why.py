@@ -1,0 +1,199 @@
+"""`farmhand job why`: from a failed job to the cause in one hop.
+
+For every failed task: which step and parameters, how many retries, the exit code and message of the
+session action that failed, the worker it ran on, and the last lines that action wrote to its log.
+"""
+
+from __future__ import annotations
+
+from configparser import ConfigParser
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ._output import out_console, styled_status, task_parameters_text
+from ._waiting import describe_counts
+
+__all__ = ["FailedTaskReport", "JobDiagnosis", "diagnose_job", "print_diagnosis", "session_id_of"]
+
+_LOG_WINDOW_MARGIN = timedelta(seconds=1)
+
+
+@dataclass
+class FailedTaskReport:
+    """One failed task and the evidence of why it failed."""
+
+    step_id: str
+    step_name: str
+    task_id: str
+    parameters: dict[str, Any]
+    retries: int = 0
+    session_id: str | None = None
+    session_action_id: str | None = None
+    worker_id: str | None = None
+    exit_code: int | None = None
+    message: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    log_lines: list[tuple[datetime, str]] = field(default_factory=list)
+    log_note: str | None = None
+
+
+@dataclass
+class JobDiagnosis:
+    job: dict[str, Any]
+    failed_tasks: list[FailedTaskReport]
+    more_failed_tasks: int = 0
+
+
+def session_id_of(session_action_id: str | None) -> str | None:
+    """`sessionaction-<x>-<n>` → `session-<x>`."""
+    prefix = "sessionaction-"
+    if not session_action_id or not session_action_id.startswith(prefix):
+        return None
+    body = session_action_id[len(prefix) :]
+    return "session-" + body.rsplit("-", 1)[0] if "-" in body else None
+
+
+def _failed_tasks(config: ConfigParser, farm_id: str, queue_id: str, job_id: str) -> list[FailedTaskReport]:
+    from .. import api
+
+    reports: list[FailedTaskReport] = []
+    for step in api.list_steps(farm_id, queue_id, job_id, config=config)["steps"]:
+        if not (step.get("taskRunStatusCounts") or {}).get("FAILED"):
+            continue
+        for task in api.list_tasks(farm_id, queue_id, job_id, step["stepId"], config=config)["tasks"]:
+            if task.get("runStatus") != "FAILED":
+                continue
+            action_id = task.get("latestSessionActionId")
+            reports.append(
+                FailedTaskReport(
+                    step_id=step["stepId"],
+                    step_name=str(step.get("name", "")),
+                    task_id=task["taskId"],
+                    parameters=dict(task.get("parameters") or {}),
+                    retries=int(task.get("failureRetryCount") or 0),
+                    session_action_id=action_id,
+                    session_id=session_id_of(action_id),
+                    started_at=task.get("startedAt"),
+                    ended_at=task.get("endedAt"),
+                )
+            )
+    return reports
+
+
+def _add_session_action(
+    deadline: Any, farm_id: str, queue_id: str, job_id: str, report: FailedTaskReport
+) -> None:
+    """Exit code, message and timing of the action that failed; worker of its session."""
+    from botocore.exceptions import ClientError
+
+    if report.session_action_id:
+        try:
+            action = deadline.get_session_action(
+                farmId=farm_id, queueId=queue_id, jobId=job_id, sessionActionId=report.session_action_id
+            )
+            report.exit_code = action.get("processExitCode")
+            report.message = action.get("progressMessage") or None
+            report.started_at = action.get("startedAt") or report.started_at
+            report.ended_at = action.get("endedAt") or report.ended_at
+        except ClientError as error:
+            report.log_note = f"session action not readable: {error.response['Error'].get('Message', error)}"
+    if report.session_id:
+        try:
+            session = deadline.get_session(
+                farmId=farm_id, queueId=queue_id, jobId=job_id, sessionId=report.session_id
+            )
+            report.worker_id = session.get("workerId")
+        except ClientError:
+            pass
+
+
+def _add_log_tail(
+    config: ConfigParser, farm_id: str, queue_id: str, report: FailedTaskReport, lines: int
+) -> None:
+    """The last `lines` log lines of the failed action (its time window), else of its session."""
+    from .. import api
+
+    if not report.session_id:
+        report.log_note = report.log_note or "the task never ran in a session, so it has no log"
+        return
+    events: list[Any] = []
+    if report.started_at is not None:
+        end = (report.ended_at or datetime.now(report.started_at.tzinfo)) + _LOG_WINDOW_MARGIN
+        events = api.get_session_logs(
+            farm_id,
+            queue_id,
+            session_id=report.session_id,
+            limit=lines,
+            start_time=report.started_at - _LOG_WINDOW_MARGIN,
+            end_time=end,
+            config=config,
+        ).events
+    if not events:
+        events = api.get_session_logs(
+            farm_id, queue_id, session_id=report.session_id, limit=lines, config=config
+        ).events
+    if not events:
+        report.log_note = report.log_note or f"the session {report.session_id} has no log events"
+    report.log_lines = [(event.timestamp, event.message) for event in events[-lines:]]
+
+
+def diagnose_job(
+    config: ConfigParser, farm_id: str, queue_id: str, job_id: str, *, lines: int, max_tasks: int
+) -> JobDiagnosis:
+    """The job and, for at most `max_tasks` of its failed tasks, the evidence of what went wrong."""
+    from .. import api
+
+    deadline = api.get_boto3_client("deadline", config=config)
+    job = api.get_job(farm_id, queue_id, job_id, config=config)
+    failed = _failed_tasks(config, farm_id, queue_id, job_id)
+    shown, hidden = failed[:max_tasks], max(0, len(failed) - max_tasks)
+    for report in shown:
+        _add_session_action(deadline, farm_id, queue_id, job_id, report)
+        _add_log_tail(config, farm_id, queue_id, report, lines)
+    return JobDiagnosis(job=job, failed_tasks=shown, more_failed_tasks=hidden)
+
+
+def print_diagnosis(diagnosis: JobDiagnosis, job_id: str) -> None:
+    """The diagnosis for people: one block per failed task, its facts, then its log tail."""
+    from rich.markup import escape
+    from rich.rule import Rule
+
+    console = out_console()
+    job = diagnosis.job
+    counts = job.get("taskRunStatusCounts") or {}
+    name = escape(str(job.get("name")))
+    status = styled_status(job.get("taskRunStatus"))
+    console.print(f"Job [bold]{name}[/bold] ({job_id}) is {status}: {describe_counts(counts)}")
+    if job.get("lifecycleStatusMessage") and job.get("lifecycleStatus") not in (None, "CREATE_COMPLETE"):
+        console.print(
+            f"Lifecycle: {job.get('lifecycleStatus')}: {escape(str(job['lifecycleStatusMessage']))}"
+        )
+    if not diagnosis.failed_tasks:
+        console.print("No task of this job has failed.")
+        return
+    total = len(diagnosis.failed_tasks) + diagnosis.more_failed_tasks
+    console.print(f"{total} failed task(s):")
+    for report in diagnosis.failed_tasks:
+        parameters = task_parameters_text(report.parameters)
+        title = f"{report.step_name} / {report.task_id}" + (f"  {parameters}" if parameters else "")
+        console.print(Rule(escape(title), align="left", style="red"))
+        facts = [f"failed after {report.retries} retr{'y' if report.retries == 1 else 'ies'}"]
+        if report.exit_code is not None:
+            facts.append(f"exit code {report.exit_code}")
+        if report.worker_id:
+            facts.append(f"worker {report.worker_id}")
+        if report.session_action_id:
+            facts.append(f"{report.session_action_id}")
+        console.print("  " + " · ".join(facts))
+        if report.message:
+            console.print(f"  [red]{escape(report.message)}[/red]")
+        if report.log_lines:
+            console.print(f"  last {len(report.log_lines)} log line(s) of {report.session_id}:")
+            for moment, message in report.log_lines:
+                console.print(f"  [dim]{moment.astimezone(UTC).strftime('%H:%M:%S')}[/dim] {escape(message)}")
+        elif report.log_note:
+            console.print(f"  ({escape(report.log_note)})")
+    if diagnosis.more_failed_tasks:
+        console.print(f"... and {diagnosis.more_failed_tasks} more failed task(s) (--max-tasks to see them).")
