@@ -2,96 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-import psutil
 import pytest
+
+from _workstation import FARMHAND, Workstation, pids_alive, workstation
+
+__all__ = ["workstation"]
 
 pytestmark = pytest.mark.timeout(180)
 
-FARMHAND = [str(Path(sys.executable).with_name("farmhand"))]
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello" / "template.yaml"
-
-
-@dataclass
-class Workstation:
-    """A user's machine in miniature: a data dir and their own AWS and deadline config files."""
-
-    root: Path
-    env: dict[str, str]
-
-    @property
-    def data_dir(self) -> Path:
-        return self.root / "farm"
-
-    @property
-    def aws_config(self) -> Path:
-        return Path(self.env["AWS_CONFIG_FILE"])
-
-    @property
-    def deadline_config(self) -> Path:
-        return Path(self.env["DEADLINE_CONFIG_FILE_PATH"])
-
-    def farmhand(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*FARMHAND, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
-        )
-
-    def up(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.farmhand("up", "--detach", "--data-dir", str(self.data_dir), "--port", "0", *args)
-
-    def down(self) -> subprocess.CompletedProcess[str]:
-        return self.farmhand("down", "--data-dir", str(self.data_dir))
-
-    def status(self) -> dict[str, Any]:
-        result = self.farmhand("status", "--json", "--data-dir", str(self.data_dir))
-        doc: dict[str, Any] = json.loads(result.stdout)
-        return doc
-
-    def deadline_client(self) -> Any:
-        """boto3 configured only through the profile `farmhand up` wrote."""
-        saved = {name: os.environ.get(name) for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
-        os.environ.update({name: self.env[name] for name in saved})
-        try:
-            return boto3.Session(profile_name="farmhand").client("deadline")
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-
-
-@pytest.fixture
-def workstation(tmp_path: Path) -> Iterator[Workstation]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("AWS_") and key != "DEADLINE_CONFIG_FILE_PATH"
-    }
-    env.update(
-        AWS_CONFIG_FILE=str(tmp_path / "aws" / "config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws" / "credentials"),
-        DEADLINE_CONFIG_FILE_PATH=str(tmp_path / "deadline" / "config"),
-    )
-    station = Workstation(tmp_path, env)
-    yield station
-    station.down()
-
-
-def pids_alive(pids: list[int]) -> list[int]:
-    return [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
 
 
 def test_up_detach_writes_the_profile_and_defaults_and_leaves_other_profiles_alone(

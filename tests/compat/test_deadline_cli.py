@@ -1,0 +1,109 @@
+"""The AWS `deadline` CLI (PyPI `deadline`) against an embedded farm, configured only by `farmhand up`.
+
+`farmhand up` writes the AWS profile and the deadline config defaults; nothing else tells the
+`deadline` CLI where the farm is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from _workstation import REPO, Workstation, new_workstation
+
+pytestmark = pytest.mark.timeout(300)
+
+SHARED = Path(os.environ.get("FARMHAND_SHARED_DIR") or REPO.parent / "shared")
+JOB_ID = re.compile(r"job-[0-9a-f]{32}")
+
+
+@pytest.fixture(scope="module")
+def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workstation]:
+    station = new_workstation(tmp_path_factory.mktemp("compat"))
+    started = station.up("--workers", "2")
+    assert started.returncode == 0, started.stderr
+    yield station
+    station.down()
+
+
+def submitted_job_id(output: str) -> str:
+    found = JOB_ID.findall(output)
+    assert found, output
+    return found[-1]
+
+
+def test_farm_list_and_queue_list_show_the_embedded_farm(station: Workstation) -> None:
+    # When the AWS CLI lists farms and queues with nothing but the defaults `farmhand up` wrote
+    farms = station.deadline("farm", "list")
+    queues = station.deadline("queue", "list")
+
+    # Then it sees the farm and its queue
+    assert farms.returncode == 0, farms.stderr
+    assert "Local Farm" in farms.stdout
+    assert queues.returncode == 0, queues.stderr
+    assert "Default" in queues.stdout
+
+
+def test_hello_submitted_with_the_aws_cli_succeeds_and_its_log_is_readable(station: Workstation) -> None:
+    # Given the hello example submitted with `deadline bundle submit`
+    submit = station.deadline("bundle", "submit", "examples/hello", "--yes")
+    assert submit.returncode == 0, submit.stdout + submit.stderr
+    job_id = submitted_job_id(submit.stdout)
+
+    # When the user waits for it
+    wait = station.deadline("job", "wait", "--job-id", job_id, "--max-poll-interval", "1", "--timeout", "120")
+
+    # Then it exits 0, `job get` says SUCCEEDED and `job logs` shows the task's output
+    assert wait.returncode == 0, wait.stdout + wait.stderr
+    get = station.deadline("job", "get", "--job-id", job_id)
+    assert get.returncode == 0, get.stderr
+    assert "SUCCEEDED" in get.stdout
+    logs = station.deadline("job", "logs", "--job-id", job_id)
+    assert logs.returncode == 0, logs.stderr
+    assert "Hello from farmhand!" in logs.stdout
+
+
+def test_the_shared_cli_job_bundle_runs_with_parameters(station: Workstation, tmp_path: Path) -> None:
+    # Given the shared cli_job bundle and a data directory for it
+    bundle = SHARED / "bundles" / "cli_job"
+    if not bundle.is_dir():
+        pytest.skip(f"the shared bundles are not at {SHARED} (set FARMHAND_SHARED_DIR)")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "input.txt").write_text("some input\n")
+
+    # When it is submitted with -p values and waited for
+    submit = station.deadline(
+        "bundle",
+        "submit",
+        str(bundle),
+        "-p",
+        f"DataDir={data}",
+        "-p",
+        "BashScript=echo compat-run > result.txt; ls",
+        "--yes",
+    )
+    assert submit.returncode == 0, submit.stdout + submit.stderr
+    job_id = submitted_job_id(submit.stdout)
+    wait = station.deadline("job", "wait", "--job-id", job_id, "--max-poll-interval", "1", "--timeout", "120")
+
+    # Then it succeeds and its script ran in the data directory
+    assert wait.returncode == 0, wait.stdout + wait.stderr
+    assert (data / "result.txt").read_text().strip() == "compat-run"
+
+
+def test_job_wait_on_a_failing_job_exits_2(station: Workstation) -> None:
+    # Given the retries example, which has a task that always fails, with no retries
+    submit = station.deadline("bundle", "submit", "examples/retries", "--max-retries-per-task", "0", "--yes")
+    assert submit.returncode == 0, submit.stdout + submit.stderr
+    job_id = submitted_job_id(submit.stdout)
+
+    # When the user waits for it
+    wait = station.deadline("job", "wait", "--job-id", job_id, "--max-poll-interval", "1", "--timeout", "120")
+
+    # Then `job wait` exits 2 (job failed)
+    assert wait.returncode == 2, wait.stdout + wait.stderr
