@@ -215,9 +215,7 @@ def get_session_client(
     return client
 
 
-def get_boto3_client(
-    service_name: str, config: ConfigParser | None = None, region: str | None = None
-) -> Any:
+def get_boto3_client(service_name: str, config: ConfigParser | None = None, region: str | None = None) -> Any:
     """A client of the configured profile, in the default farm's region unless `region` is given."""
     session = get_boto3_session(config=config)
     return get_session_client(session, service_name, resolve_region(config, region))
