@@ -319,9 +319,15 @@ def _find_replay(call: Call, token: str, request_hash: str) -> _Replay | None:
     return _Replay(str(row.response["body"]).encode())
 
 
+# An over-limit body is read and thrown away up to this size before the 413 goes out: closing a
+# socket with unread data resets the connection, and the client would never see the answer.
+MAX_DISCARDED_BYTES = 256 * 1024 * 1024
+
+
 async def _read_body(scope: Scope, receive: Receive, headers: dict[str, str], limit: int) -> bytes:
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
+        await _discard_body(receive)
         raise PayloadTooLargeError(f"Request body of {declared} bytes exceeds the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
@@ -332,11 +338,25 @@ async def _read_body(scope: Scope, receive: Receive, headers: dict[str, str], li
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
+            if message.get("more_body"):
+                await _discard_body(receive)
             raise PayloadTooLargeError(f"Request body exceeds the {limit}-byte limit")
         chunks.append(chunk)
         if not message.get("more_body"):
             break
     return b"".join(chunks)
+
+
+async def _discard_body(receive: Receive) -> None:
+    """Read the rest of a refused body without keeping it (bounded by MAX_DISCARDED_BYTES)."""
+    discarded = 0
+    while discarded <= MAX_DISCARDED_BYTES:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        discarded += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
 
 
 async def _send(send: Send, answer: Answer, request_id: str) -> None:
