@@ -412,6 +412,43 @@ def test_submit_honours_a_passed_config_everywhere(farm: dict[str, Any], tmp_pat
         config.set_setting("defaults.aws_profile_name", PROFILE)
 
 
+def test_submission_matches_the_aws_client_on_the_same_farm(farm: dict[str, Any], tmp_path: Path) -> None:
+    # The AWS `deadline` package is only a test-time reference for the request it builds.
+    from deadline.client import api as aws_api
+
+    bundle = make_bundle(
+        tmp_path / "typed",
+        TYPED_TEMPLATE,
+        """\
+        parameterValues:
+        - name: deadline:priority
+          value: 65
+        """,
+    )
+    caller = [
+        {"name": "Frames", "value": "12"},
+        {"name": "Scale", "value": "0.25"},
+        {"name": "Scene", "value": str(tmp_path / "scene.txt")},
+    ]
+    # When the same bundle is submitted by both clients to the same queue
+    ours = api.create_job_from_job_bundle(str(bundle), caller, print_function_callback=lambda *_: None)
+    theirs = aws_api.create_job_from_job_bundle(str(bundle), caller, print_function_callback=lambda *_: None)
+    assert ours and theirs
+    # Then the jobs are the same in every member the request decides
+    compared = (
+        "name",
+        "priority",
+        "maxRetriesPerTask",
+        "maxFailedTasksCount",
+        "parameters",
+        "lifecycleStatus",
+    )
+    our_job = api.get_job(farm["farm_id"], farm["queue_id"], ours)
+    their_job = api.get_job(farm["farm_id"], farm["queue_id"], theirs)
+    assert {k: our_job.get(k) for k in compared} == {k: their_job.get(k) for k in compared}
+    assert our_job["priority"] == 65
+
+
 def test_template_that_fails_validation_names_the_field(farm: dict[str, Any], tmp_path: Path) -> None:
     bundle = make_bundle(
         tmp_path / "bad",
@@ -519,6 +556,41 @@ def test_wait_for_job_completion_returns_a_terminal_status(farm: dict[str, Any],
     assert result.failed_tasks == []
     assert statuses[-1] == "CANCELED"
     assert result.elapsed_time >= 0
+
+
+def test_wait_for_job_completion_succeeds(farm: dict[str, Any], tmp_path: Path) -> None:
+    # Given a job whose only task was marked succeeded
+    job_id = submit_simple(tmp_path)
+    deadline = farm["deadline"]
+    ids = {"farmId": farm["farm_id"], "queueId": farm["queue_id"], "jobId": job_id}
+    step = deadline.list_steps(**ids)["steps"][0]
+    task = deadline.list_tasks(**ids, stepId=step["stepId"])["tasks"][0]
+    deadline.update_task(**ids, stepId=step["stepId"], taskId=task["taskId"], targetRunStatus="SUCCEEDED")
+    jobs_seen: list[dict[str, Any]] = []
+    # When the caller waits, watching the job
+    result = api.wait_for_job_completion(
+        farm["farm_id"],
+        farm["queue_id"],
+        job_id,
+        max_poll_interval=1,
+        job_callback=lambda j, *_: jobs_seen.append(j),
+    )
+    # Then it succeeded, with no failed-task lookup
+    assert result.status == "SUCCEEDED" and result.failed_tasks == []
+    assert jobs_seen[-1]["jobId"] == job_id
+
+
+def test_farm_reads_accept_deadline_060_camel_case_keywords(farm: dict[str, Any], tmp_path: Path) -> None:
+    job_id = submit_simple(tmp_path)
+    by_snake = api.get_job(farm_id=farm["farm_id"], queue_id=farm["queue_id"], job_id=job_id)
+    by_camel = api.get_job(farmId=farm["farm_id"], queueId=farm["queue_id"], jobId=job_id)
+    assert by_camel["jobId"] == by_snake["jobId"] == job_id
+    steps = api.list_steps(farmId=farm["farm_id"], queueId=farm["queue_id"], jobId=job_id, maxResults=1)[
+        "steps"
+    ]
+    assert len(steps) == 1
+    with pytest.raises(TypeError, match="both 'farmId' and 'farm_id'"):
+        api.get_job(farm["farm_id"], farm["queue_id"], job_id, farmId="x", farm_id="y")
 
 
 def test_wait_for_job_completion_lists_failed_tasks(farm: dict[str, Any], tmp_path: Path) -> None:

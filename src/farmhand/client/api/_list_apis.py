@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from configparser import ConfigParser
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from ..config import get_setting
 from ..exceptions import DeadlineOperationError
@@ -53,6 +55,8 @@ DEFAULT_DEADLINE_REGIONS = (
     "eu-west-2",
 )
 _MAX_SEARCH_PAGE_SIZE = 100
+_F = TypeVar("_F", bound=Callable[..., Any])
+_CAMEL_HUMP = re.compile(r"(?<!^)(?=[A-Z])")
 _MAX_SEARCH_ITEM_OFFSET = 10000
 
 
@@ -185,6 +189,21 @@ def list_storage_profiles_for_queue(
     return call_paginated_list_api(client.list_storage_profiles_for_queue, "storageProfiles", **kwargs)
 
 
+def _also_camel_case(function: _F) -> _F:
+    """Accept `farmId=`-style keywords too, as scripts written for deadline 0.60 pass them."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for name in [n for n in kwargs if any(c.isupper() for c in n)]:
+            snake = _CAMEL_HUMP.sub("_", name).lower()
+            if snake in kwargs:
+                raise TypeError(f"{function.__name__}() got both {name!r} and {snake!r}")
+            kwargs[snake] = kwargs.pop(name)
+        return function(*args, **kwargs)
+
+    return cast(_F, wrapper)
+
+
 def _farm_client(config: ConfigParser | None, farm_id: str) -> Any:
     return get_boto3_client("deadline", config, resolve_region(config, farm_id=farm_id))
 
@@ -193,6 +212,7 @@ def _page_size(max_results: int | None) -> dict[str, Any]:
     return {} if max_results is None else {"maxResults": max_results}
 
 
+@_also_camel_case
 @record_function_latency_telemetry_event()
 def list_sessions(
     farm_id: str,
@@ -213,6 +233,7 @@ def list_sessions(
     )
 
 
+@_also_camel_case
 @record_function_latency_telemetry_event()
 def list_steps(
     farm_id: str,
@@ -228,6 +249,7 @@ def list_steps(
     )
 
 
+@_also_camel_case
 @record_function_latency_telemetry_event()
 def list_tasks(
     farm_id: str,
@@ -250,12 +272,14 @@ def list_tasks(
     )
 
 
+@_also_camel_case
 @record_function_latency_telemetry_event()
 def get_job(farm_id: str, queue_id: str, job_id: str, config: ConfigParser | None = None) -> dict[str, Any]:
     """The raw GetJob response."""
     return dict(_farm_client(config, farm_id).get_job(farmId=farm_id, queueId=queue_id, jobId=job_id))
 
 
+@_also_camel_case
 @record_function_latency_telemetry_event()
 def get_session(
     farm_id: str, queue_id: str, job_id: str, session_id: str, config: ConfigParser | None = None
@@ -265,6 +289,7 @@ def get_session(
     return dict(client.get_session(farmId=farm_id, queueId=queue_id, jobId=job_id, sessionId=session_id))
 
 
+@_also_camel_case
 @record_function_latency_telemetry_event()
 def search_jobs(
     farm_id: str | None = None,

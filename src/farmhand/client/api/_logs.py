@@ -13,7 +13,14 @@ from botocore.exceptions import ClientError
 from ..exceptions import DeadlineOperationError
 from ._session import get_boto3_client, get_boto3_session, get_user_and_identity_store_id, resolve_region
 
-__all__ = ["LogEvent", "SessionLogResult", "WorkerLogResult", "get_session_logs", "get_worker_logs"]
+__all__ = [
+    "LogEvent",
+    "SessionLogResult",
+    "WorkerLogResult",
+    "choose_session_for_logs",
+    "get_session_logs",
+    "get_worker_logs",
+]
 
 
 @dataclass
@@ -92,8 +99,15 @@ def _read_events(
     return events, response.get("nextForwardToken")
 
 
-def _pick_session(deadline: Any, farm_id: str, queue_id: str, job_id: str) -> str:
+def choose_session_for_logs(sessions: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The most recently started ongoing session, else the most recently ended one."""
+    ongoing = [s for s in sessions if not s.get("endedAt")]
+    if ongoing:
+        return max(ongoing, key=lambda s: s["startedAt"])
+    return max(sessions, key=lambda s: s["endedAt"]) if sessions else None
+
+
+def _pick_session(deadline: Any, farm_id: str, queue_id: str, job_id: str) -> str:
     try:
         sessions: list[dict[str, Any]] = []
         pages = deadline.get_paginator("list_sessions").paginate(
@@ -103,12 +117,10 @@ def _pick_session(deadline: Any, farm_id: str, queue_id: str, job_id: str) -> st
             sessions.extend(page.get("sessions", []))
     except ClientError as error:
         raise DeadlineOperationError(f"Failed to list sessions: {error}") from error
-    if not sessions:
+    chosen = choose_session_for_logs(sessions)
+    if chosen is None:
         raise DeadlineOperationError(f"No sessions found for job {job_id}")
-    ongoing = [s for s in sessions if not s.get("endedAt")]
-    if ongoing:
-        return str(max(ongoing, key=lambda s: s["startedAt"])["sessionId"])
-    return str(max(sessions, key=lambda s: s["endedAt"])["sessionId"])
+    return str(chosen["sessionId"])
 
 
 def get_session_logs(
