@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import configparser
 import os
-import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..exceptions import DeadlineOperationError
 
@@ -37,8 +36,7 @@ CONFIG_FILE_PATH_ENV = "DEADLINE_CONFIG_FILE_PATH"
 DEFAULT_CONFIG_FILE_PATH = "~/.deadline/config"
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """One known setting: its default, and the setting whose value scopes its section."""
 
     default: str
@@ -141,6 +139,8 @@ def read_config() -> configparser.ConfigParser:
 
 def write_config(config: configparser.ConfigParser) -> None:
     """Atomically replace the config file (mode 0600), creating its directory when missing."""
+    import tempfile  # only writers pay for it; `farmhand --help` reads at most
+
     global _cached_parser, _cached_key
     path = get_config_file_path()
     path.parent.mkdir(parents=True, exist_ok=True)
