@@ -1,0 +1,333 @@
+"""Jobs run end to end: a real farm server, real `farmhand worker` processes, real OpenJD subprocesses."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from botocore.exceptions import ClientError
+
+from farmhand.testing import ServerProcess, WorkerProcess
+
+pytestmark = pytest.mark.timeout(240)
+
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE"}
+FLEET_ROLE = "arn:aws:iam::123456789012:role/farmhand-e2e-workers"
+
+
+class Farm:
+    """A farm with one queue and one customer-managed fleet associated with it, on a real server."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+        self.deadline = server.client("deadline")
+        self.logs = server.client("logs")
+        self.farm_id = self.deadline.create_farm(displayName="e2e")["farmId"]
+        self.queue_id = self.deadline.create_queue(
+            farmId=self.farm_id, displayName="e2e", jobRunAsUser={"runAs": "WORKER_AGENT_USER"}
+        )["queueId"]
+        self.fleet_id = self.deadline.create_fleet(
+            farmId=self.farm_id,
+            displayName="e2e",
+            roleArn=FLEET_ROLE,
+            maxWorkerCount=8,
+            configuration={
+                "customerManaged": {
+                    "mode": "NO_SCALING",
+                    "workerCapabilities": {
+                        "vCpuCount": {"min": 1},
+                        "memoryMiB": {"min": 512},
+                        "osFamily": "LINUX",
+                        "cpuArchitectureType": "x86_64",
+                    },
+                }
+            },
+        )["fleetId"]
+        self.deadline.create_queue_fleet_association(
+            farmId=self.farm_id, queueId=self.queue_id, fleetId=self.fleet_id
+        )
+
+    def worker(self, data_dir: Path) -> WorkerProcess:
+        return WorkerProcess(self.server, self.farm_id, self.fleet_id, data_dir, extra_args=["-v"]).start()
+
+    def submit(self, template: dict[str, Any], **options: Any) -> str:
+        params = options.pop("parameters", None)
+        kwargs: dict[str, Any] = {"priority": 50, **options}
+        if params:
+            kwargs["parameters"] = {k: {"string": str(v)} for k, v in params.items()}
+        return str(
+            self.deadline.create_job(
+                farmId=self.farm_id,
+                queueId=self.queue_id,
+                template=json.dumps(template),
+                templateType="JSON",
+                **kwargs,
+            )["jobId"]
+        )
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return dict(self.deadline.get_job(farmId=self.farm_id, queueId=self.queue_id, jobId=job_id))
+
+    def wait(self, job_id: str, timeout: float = 120.0, statuses: set[str] = TERMINAL) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job["taskRunStatus"] in statuses:
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"job {job_id} still {job['taskRunStatus']}: {job['taskRunStatusCounts']}"
+                )
+            time.sleep(0.2)
+
+    def steps(self, job_id: str) -> list[dict[str, Any]]:
+        return list(
+            self.deadline.list_steps(farmId=self.farm_id, queueId=self.queue_id, jobId=job_id)["steps"]
+        )
+
+    def tasks(self, job_id: str, step_id: str) -> list[dict[str, Any]]:
+        pages = self.deadline.get_paginator("list_tasks").paginate(
+            farmId=self.farm_id, queueId=self.queue_id, jobId=job_id, stepId=step_id
+        )
+        return [task for page in pages for task in page["tasks"]]
+
+    def sessions(self, job_id: str) -> list[dict[str, Any]]:
+        pages = self.deadline.get_paginator("list_sessions").paginate(
+            farmId=self.farm_id, queueId=self.queue_id, jobId=job_id
+        )
+        return [session for page in pages for session in page["sessions"]]
+
+    def actions(self, job_id: str, **filters: str) -> list[dict[str, Any]]:
+        pages = self.deadline.get_paginator("list_session_actions").paginate(
+            farmId=self.farm_id, queueId=self.queue_id, jobId=job_id, **filters
+        )
+        return [action for page in pages for action in page["sessionActions"]]
+
+    def session_log(self, session_id: str) -> list[str]:
+        group = f"/aws/deadline/{self.farm_id}/{self.queue_id}"
+        messages: list[str] = []
+        token = None
+        while True:
+            kwargs: dict[str, Any] = {"nextToken": token} if token else {"startFromHead": True}
+            page = self.logs.get_log_events(logGroupName=group, logStreamName=session_id, **kwargs)
+            if not page["events"]:
+                return messages
+            messages += [e["message"] for e in page["events"]]
+            token = page["nextForwardToken"]
+
+
+def step(
+    name: str, command: str, *, frames: str | None = None, depends_on: str | None = None
+) -> dict[str, Any]:
+    """An OpenJD step running `command` with bash; `frames` gives it a Frame task parameter."""
+    body: dict[str, Any] = {
+        "name": name,
+        "script": {
+            "actions": {"onRun": {"command": "bash", "args": ["{{Task.File.Run}}"]}},
+            "embeddedFiles": [{"name": "Run", "type": "TEXT", "data": command}],
+        },
+    }
+    if frames:
+        body["parameterSpace"] = {
+            "taskParameterDefinitions": [{"name": "Frame", "type": "INT", "range": frames}]
+        }
+    if depends_on:
+        body["dependencies"] = [{"dependsOn": depends_on}]
+    return body
+
+
+def job_template(name: str, *steps: dict[str, Any], parameters: list[str] | None = None) -> dict[str, Any]:
+    template: dict[str, Any] = {
+        "specificationVersion": "jobtemplate-2023-09",
+        "name": name,
+        "steps": list(steps),
+    }
+    if parameters:
+        template["parameterDefinitions"] = [{"name": p, "type": "STRING"} for p in parameters]
+    return template
+
+
+def require_worker_protocol(farm: Farm) -> None:
+    """Skip while the server does not serve the worker operations at all (501)."""
+    try:
+        farm.deadline.list_workers(farmId=farm.farm_id, fleetId=farm.fleet_id)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "NotImplementedException":
+            pytest.skip("this server does not serve the worker protocol")
+        raise
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
+    with ServerProcess(tmp_path_factory.mktemp("e2e-server")) as server:
+        built = Farm(server)
+        require_worker_protocol(built)
+        yield built
+
+
+@pytest.fixture(scope="module")
+def workers(farm: Farm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[WorkerProcess]]:
+    started = [farm.worker(tmp_path_factory.mktemp(f"worker-{i}")) for i in range(2)]
+    try:
+        for worker in started:
+            worker.wait_registered()
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+def test_two_step_job_with_dependency_runs_on_two_workers_and_logs_every_task(
+    farm: Farm, workers: list[WorkerProcess]
+) -> None:
+    # Given a job whose second step depends on a 10-task first step
+    template = job_template(
+        "two steps",
+        step("Render", 'echo "rendering frame {{Task.Param.Frame}}"; sleep 0.3', frames="1-10"),
+        step("Assemble", 'echo "assembling after render"', depends_on="Render"),
+    )
+    # When it is submitted to the farm with two workers
+    job_id = farm.submit(template)
+    job = farm.wait(job_id)
+    # Then it succeeds with every task counted
+    assert job["taskRunStatus"] == "SUCCEEDED", job
+    assert job["taskRunStatusCounts"]["SUCCEEDED"] == 11
+    # And both workers took part
+    sessions = farm.sessions(job_id)
+    assert {s["workerId"] for s in sessions} == {w.worker_id for w in workers}
+    # And each task's stdout is in its session's log
+    steps = {s["name"]: s for s in farm.steps(job_id)}
+    render_actions = farm.actions(job_id)
+    for task in farm.tasks(job_id, steps["Render"]["stepId"]):
+        frame = task["parameters"]["Frame"]["int"]
+        action = next(a for a in render_actions if a["sessionActionId"] == task["latestSessionActionId"])
+        assert action["status"] == "SUCCEEDED"
+        assert action["processExitCode"] == 0
+        log = farm.session_log(action["sessionId"])
+        assert f"rendering frame {frame}" in "\n".join(log)
+    # And the dependent step started only after every render task ended
+    task_runs = [a for a in render_actions if "taskRun" in a["definition"]]
+    assemble = [a for a in task_runs if a["definition"]["taskRun"]["stepId"] == steps["Assemble"]["stepId"]]
+    render = [a for a in task_runs if a["definition"]["taskRun"]["stepId"] == steps["Render"]["stepId"]]
+    assert len(assemble) == 1
+    assert assemble[0]["startedAt"] >= max(a["endedAt"] for a in render)
+
+
+def test_failing_task_is_retried_then_fails_the_job(farm: Farm, workers: list[WorkerProcess]) -> None:
+    # Given a job whose only task always exits 3, with two retries allowed
+    job_id = farm.submit(
+        job_template("fails", step("Fail", 'echo "about to fail"; exit 3')), maxRetriesPerTask=2
+    )
+    # When it runs
+    job = farm.wait(job_id)
+    # Then the task ran three times, each reported FAILED with exit code 3, and the job FAILED
+    assert job["taskRunStatus"] == "FAILED"
+    counts = job["taskRunStatusCounts"]
+    assert counts["FAILED"] == 1
+    assert sum(counts.values()) == 1
+    runs = [a for a in farm.actions(job_id) if "taskRun" in a["definition"]]
+    assert len(runs) == 3
+    assert all(a["status"] == "FAILED" and a["processExitCode"] == 3 for a in runs)
+    (task,) = farm.tasks(job_id, farm.steps(job_id)[0]["stepId"])
+    assert task["runStatus"] == "FAILED"
+    assert task["failureRetryCount"] == 2
+
+
+def test_reaching_max_failed_tasks_cancels_the_rest(farm: Farm, workers: list[WorkerProcess]) -> None:
+    # Given six tasks where the first fails at once and the others would run for a minute
+    command = 'if [ "{{Task.Param.Frame}}" = 1 ]; then exit 1; fi; sleep 60'
+    job_id = farm.submit(
+        job_template("fail fast", step("Work", command, frames="1-6")),
+        maxFailedTasksCount=1,
+        maxRetriesPerTask=0,
+    )
+    started = time.monotonic()
+    # When the first task fails
+    job = farm.wait(job_id, timeout=60)
+    # Then the job fails well before the sleeping tasks could finish, with the rest canceled
+    assert time.monotonic() - started < 45
+    assert job["taskRunStatus"] == "FAILED"
+    counts = job["taskRunStatusCounts"]
+    assert counts["FAILED"] == 1
+    assert counts["CANCELED"] == 5
+    assert counts["SUCCEEDED"] == 0
+
+
+def test_cancel_running_job_kills_the_task_process_tree(
+    farm: Farm, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    # Given a running task that started a tree of processes and wrote their pids down
+    pid_file = tmp_path / "pids"
+    command = (
+        "sleep 300 & a=$!\n"
+        "bash -c 'sleep 300 & wait' & b=$!\n"
+        'echo "$$ $a $b" > "{{Param.PidFile}}.tmp"; mv "{{Param.PidFile}}.tmp" "{{Param.PidFile}}"\n'
+        "wait\n"
+    )
+    job_id = farm.submit(
+        job_template("long", step("Sleep", command), parameters=["PidFile"]), parameters={"PidFile": pid_file}
+    )
+    deadline = time.monotonic() + 60
+    while not pid_file.exists():
+        assert time.monotonic() < deadline, farm.job(job_id)
+        time.sleep(0.1)
+    pids = [int(p) for p in pid_file.read_text().split()]
+    tree = [psutil.Process(pid) for pid in pids]
+    tree += [child for proc in tree for child in proc.children(recursive=True)]
+    assert all(proc.is_running() for proc in tree)
+    # When the job is canceled
+    farm.deadline.update_job(
+        farmId=farm.farm_id, queueId=farm.queue_id, jobId=job_id, targetTaskRunStatus="CANCELED"
+    )
+    # Then every process of the tree is gone within seconds, and the job is CANCELED
+    _gone, alive = psutil.wait_procs(tree, timeout=15)
+    assert not alive, f"still running: {alive}"
+    job = farm.wait(job_id, timeout=30)
+    assert job["taskRunStatus"] == "CANCELED"
+    runs = [a for a in farm.actions(job_id) if "taskRun" in a["definition"]]
+    assert [a["status"] for a in runs] == ["CANCELED"]
+
+
+def test_timeouts_and_progress_are_reported(farm: Farm, workers: list[WorkerProcess]) -> None:
+    # Given a task that reports progress and a status, then outlives its 2-second timeout
+    slow = step(
+        "Slow",
+        'echo "openjd_progress: 50"; echo "openjd_status: halfway"; sleep 30',
+    )
+    slow["script"]["actions"]["onRun"]["timeout"] = 2
+    job_id = farm.submit(job_template("timeout", slow), maxRetriesPerTask=0)
+    # When it runs
+    job = farm.wait(job_id, timeout=60)
+    # Then the action FAILED with a TIMEOUT message after the progress it reported
+    assert job["taskRunStatus"] == "FAILED"
+    (run,) = [a for a in farm.actions(job_id) if "taskRun" in a["definition"]]
+    action = farm.deadline.get_session_action(
+        farmId=farm.farm_id, queueId=farm.queue_id, jobId=job_id, sessionActionId=run["sessionActionId"]
+    )
+    assert action["status"] == "FAILED"
+    assert "TIMEOUT" in action.get("progressMessage", "")
+    assert (action["endedAt"] - action["startedAt"]).total_seconds() < 20
+
+
+def test_worker_log_reaches_the_fleet_log_group(farm: Farm, workers: list[WorkerProcess]) -> None:
+    # Given running workers
+    group = f"/aws/deadline/{farm.farm_id}/{farm.fleet_id}"
+    for worker in workers:
+        # Then each one's own log is in the fleet's group, stream named by its worker id
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                events = farm.logs.get_log_events(logGroupName=group, logStreamName=worker.worker_id)[
+                    "events"
+                ]
+            except farm.logs.exceptions.ResourceNotFoundException:
+                events = []
+            if any("started in fleet" in e["message"] for e in events):
+                break
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.2)
