@@ -517,6 +517,73 @@ def test_progress_callbacks_are_honoured_without_attachments(farm: dict[str, Any
     assert [(p.progress, p.progressMessage) for p in uploads] == [(100.0, "No files to upload")]
 
 
+def test_storage_profile_from_config_goes_with_the_job(farm: dict[str, Any], tmp_path: Path) -> None:
+    # Given a storage profile the queue allows, configured for this workstation
+    deadline = farm["deadline"]
+    profile_id = deadline.create_storage_profile(
+        farmId=farm["farm_id"],
+        displayName="workstation",
+        osFamily="LINUX",
+        fileSystemLocations=[{"name": "Projects", "path": "/projects", "type": "SHARED"}],
+    )["storageProfileId"]
+    deadline.update_queue(
+        farmId=farm["farm_id"], queueId=farm["queue_id"], allowedStorageProfileIdsToAdd=[profile_id]
+    )
+    scoped = config.read_config()
+    config.set_setting("settings.storage_profile_id", profile_id, scoped)
+    profiles = api.list_storage_profiles_for_queue(farmId=farm["farm_id"], queueId=farm["queue_id"])
+    assert [p["storageProfileId"] for p in profiles["storageProfiles"]] == [profile_id]
+    # When a bundle is submitted, and snapshotted
+    job_id = submit_simple(tmp_path, config=scoped)
+    api.create_job_from_job_bundle(
+        str(tmp_path / "typed"),
+        config=scoped,
+        debug_snapshot_dir=str(tmp_path / "snapshot"),
+        print_function_callback=lambda *_: None,
+    )
+    # Then the job names the profile and the snapshot holds it
+    assert api.get_job(farm["farm_id"], farm["queue_id"], job_id)["storageProfileId"] == profile_id
+    import json
+
+    snapshot_profile = json.loads((tmp_path / "snapshot" / "storage_profile.json").read_text())
+    assert snapshot_profile["displayName"] == "workstation"
+    deadline.update_queue(
+        farmId=farm["farm_id"], queueId=farm["queue_id"], allowedStorageProfileIdsToRemove=[profile_id]
+    )
+
+
+def test_attachment_queue_takes_paths_as_they_are_and_checks_inputs(
+    farm: dict[str, Any], tmp_path: Path
+) -> None:
+    # Given a queue with job attachment settings (uploads come with a later feature)
+    queue_id = queue_with_role(farm)
+    scoped = config.read_config()
+    config.set_setting("defaults.queue_id", queue_id, scoped)
+    bundle = make_bundle(tmp_path / "typed", TYPED_TEMPLATE)
+    missing = tmp_path / "missing.txt"
+    quiet: dict[str, Any] = {"config": scoped, "print_function_callback": lambda *_: None}
+    # When an input file is missing and the caller requires paths to exist, it is an error
+    with pytest.raises(api.MisconfiguredInputsError, match="Missing input files"):
+        api.create_job_from_job_bundle(
+            str(bundle), [{"name": "Scene", "value": str(missing)}], require_paths_exist=True, **quiet
+        )
+    # And a directory given as an input file is always an error
+    with pytest.raises(api.MisconfiguredInputsError, match="Directories classified as files"):
+        api.create_job_from_job_bundle(str(bundle), [{"name": "Scene", "value": str(tmp_path)}], **quiet)
+    # Otherwise the job is submitted with the path as it is
+    printed: list[str] = []
+    job_id = api.create_job_from_job_bundle(
+        str(bundle),
+        [{"name": "Scene", "value": str(missing)}],
+        config=scoped,
+        print_function_callback=printed.append,
+    )
+    assert job_id is not None
+    job = api.get_job(farm["farm_id"], queue_id, job_id)
+    assert job["parameters"]["Scene"] == {"path": str(missing)}
+    assert any("does not exist" in line for line in printed)
+
+
 # -- waiting ---------------------------------------------------------------------------------------
 
 
