@@ -20,7 +20,9 @@ data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where the farm keeps its database, logs and worker state [default: ~/.local/share/farmhand].",
+    envvar="FARMHAND_DATA_DIR",
+    help="Where the farm keeps its database, logs and worker state "
+    "[env FARMHAND_DATA_DIR; default: ~/.local/share/farmhand].",
 )
 
 
@@ -55,7 +57,14 @@ def _data_dir_flag(data_dir: Path) -> str:
     default=None,
     help="Local workers to run; 0 runs the server alone [default: the CPU count].",
 )
-@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="0 picks a free port.")
+@click.option(
+    "--port",
+    type=int,
+    default=DEFAULT_PORT,
+    envvar="FARMHAND_PORT",
+    show_default=True,
+    help="Port of the server [env FARMHAND_PORT]; 0 picks a free one.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the server listens on.")
 @click.option("--profile-name", default="farmhand", show_default=True, help="AWS profile to write.")
 @click.option("--no-defaults", is_flag=True, help="Leave the deadline config defaults alone.")
@@ -214,3 +223,7 @@ def status_command(data_dir: Path | None, as_json: bool) -> None:
         return
     click.echo(_describe(state, alive))
     click.echo(status_line(state, alive, counts))
+    click.echo(
+        "A worker on another host (with this profile): farmhand worker "
+        f"--farm-id {state.farm_id} --fleet-id {state.fleet_id} --profile {state.profile_name}"
+    )

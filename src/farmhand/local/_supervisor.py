@@ -279,7 +279,7 @@ class Supervisor:
         write_farm_profile(
             FarmProfile(
                 name=self.options.profile_name,
-                endpoint_url=self.url,
+                endpoint_url=_local_endpoint(self.url),
                 access_key_id=access_key,
                 secret_access_key=secret_key,
             )
@@ -387,6 +387,14 @@ class Supervisor:
         self.state.server_pid = self.server.pid if self.server else None
         self.state.worker_pids = [pid for pid in (worker.pid for worker in self.workers) if pid]
         write_state(self.state)
+
+
+def _local_endpoint(url: str) -> str:
+    """The URL this machine's clients use: a server listening on every address is reached on loopback."""
+    for wildcard in ("//0.0.0.0:", "//[::]:"):
+        if wildcard in url:
+            return url.replace(wildcard, "//127.0.0.1:" if "0.0.0.0" in wildcard else "//[::1]:")
+    return url
 
 
 def _tail(path: Path, lines: int = 3) -> str:

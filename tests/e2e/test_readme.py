@@ -1,0 +1,216 @@
+"""Every command in README.md, run in order the way a reader would, on a machine of its own.
+
+Shell blocks (```sh) run line by line in bash; python blocks run with the venv's python, and a
+python block that defines `test_` functions runs under pytest (it uses the `local_farm` fixture).
+What a test cannot do literally is done as close to it as possible, and said here:
+* `./scripts/test` is skipped: it is the command running this test (CI runs it, see `.ci/run`).
+* The default port 8080 may be taken on a test machine: `FARMHAND_PORT` (read by `farmhand up`)
+  gives a free one, and `--port 8080` of `farmhand server` becomes a free port.
+* Commands that run until stopped (`farmhand worker`, `farmhand server`) are started, checked to be
+  serving (the worker registers in the fleet; the server prints its URL), then stopped with SIGTERM.
+* `FARM_ID` and `FLEET_ID` stand for the ids `farmhand status` prints; `$FARMHAND_DATABASE_URL` is a
+  throw-away PostgreSQL cluster, or that command is skipped when PostgreSQL is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _workstation import REPO, Workstation, new_workstation
+
+pytestmark = pytest.mark.timeout(900)
+
+README = REPO / "README.md"
+VENV_BIN = Path(sys.executable).parent
+RUNS_THIS_TEST = "./scripts/test"
+BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Snippet:
+    language: str
+    text: str
+
+
+def readme_snippets() -> list[Snippet]:
+    snippets: list[Snippet] = []
+    for match in BLOCK.finditer(README.read_text()):
+        language, body = match.group(1), match.group(2)
+        if language == "sh":
+            snippets += [Snippet("sh", line) for line in _shell_lines(body)]
+        elif language == "python":
+            snippets.append(Snippet("python", body))
+    return snippets
+
+
+def _shell_lines(body: str) -> list[str]:
+    joined = body.replace("\\\n", " ")
+    return [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workstation]:
+    """A reader's machine: an empty HOME, the repository's venv on PATH, a free port for the farm."""
+    root = tmp_path_factory.mktemp("readme")
+    station = new_workstation(root)
+    home = root / "home"
+    home.mkdir()
+    station.env.pop("XDG_DATA_HOME", None)
+    station.env.update(
+        HOME=str(home),
+        PATH=f"{VENV_BIN}{os.pathsep}{station.env.get('PATH', '')}",
+        FARMHAND_PORT=str(free_port()),
+        PYTHONUNBUFFERED="1",
+    )
+    yield station
+    station.run("bash", "-c", "farmhand down", timeout=120)
+
+
+def farm_status(station: Workstation) -> dict[str, Any]:
+    result = station.run("bash", "-c", "farmhand status --json")
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def run_until_serving(station: Workstation, command: str, serving: Any, timeout: float = 90) -> None:
+    """Start a command that runs until stopped, wait for `serving()` to be true, then SIGTERM it."""
+    process = subprocess.Popen(
+        ["bash", "-c", f"exec {command}"],
+        env=station.env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        give_up = time.monotonic() + timeout
+        while not serving(output):
+            assert process.poll() is None, f"`{command}` exited early:\n{''.join(output)}"
+            assert time.monotonic() < give_up, f"`{command}` did not start serving:\n{''.join(output)}"
+            time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        remaining, _ = process.communicate(timeout=90)
+        output.append(remaining)
+    assert process.returncode in (0, -signal.SIGTERM), "".join(output)
+
+
+def run_long_running(station: Workstation, command: str, pg_url: str | None) -> bool:
+    """Run a command that serves until stopped; False when it cannot run here (no PostgreSQL)."""
+    if command.startswith("farmhand worker"):
+        status = farm_status(station)
+        command = command.replace("FARM_ID", status["farm_id"]).replace("FLEET_ID", status["fleet_id"])
+        before = _worker_ids(station, status)
+        run_until_serving(station, command, lambda output: bool(_worker_ids(station, status) - before))
+        return True
+    if "$FARMHAND_DATABASE_URL" in command:
+        if pg_url is None:
+            return False
+        command = command.replace("$FARMHAND_DATABASE_URL", pg_url)
+    command = command.replace("--port 8080", f"--port {free_port()}")
+    _run_with_output(station, command, lambda output: any("server ready at" in line for line in output), [])
+    return True
+
+
+def _run_with_output(station: Workstation, command: str, ready: Any, output: list[str]) -> None:
+    """Like `run_until_serving`, for commands whose readiness shows in their own output."""
+    process = subprocess.Popen(
+        ["bash", "-c", f"exec {command}"],
+        env=station.env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    give_up = time.monotonic() + 90
+    try:
+        for line in process.stdout:
+            output.append(line)
+            if ready(output) or time.monotonic() > give_up:
+                break
+        assert ready(output), f"`{command}` did not start serving:\n{''.join(output)}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    assert process.returncode in (0, -signal.SIGTERM), "".join(output)
+
+
+def _worker_ids(station: Workstation, status: dict[str, Any]) -> set[str]:
+    result = station.run(
+        "bash",
+        "-c",
+        f"farmhand worker list --farm-id {status['farm_id']} --fleet-id {status['fleet_id']} --json",
+    )
+    if result.returncode != 0:
+        return set()
+    return set(re.findall(r"worker-[0-9a-f]{32}", result.stdout))
+
+
+def is_long_running(command: str) -> bool:
+    return command.startswith(("farmhand worker", "farmhand server"))
+
+
+@pytest.fixture(scope="module")
+def pg_url_if_available(request: pytest.FixtureRequest) -> str | None:
+    try:
+        return str(request.getfixturevalue("pg_url"))
+    except (pytest.FixtureLookupError, pytest.skip.Exception):
+        return None
+
+
+def test_the_readme_lists_the_two_commands_for_a_fresh_machine() -> None:
+    commands = [snippet.text for snippet in readme_snippets() if snippet.language == "sh"]
+    assert commands[:2] == ["./scripts/demo", RUNS_THIS_TEST]
+
+
+def test_every_readme_command_works(
+    reader: Workstation, tmp_path: Path, pg_url_if_available: str | None
+) -> None:
+    not_run: list[str] = []
+    for snippet in readme_snippets():
+        if snippet.language == "sh":
+            command = snippet.text
+            if command == RUNS_THIS_TEST:
+                continue
+            if is_long_running(command):
+                if not run_long_running(reader, command, pg_url_if_available):
+                    not_run.append(command)
+                continue
+            result = reader.run("bash", "-o", "pipefail", "-c", command, timeout=300)
+            assert result.returncode == 0, f"`{command}` failed:\n{result.stdout}\n{result.stderr}"
+        elif "def test_" in snippet.text:
+            test_file = tmp_path / "test_from_readme.py"
+            test_file.write_text(snippet.text)
+            result = reader.run(
+                sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)
+            )
+            assert result.returncode == 0, f"README test failed:\n{result.stdout}\n{result.stderr}"
+        else:
+            result = reader.run(sys.executable, "-c", snippet.text, timeout=300)
+            assert result.returncode == 0, (
+                f"README python failed:\n{snippet.text}\n{result.stdout}\n{result.stderr}"
+            )
+    if not_run:
+        warnings.warn(f"not run here (PostgreSQL not installed): {not_run}", stacklevel=1)
