@@ -72,11 +72,20 @@ def _has_schedulable_work() -> ColumnElement[bool]:
     return exists().where(and_(jobs.c.queue_id == resources.c.resource_id, active))
 
 
+def scheduling_queue_ids(conn: Connection, queue_ids: list[str]) -> set[str]:
+    """Which of these queues have a job with ready or running tasks (one query for a whole page)."""
+    if not queue_ids:
+        return set()
+    active = or_(*(jobs.c[count_column(s)] > 0 for s in SCHEDULABLE_STATUSES))
+    rows = conn.execute(
+        select(jobs.c.queue_id).where(and_(jobs.c.queue_id.in_(queue_ids), active)).distinct()
+    )
+    return {row[0] for row in rows}
+
+
 def queue_status(conn: Connection, queue_id: str) -> str:
     """SCHEDULING while any job of the queue has ready or running tasks, else IDLE."""
-    active = or_(*(jobs.c[count_column(s)] > 0 for s in SCHEDULABLE_STATUSES))
-    busy = conn.execute(select(jobs.c.job_id).where(and_(jobs.c.queue_id == queue_id, active)).limit(1))
-    return "SCHEDULING" if busy.first() is not None else "IDLE"
+    return "SCHEDULING" if scheduling_queue_ids(conn, [queue_id]) else "IDLE"
 
 
 def _view(conn: Connection, doc: dict[str, Any], status: str | None = None) -> dict[str, Any]:
@@ -211,4 +220,7 @@ def list_queues(call: Call, params: Params) -> Output:
     queues, token = list_resources(
         call, KIND, params, farm_id=farm_id, created_by_id=params.get("principalId"), where=where
     )
-    return {"queues": [_view(call.conn, doc, wanted) for doc in queues], "nextToken": token}
+    scheduling = scheduling_queue_ids(call.conn, [doc["queueId"] for doc in queues])
+    for doc in queues:
+        _view(call.conn, doc, "SCHEDULING" if doc["queueId"] in scheduling else "IDLE")
+    return {"queues": queues, "nextToken": token}
