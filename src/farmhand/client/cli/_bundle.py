@@ -24,6 +24,7 @@ from ._common import (
     require_queue_id,
     yes_option,
 )
+from ._errors import CliUsageError
 from ._output import emit_json, json_option
 from ._waiting import wait_and_report
 
@@ -41,7 +42,7 @@ def parse_parameter_assignments(assignments: tuple[str, ...]) -> list[dict[str, 
     for assignment in assignments:
         name, separator, value = assignment.partition("=")
         if not separator or not name.strip():
-            raise click.BadParameter(f"{assignment!r} is not Name=Value", param_hint="'-p' / '--parameter'")
+            raise CliUsageError(f"-p {assignment!r} is not Name=Value")
         parameters.append({"name": name.strip(), "value": value})
     return parameters
 
@@ -50,24 +51,23 @@ def read_parameter_file(path: Path) -> list[dict[str, Any]]:
     """A JSON or YAML file: `{"parameterValues": [{"name", "value"}, ...]}` or a `{name: value}` mapping."""
     import yaml
 
-    hint = "'--parameter-file'"
     try:
         text = path.read_text(encoding="utf-8")
         document = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as error:
         message = " ".join(str(error).split())
-        raise click.BadParameter(f"cannot read {path}: {message}", param_hint=hint) from error
+        raise CliUsageError(f"--parameter-file {path} cannot be read: {message}") from error
     if isinstance(document, dict) and isinstance(document.get("parameterValues"), list):
         entries = document["parameterValues"]
         if not all(isinstance(entry, dict) and "name" in entry and "value" in entry for entry in entries):
-            raise click.BadParameter(
-                f"{path}: each parameterValues entry needs a name and a value", param_hint=hint
+            raise CliUsageError(
+                f"--parameter-file {path}: each parameterValues entry needs a name and a value"
             )
         return [{"name": str(entry["name"]), "value": entry["value"]} for entry in entries]
     if isinstance(document, dict):
         return [{"name": str(name), "value": value} for name, value in document.items()]
-    raise click.BadParameter(
-        f"{path} must hold a mapping of parameter names to values, or parameterValues", param_hint=hint
+    raise CliUsageError(
+        f"--parameter-file {path} must map parameter names to values, or hold parameterValues"
     )
 
 

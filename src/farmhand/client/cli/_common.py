@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from ..config import get_setting, read_config, set_setting
+from ._errors import CliUsageError
 
 __all__ = [
     "every_item",
@@ -117,7 +118,7 @@ def require_farm_id(config: ConfigParser) -> str:
             set_setting("defaults.farm_region", str(farms[0]["region"]), config)
         return farm_id
     found = f"{len(farms)} farms found" if farms else "no farm found"
-    raise click.UsageError(f"Missing '--farm-id' or default Farm ID configuration ({found}).")
+    raise CliUsageError(f"Missing '--farm-id' or default Farm ID configuration ({found}).")
 
 
 def require_queue_id(config: ConfigParser) -> str:
@@ -134,16 +135,16 @@ def require_queue_id(config: ConfigParser) -> str:
         set_setting("defaults.queue_id", queue_id, config)
         return queue_id
     found = f"{len(queues)} queues in {farm_id}" if queues else f"no queue in {farm_id}"
-    raise click.UsageError(f"Missing '--queue-id' or default Queue ID configuration ({found}).")
+    raise CliUsageError(f"Missing '--queue-id' or default Queue ID configuration ({found}).")
 
 
 def require_job_id(config: ConfigParser, argument: str | None, option: str | None = None) -> str:
     """The job named by JOB_ID or `--job-id` (they must agree), else defaults.job_id of the queue."""
     if argument and option and argument != option:
-        raise click.UsageError(f"The job was given twice with different values: {argument} and {option}.")
+        raise CliUsageError(f"The job was given twice with different values: {argument} and {option}.")
     job_id = argument or option or get_setting("defaults.job_id", config)
     if not job_id:
-        raise click.UsageError("Missing JOB_ID (or '--job-id', or a default Job ID configuration).")
+        raise CliUsageError("Missing JOB_ID (or '--job-id', or a default Job ID configuration).")
     return job_id
 
 

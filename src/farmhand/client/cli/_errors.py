@@ -8,11 +8,11 @@ farm not reachable). Anything unexpected still gets one line; `--log-level debug
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import IO, Any
 
 import click
 
-__all__ = ["CliError", "describe_error"]
+__all__ = ["CliError", "CliUsageError", "describe_error"]
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,13 @@ class CliError(click.ClickException):
     """A failure shown as `Error: <one line>` with exit code 1."""
 
     exit_code = 1
+
+
+class CliUsageError(click.UsageError):
+    """A mistake in how the command was called: `Error: <one line>`, exit code 2, no usage block."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True, file=file)
 
 
 def _first_line(text: str) -> str:

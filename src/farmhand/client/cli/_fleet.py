@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ._common import every_item, farm_option, load_config, profile_option, region_option, require_farm_id
+from ._errors import CliUsageError
 from ._output import emit_json, json_option, print_record, print_table
 
 __all__ = ["fleet_group"]
@@ -73,7 +74,7 @@ def fleet_get(
         emit_json(fleet) if as_json else print_record(fleet)
         return
     if not queue_id:
-        raise click.UsageError("Give --fleet-id, or --queue-id to show the fleets associated with a queue.")
+        raise CliUsageError("Give --fleet-id, or --queue-id to show the fleets associated with a queue.")
     queue = deadline.get_queue(farmId=farm_id, queueId=queue_id)
     associations = every_item(
         deadline, "list_queue_fleet_associations", "queueFleetAssociations", farmId=farm_id, queueId=queue_id

@@ -22,6 +22,7 @@ from ._common import (
     require_queue_id,
     yes_option,
 )
+from ._errors import CliUsageError
 from ._output import (
     emit_json,
     json_option,
@@ -329,7 +330,7 @@ def _parse_time(text: str | None, option: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
-        raise click.BadParameter(f"{text!r} is not an ISO-8601 time", param_hint=option) from error
+        raise CliUsageError(f"{option} {text!r} is not an ISO-8601 time") from error
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

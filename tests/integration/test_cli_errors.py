@@ -1,0 +1,121 @@
+"""Bad input to the installed `farmhand` command: one clear line on stderr, non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_farm import CliWorkstation, make_workstation, write_bundle
+
+from farmhand.testing import ServerProcess
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def station(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliWorkstation]:
+    yield make_workstation(server, tmp_path_factory.mktemp("cli-errors"))
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], *, after_progress: bool = False) -> str:
+    """The single error line, after checking the shape every bad-input failure must have.
+
+    `after_progress`: a submission may first say which queue it is submitting to; the error is then
+    still one line, the last one.
+    """
+    assert result.returncode != 0, result
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    if not after_progress:
+        assert len(lines) == 1, result.stderr
+    else:
+        assert all(line.startswith("Submitting to Queue:") for line in lines[:-1]), result.stderr
+    assert result.stdout == "", result.stdout
+    return errors[0]
+
+
+def test_bundle_directory_without_a_template(station: CliWorkstation, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    line = one_line_error(station.run_process("bundle", "submit", str(tmp_path / "empty"), "--yes"))
+    assert "lacks a template.json or template.yaml" in line
+
+
+def test_bundle_directory_that_does_not_exist(station: CliWorkstation, tmp_path: Path) -> None:
+    line = one_line_error(station.run_process("bundle", "submit", str(tmp_path / "missing"), "--yes"))
+    assert "missing" in line
+
+
+def test_template_failing_validation_names_the_field(station: CliWorkstation, tmp_path: Path) -> None:
+    # Given a template whose step has no script
+    template = "specificationVersion: 'jobtemplate-2023-09'\nname: Broken\nsteps:\n- name: NoScript\n"
+    bundle = write_bundle(tmp_path / "broken", template)
+    # When it is submitted
+    line = one_line_error(station.run_process("bundle", "submit", str(bundle), "--yes"))
+    # Then the message says which field is wrong
+    assert "script" in line
+
+
+def test_unknown_parameter_name(station: CliWorkstation, tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path / "bundle")
+    result = station.run_process("bundle", "submit", str(bundle), "-p", "Colour=red", "--yes")
+    line = one_line_error(result, after_progress=True)
+    assert "Colour" in line
+
+
+def test_parameter_of_the_wrong_type(station: CliWorkstation, tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path / "bundle")
+    result = station.run_process("bundle", "submit", str(bundle), "-p", "Count=many", "--yes")
+    line = one_line_error(result, after_progress=True)
+    assert "Count" in line and "many" in line
+
+
+def test_parameter_without_a_value(station: CliWorkstation, tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path / "bundle")
+    line = one_line_error(station.run_process("bundle", "submit", str(bundle), "-p", "Count", "--yes"))
+    assert line == "Error: -p 'Count' is not Name=Value"
+
+
+def test_unknown_farm_id(station: CliWorkstation) -> None:
+    farm = "farm-00000000000000000000000000000000"
+    line = one_line_error(station.run_process("queue", "list", "--farm-id", farm))
+    assert farm in line and "ResourceNotFoundException" in line
+
+
+def test_unknown_queue_id_on_submit(station: CliWorkstation, tmp_path: Path) -> None:
+    queue = "queue-00000000000000000000000000000000"
+    bundle = write_bundle(tmp_path / "bundle")
+    result = station.run_process("bundle", "submit", str(bundle), "--queue-id", queue, "--yes")
+    line = one_line_error(result, after_progress=True)
+    assert queue in line and "ResourceNotFoundException" in line
+
+
+def test_unknown_job_id(station: CliWorkstation) -> None:
+    job = "job-00000000000000000000000000000000"
+    line = one_line_error(station.run_process("job", "why", job))
+    assert job in line
+
+
+def test_missing_profile(station: CliWorkstation) -> None:
+    line = one_line_error(station.run_process("farm", "list", "--profile", "no-such-profile"))
+    assert "'no-such-profile' does not exist" in line
+
+
+def test_farm_that_is_not_running(station: CliWorkstation, tmp_path: Path) -> None:
+    # Given a workstation whose profile points at a port where nothing listens
+    dead = CliWorkstation(
+        tmp_path, "http://127.0.0.1:9", station.access_key_id, station.secret_access_key, farm_id="farm-x"
+    ).write_files()
+    dead.extra_env["AWS_MAX_ATTEMPTS"] = "1"
+    line = one_line_error(dead.run_process("farm", "get"))
+    assert "Could not reach the farm" in line
+
+
+def test_unknown_command_is_a_usage_error(station: CliWorkstation) -> None:
+    result = station.run_process("jobs", "list")
+    assert result.returncode == 2
+    assert "No such command 'jobs'" in result.stderr
+    assert "Traceback" not in result.stderr
