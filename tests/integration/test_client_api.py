@@ -255,10 +255,10 @@ def test_list_fleets_jobs_and_storage_profiles(farm: dict[str, Any]) -> None:
     assert profiles == {"storageProfiles": []}
 
 
-def test_queue_parameter_definitions_come_from_the_queue_environments(farm: dict[str, Any]) -> None:
-    # Given a queue with two environments defining parameters, by priority
+def queue_with_environments(farm: dict[str, Any]) -> str:
+    """A queue with two environments (priorities 1 and 2) that define `Venv` and `Conda`."""
     deadline = farm["deadline"]
-    queue_id = deadline.create_queue(farmId=farm["farm_id"], displayName="env queue")["queueId"]
+    queue_id = str(deadline.create_queue(farmId=farm["farm_id"], displayName="env queue")["queueId"])
     for priority, name, parameter in ((2, "Second", "Conda"), (1, "First", "Venv")):
         deadline.create_queue_environment(
             farmId=farm["farm_id"],
@@ -281,13 +281,18 @@ def test_queue_parameter_definitions_come_from_the_queue_environments(farm: dict
                 """
             ),
         )
+    return queue_id
+
+
+def test_queue_parameter_definitions_come_from_the_queue_environments(farm: dict[str, Any]) -> None:
+    # Given a queue with two environments defining parameters, by priority
+    queue_id = queue_with_environments(farm)
     # When the definitions are read
     definitions = api.get_queue_parameter_definitions(farmId=farm["farm_id"], queueId=queue_id)
     # Then they come in priority order, labelled with their environment
     assert [d["name"] for d in definitions] == ["Venv", "Conda"]
     assert definitions[0]["userInterface"]["groupLabel"] == "Queue Environment: First"
     assert definitions[0]["default"] == "base"
-    farm["env_queue_id"] = queue_id
 
 
 # -- submission ------------------------------------------------------------------------------------
@@ -374,11 +379,10 @@ def test_submit_with_unknown_or_mistyped_parameter_is_a_clear_error(
 
 
 def test_submit_merges_queue_environment_parameters(farm: dict[str, Any], tmp_path: Path) -> None:
-    if "env_queue_id" not in farm:
-        pytest.skip("needs the queue environment test's queue")
+    queue_id = queue_with_environments(farm)
     bundle = make_bundle(tmp_path / "typed", TYPED_TEMPLATE)
     submit_config = config.read_config()
-    config.set_setting("defaults.queue_id", farm["env_queue_id"], submit_config)
+    config.set_setting("defaults.queue_id", queue_id, submit_config)
     # When a queue-environment parameter is given a value
     job_id = api.create_job_from_job_bundle(
         str(bundle),
@@ -388,7 +392,7 @@ def test_submit_merges_queue_environment_parameters(farm: dict[str, Any], tmp_pa
     )
     assert job_id is not None
     # Then the job carries it next to the template's own parameters
-    job = api.get_job(farm["farm_id"], farm["env_queue_id"], job_id, config=submit_config)
+    job = api.get_job(farm["farm_id"], queue_id, job_id, config=submit_config)
     assert job["parameters"]["Venv"] == {"string": "custom"}
 
 
