@@ -1,0 +1,142 @@
+"""Validation and serialisation driven by the real botocore `deadline` model."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from farmhand.server.protocol import (
+    MissingMemberError,
+    ValidationError,
+    format_timestamp,
+    serialize,
+    service_model,
+    validate,
+)
+
+MODEL = service_model("deadline")
+
+
+def _input(operation: str) -> Any:
+    return MODEL.operation_model(operation).input_shape
+
+
+def _output(operation: str) -> Any:
+    return MODEL.operation_model(operation).output_shape
+
+
+def _problem(operation: str, value: dict[str, Any]) -> tuple[str, str]:
+    with pytest.raises(ValidationError) as info:
+        validate(_input(operation), value)
+    field = info.value.fields["fieldList"][0]
+    return field["name"], info.value.fields["reason"]
+
+
+def test_a_valid_request_passes_and_unknown_members_are_dropped() -> None:
+    params = validate(_input("CreateFarm"), {"displayName": "farm", "costScaleFactor": 50, "future": 1})
+    assert params == {"displayName": "farm", "costScaleFactor": 50.0}
+
+
+def test_required_members() -> None:
+    assert _problem("CreateFarm", {}) == ("displayName", "FIELD_VALIDATION_FAILED")
+
+
+def test_maximum_lengths() -> None:
+    assert _problem("CreateFarm", {"displayName": "x" * 101})[0] == "displayName"
+
+
+def test_enums() -> None:
+    name, _ = _problem(
+        "CreateStorageProfile", {"farmId": "farm-" + "a" * 32, "displayName": "s", "osFamily": "BEOS"}
+    )
+    assert name == "osFamily"
+
+
+def test_patterns() -> None:
+    assert _problem("GetFarm", {"farmId": "farm-XYZ"})[0] == "farmId"
+
+
+def test_integer_ranges() -> None:
+    assert _problem("ListFarms", {"maxResults": 101})[0] == "maxResults"
+    assert _problem("ListFarms", {"maxResults": 0})[0] == "maxResults"
+    assert validate(_input("ListFarms"), {"maxResults": 100}) == {"maxResults": 100}
+
+
+def test_nested_members_are_named_by_path() -> None:
+    value = {
+        "farmId": "farm-" + "a" * 32,
+        "displayName": "q",
+        "jobAttachmentSettings": {"s3BucketName": "bucket"},
+    }
+    assert _problem("CreateQueue", value)[0] == "jobAttachmentSettings.rootPrefix"
+
+
+def test_unions_take_exactly_one_member() -> None:
+    base = {
+        "farmId": "farm-" + "a" * 32,
+        "displayName": "f",
+        "roleArn": "arn:aws:iam::123456789012:role/r",
+        "maxWorkerCount": 1,
+    }
+    assert _problem("CreateFleet", {**base, "configuration": {}})[0] == "configuration"
+
+
+def test_types_are_checked() -> None:
+    assert _problem("CreateFarm", {"displayName": 5})[0] == "displayName"
+    assert _problem("ListFarms", {"maxResults": "5"})[0] == "maxResults"
+    assert _problem("ListFarms", {"maxResults": True})[0] == "maxResults"
+
+
+def test_timestamps_arrive_as_aware_datetimes() -> None:
+    shape = MODEL.shape_for("StartedAt")
+    assert validate(shape, "2024-01-02T03:04:05Z") == dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    assert validate(shape, "2024-01-02T03:04:05.123456Z").microsecond == 123456
+    with pytest.raises(ValidationError):
+        validate(shape, "yesterday")
+
+
+def test_timestamps_leave_with_an_explicit_zone() -> None:
+    moment = dt.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
+    assert format_timestamp(moment) == "2024-01-02T03:04:05.678Z"
+    assert format_timestamp(dt.datetime(2024, 1, 2, 3, 4, 5)) == "2024-01-02T03:04:05.000Z"
+    assert format_timestamp(moment.timestamp()) == "2024-01-02T03:04:05.678Z"
+    assert format_timestamp("2024-01-02T05:04:05+02:00") == "2024-01-02T03:04:05.000Z"
+
+
+def test_serialize_formats_members_and_drops_unknown_ones() -> None:
+    farm = {
+        "farmId": "farm-" + "a" * 32,
+        "displayName": "farm",
+        "costScaleFactor": 100.0,
+        "createdAt": dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+        "createdBy": "arn:aws:iam::1:user/admin",
+        "internal": "not a model member",
+        "description": None,
+    }
+    body = serialize(_output("GetFarm"), farm)
+    assert body["createdAt"] == "2024-01-02T00:00:00.000Z"
+    assert "internal" not in body
+    assert "description" not in body
+
+
+def test_serialize_refuses_an_output_without_a_required_member() -> None:
+    with pytest.raises(MissingMemberError, match="createdBy"):
+        serialize(
+            _output("GetFarm"),
+            {
+                "farmId": "farm-" + "a" * 32,
+                "displayName": "f",
+                "costScaleFactor": 1.0,
+                "createdAt": "2024-01-01T00:00:00Z",
+            },
+        )
+
+
+def test_serialize_checks_required_members_of_list_items() -> None:
+    with pytest.raises(MissingMemberError, match="status"):
+        serialize(
+            _output("ListQueues"),
+            {"queues": [{"farmId": "f", "queueId": "q", "displayName": "d", "defaultBudgetAction": "NONE"}]},
+        )
