@@ -114,10 +114,20 @@ class JobEntities:
         self._job: JobDetails | None = None
         self._steps: dict[str, StepTemplate] = {}
         self._environments: dict[str, Environment] = {}
-        shape = client.meta.service_model.operation_model("BatchGetJobEntity").input_shape
-        self._batch_size = int(shape.members["identifiers"].metadata.get("max", 10))
 
     # -- fetching --------------------------------------------------------------------------------
+
+    @property
+    def _batch_size(self) -> int:
+        """How many identifiers one BatchGetJobEntity takes, read from the model as the AWS agent does."""
+        shape = self._client.meta.service_model.operation_model("BatchGetJobEntity").input_shape
+        return int(shape.members["identifiers"].metadata.get("max", 10))
+
+    def prime(self, entities: list[dict[str, Any]]) -> None:
+        """Entities already at hand, in BatchGetJobEntity's `entities` form: they are not fetched again."""
+        for entity in entities:
+            kind, body = next(iter(entity.items()))
+            self._cache[(kind, _entity_id(kind, body))] = body
 
     def prefetch(self, identifiers: list[dict[str, Any]]) -> None:
         """Fetch every entity not cached yet, in batches as large as the model allows."""

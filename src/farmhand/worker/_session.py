@@ -111,6 +111,7 @@ class WorkerSession:
         queue_id: str,
         job_id: str,
         log_configuration: dict[str, Any],
+        entities: JobEntities | None = None,
     ) -> None:
         self.context = context
         self.session_id = session_id
@@ -129,6 +130,13 @@ class WorkerSession:
         self._terminal: ActionStatus | None = None
         self._started: dt.datetime | None = None
         self._openjd: Session | None = None
+        self.entities = entities or JobEntities(
+            context.deadline,
+            farm_id=context.config.farm_id,
+            fleet_id=context.config.fleet_id,
+            worker_id=context.worker_id,
+            job_id=job_id,
+        )
         self._thread = threading.Thread(target=self._run, name=f"session-{session_id}", daemon=True)
 
     # -- driven by the scheduler loop ------------------------------------------------------------
@@ -256,13 +264,6 @@ class WorkerSession:
     def _open_session(self) -> Session:
         context = self.context
         config = context.config
-        self.entities = JobEntities(
-            context.deadline,
-            farm_id=config.farm_id,
-            fleet_id=config.fleet_id,
-            worker_id=context.worker_id,
-            job_id=self.job_id,
-        )
         job = self.entities.job()
         with self._cond:
             wanted = [e for e in (a.entity(self.job_id) for a in self._queue) if e is not None]
