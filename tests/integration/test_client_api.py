@@ -180,6 +180,9 @@ def test_authentication_status_through_sts(farm: dict[str, Any]) -> None:
     # Then the good one is AUTHENTICATED and the broken one a CONFIGURATION_ERROR
     assert api.check_authentication_status() == api.AwsAuthenticationStatus.AUTHENTICATED
     assert api.check_authentication_status(config=broken) == api.AwsAuthenticationStatus.CONFIGURATION_ERROR
+    missing = config.read_config()
+    config.set_setting("defaults.aws_profile_name", "no-such-profile", missing)
+    assert api.check_authentication_status(config=missing) == api.AwsAuthenticationStatus.CONFIGURATION_ERROR
     with pytest.warns(DeprecationWarning):
         assert api.check_deadline_api_available() is True
 
@@ -607,6 +610,14 @@ def test_wait_for_create_job_reports_completion(farm: dict[str, Any], tmp_path: 
     assert message == api.get_job(farm["farm_id"], farm["queue_id"], job_id)["lifecycleStatusMessage"]
 
 
+def test_wait_for_create_job_stops_when_the_caller_says_so(farm: dict[str, Any], tmp_path: Path) -> None:
+    job_id = submit_simple(tmp_path)
+    with pytest.raises(api.CreateJobWaiterCanceled):
+        api.wait_for_create_job_to_complete(
+            farm["farm_id"], farm["queue_id"], job_id, farm["deadline"], lambda: False
+        )
+
+
 def test_wait_for_job_completion_returns_a_terminal_status(farm: dict[str, Any], tmp_path: Path) -> None:
     # Given a job canceled by its owner
     job_id = submit_simple(tmp_path)
@@ -814,6 +825,16 @@ def test_queue_user_session_acts_as_the_queue_role(farm: dict[str, Any]) -> None
     returned_deadline, s3 = api.precache_clients(deadline, config=scoped)
     assert returned_deadline is deadline
     assert s3.meta.service_model.service_name == "s3"
+
+
+def test_queue_user_session_for_an_unknown_queue_is_a_clear_error(farm: dict[str, Any]) -> None:
+    deadline = api.get_boto3_client("deadline")
+    unknown = "queue-0123456789abcdef0123456789abcdef"
+    session = api.get_queue_user_boto3_session(deadline, farm_id=farm["farm_id"], queue_id=unknown)
+    with pytest.raises(
+        DeadlineOperationError, match=f"Failed to assume Queue role for user on Queue '{unknown}'"
+    ):
+        session.get_credentials()
 
 
 # -- telemetry -------------------------------------------------------------------------------------

@@ -188,3 +188,20 @@ def test_farm_region_from_config_scopes_farm_calls(aws_files: Path) -> None:
     with stub:
         # Then calls for that farm go to its region
         assert api.list_steps("farm-eu", "q", "j") == {"steps": []}
+
+
+def test_proxy_and_ca_bundle_settings_apply_to_sessions(aws_files: Path) -> None:
+    # Given proxy and CA bundle settings in a passed config
+    use_profile("plain")
+    scoped = config.read_config()
+    config.set_setting("settings.https_proxy", " http://proxy.example:3128 ", scoped)
+    config.set_setting("settings.ca_bundle", "~/ca.pem", scoped)
+    # When a session is built with it
+    session = api.get_boto3_session(config=scoped)
+    # Then its clients use the proxy and the CA bundle
+    default_config = session._session.get_default_client_config()
+    assert default_config.proxies == {
+        "http": "http://proxy.example:3128",
+        "https": "http://proxy.example:3128",
+    }
+    assert session._session.get_config_variable("ca_bundle") == str(Path("~/ca.pem").expanduser())
