@@ -82,5 +82,5 @@ def delete_farm(call: Call, params: Params) -> Output:
 
 @operation("ListFarms")
 def list_farms(call: Call, params: Params) -> Output:
-    farms, token = list_resources(call, KIND, params)
+    farms, token = list_resources(call, KIND, params, created_by_id=params.get("principalId"))
     return {"farms": farms, "nextToken": token}
