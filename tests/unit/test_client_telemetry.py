@@ -72,6 +72,12 @@ def collector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Colle
     monkeypatch.setenv("DEADLINE_CONFIG_FILE_PATH", str(tmp_path / "deadline_config"))
     monkeypatch.delenv("DEADLINE_CLOUD_TELEMETRY_OPT_OUT", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for marker in ("AI_AGENT", "AGENT", "CLAUDECODE", "CLAUDE_CODE", "CODEX_SANDBOX", "CODEX_THREAD_ID"):
+        monkeypatch.delenv(marker, raising=False)  # events then say invoked_by HUMAN
+    for marker in ("CURSOR_AGENT", "REPL_ID", "GEMINI_CLI", "OPENCODE", "AUGMENT_AGENT", "GOOSE_PROVIDER"):
+        monkeypatch.delenv(marker, raising=False)
+    monkeypatch.setenv("EDITOR", "vi")
+    monkeypatch.setenv("TERM_PROGRAM", "xterm")
     _session.clear_session_caches()
     _telemetry._clients.clear()
     yield endpoint
@@ -127,6 +133,15 @@ def test_env_value_false_overrides_config_opt_out(
     config.set_setting("telemetry.opt_out", "true")
     monkeypatch.setenv("DEADLINE_CLOUD_TELEMETRY_OPT_OUT", "false")
     assert not is_telemetry_opted_out()
+
+
+def test_an_agent_is_reported_as_such(collector: Collector, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AI_AGENT", "helper-bot")
+    client = TelemetryClient("pkg", "1.0.0")
+    client.record_event("by_agent", {})
+    bodies = collector.events(wait_for=2)
+    details = [d for t, d in rum_events(bodies) if t.endswith("by_agent")][0]
+    assert (details["invoked_by"], details["agent_name"]) == ("AGENT", "helper-bot")
 
 
 def test_decorated_calls_honour_the_passed_config(collector: Collector) -> None:

@@ -22,6 +22,7 @@ from botocore.exceptions import ProfileNotFound
 
 from ... import __version__
 from ..config import get_setting, read_config, set_setting
+from ._agent_detection import detect_invoking_agent
 
 __all__ = [
     "AwsAuthenticationStatus",
@@ -110,13 +111,15 @@ def _copy_config(config: ConfigParser) -> ConfigParser:
 
 
 def user_agent_extra() -> str:
-    """`app/farmhand-client#<ver>` plus the submitter and CLI command when known."""
+    """`app/farmhand-client#<ver>` plus the submitter, CLI command and invoking agent when known."""
     parts = [f"app/farmhand-client#{__version__}"]
     if submitter := session_context.get("submitter-name"):
         version = session_context.get("submitter-version")
         parts.append(f"submitter/{submitter}" + (f"#{version}" if version else ""))
     if command := session_context.get("cli-command-name"):
         parts.append(f"cli-command/{command}")
+    if agent := detect_invoking_agent():
+        parts.append(f"invoked-by/{agent}")
     return " ".join(parts)
 
 

@@ -231,7 +231,11 @@ class TelemetryClient:
     # -- sending ------------------------------------------------------------------------------------
 
     def _body(self, event: dict[str, Any]) -> bytes:
-        details = {"invoked_by": "HUMAN", **self._common_details, **event["details"]}
+        from ._agent_detection import detect_invoking_agent
+
+        agent = detect_invoking_agent()
+        invoker = {"invoked_by": "AGENT", "agent_name": agent} if agent else {"invoked_by": "HUMAN"}
+        details = {**invoker, **self._common_details, **event["details"]}
         if self.package_name != LIBRARY_PACKAGE_NAME:
             details.setdefault("farmhand-client-version", __version__)
         body = {
