@@ -140,7 +140,7 @@ def test_an_agent_is_reported_as_such(collector: Collector, monkeypatch: pytest.
     client = TelemetryClient("pkg", "1.0.0")
     client.record_event("by_agent", {})
     bodies = collector.events(wait_for=2)
-    details = [d for t, d in rum_events(bodies) if t.endswith("by_agent")][0]
+    details = next(d for t, d in rum_events(bodies) if t.endswith("by_agent"))
     assert (details["invoked_by"], details["agent_name"]) == ("AGENT", "helper-bot")
 
 
