@@ -2,164 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
-from botocore.exceptions import ClientError
+from _worker_farm import Farm, job_template, require_worker_protocol, step
 
 from farmhand.testing import ServerProcess, WorkerProcess
 
 pytestmark = pytest.mark.timeout(240)
-
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE"}
-FLEET_ROLE = "arn:aws:iam::123456789012:role/farmhand-e2e-workers"
-
-
-class Farm:
-    """A farm with one queue and one customer-managed fleet associated with it, on a real server."""
-
-    def __init__(self, server: ServerProcess) -> None:
-        self.server = server
-        self.deadline = server.client("deadline")
-        self.logs = server.client("logs")
-        self.farm_id = self.deadline.create_farm(displayName="e2e")["farmId"]
-        self.queue_id = self.deadline.create_queue(
-            farmId=self.farm_id, displayName="e2e", jobRunAsUser={"runAs": "WORKER_AGENT_USER"}
-        )["queueId"]
-        self.fleet_id = self.deadline.create_fleet(
-            farmId=self.farm_id,
-            displayName="e2e",
-            roleArn=FLEET_ROLE,
-            maxWorkerCount=8,
-            configuration={
-                "customerManaged": {
-                    "mode": "NO_SCALING",
-                    "workerCapabilities": {
-                        "vCpuCount": {"min": 1},
-                        "memoryMiB": {"min": 512},
-                        "osFamily": "LINUX",
-                        "cpuArchitectureType": "x86_64",
-                    },
-                }
-            },
-        )["fleetId"]
-        self.deadline.create_queue_fleet_association(
-            farmId=self.farm_id, queueId=self.queue_id, fleetId=self.fleet_id
-        )
-
-    def worker(self, data_dir: Path) -> WorkerProcess:
-        return WorkerProcess(self.server, self.farm_id, self.fleet_id, data_dir, extra_args=["-v"]).start()
-
-    def submit(self, template: dict[str, Any], **options: Any) -> str:
-        params = options.pop("parameters", None)
-        kwargs: dict[str, Any] = {"priority": 50, **options}
-        if params:
-            kwargs["parameters"] = {k: {"string": str(v)} for k, v in params.items()}
-        return str(
-            self.deadline.create_job(
-                farmId=self.farm_id,
-                queueId=self.queue_id,
-                template=json.dumps(template),
-                templateType="JSON",
-                **kwargs,
-            )["jobId"]
-        )
-
-    def job(self, job_id: str) -> dict[str, Any]:
-        return dict(self.deadline.get_job(farmId=self.farm_id, queueId=self.queue_id, jobId=job_id))
-
-    def wait(self, job_id: str, timeout: float = 120.0, statuses: set[str] = TERMINAL) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.job(job_id)
-            if job["taskRunStatus"] in statuses:
-                return job
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"job {job_id} still {job['taskRunStatus']}: {job['taskRunStatusCounts']}"
-                )
-            time.sleep(0.2)
-
-    def steps(self, job_id: str) -> list[dict[str, Any]]:
-        return list(
-            self.deadline.list_steps(farmId=self.farm_id, queueId=self.queue_id, jobId=job_id)["steps"]
-        )
-
-    def tasks(self, job_id: str, step_id: str) -> list[dict[str, Any]]:
-        pages = self.deadline.get_paginator("list_tasks").paginate(
-            farmId=self.farm_id, queueId=self.queue_id, jobId=job_id, stepId=step_id
-        )
-        return [task for page in pages for task in page["tasks"]]
-
-    def sessions(self, job_id: str) -> list[dict[str, Any]]:
-        pages = self.deadline.get_paginator("list_sessions").paginate(
-            farmId=self.farm_id, queueId=self.queue_id, jobId=job_id
-        )
-        return [session for page in pages for session in page["sessions"]]
-
-    def actions(self, job_id: str, **filters: str) -> list[dict[str, Any]]:
-        pages = self.deadline.get_paginator("list_session_actions").paginate(
-            farmId=self.farm_id, queueId=self.queue_id, jobId=job_id, **filters
-        )
-        return [action for page in pages for action in page["sessionActions"]]
-
-    def session_log(self, session_id: str) -> list[str]:
-        group = f"/aws/deadline/{self.farm_id}/{self.queue_id}"
-        messages: list[str] = []
-        token = None
-        while True:
-            kwargs: dict[str, Any] = {"nextToken": token} if token else {"startFromHead": True}
-            page = self.logs.get_log_events(logGroupName=group, logStreamName=session_id, **kwargs)
-            if not page["events"]:
-                return messages
-            messages += [e["message"] for e in page["events"]]
-            token = page["nextForwardToken"]
-
-
-def step(
-    name: str, command: str, *, frames: str | None = None, depends_on: str | None = None
-) -> dict[str, Any]:
-    """An OpenJD step running `command` with bash; `frames` gives it a Frame task parameter."""
-    body: dict[str, Any] = {
-        "name": name,
-        "script": {
-            "actions": {"onRun": {"command": "bash", "args": ["{{Task.File.Run}}"]}},
-            "embeddedFiles": [{"name": "Run", "type": "TEXT", "data": command}],
-        },
-    }
-    if frames:
-        body["parameterSpace"] = {
-            "taskParameterDefinitions": [{"name": "Frame", "type": "INT", "range": frames}]
-        }
-    if depends_on:
-        body["dependencies"] = [{"dependsOn": depends_on}]
-    return body
-
-
-def job_template(name: str, *steps: dict[str, Any], parameters: list[str] | None = None) -> dict[str, Any]:
-    template: dict[str, Any] = {
-        "specificationVersion": "jobtemplate-2023-09",
-        "name": name,
-        "steps": list(steps),
-    }
-    if parameters:
-        template["parameterDefinitions"] = [{"name": p, "type": "STRING"} for p in parameters]
-    return template
-
-
-def require_worker_protocol(farm: Farm) -> None:
-    """Skip while the server does not serve the worker operations at all (501)."""
-    try:
-        farm.deadline.list_workers(farmId=farm.farm_id, fleetId=farm.fleet_id)
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "NotImplementedException":
-            pytest.skip("this server does not serve the worker protocol")
-        raise
 
 
 @pytest.fixture(scope="module")
