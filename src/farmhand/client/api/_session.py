@@ -71,6 +71,8 @@ _lock = threading.RLock()
 _sessions: dict[tuple[Any, ...], boto3.Session] = {}
 _clients: dict[tuple[Any, ...], BaseClient] = {}
 _account_ids: dict[int, tuple[boto3.Session, str | None]] = {}
+# The (https_proxy, ca_bundle) each cached session was set up with: the first config wins.
+_proxy_applied: dict[int, tuple[str, str]] = {}
 # Called when the session caches are cleared (the queue-role session cache registers here).
 _cache_clear_hooks: list[Any] = []
 
@@ -81,6 +83,7 @@ def clear_session_caches() -> None:
         _sessions.clear()
         _clients.clear()
         _account_ids.clear()
+        _proxy_applied.clear()
     for hook in _cache_clear_hooks:
         hook()
 
@@ -97,11 +100,11 @@ def resolve_region(
     """Explicit region, else the configured region of the farm (the default farm), else None."""
     if region:
         return region
-    scoped = config if config is not None else read_config()
-    if farm_id is not None and farm_id != get_setting("defaults.farm_id", scoped):
-        scoped = _copy_config(scoped)
+    if farm_id is not None and farm_id != get_setting("defaults.farm_id", config):
+        scoped = _copy_config(config) if config is not None else read_config()
         set_setting("defaults.farm_id", farm_id, scoped)
-    return get_setting("defaults.farm_region", scoped) or None
+        return get_setting("defaults.farm_region", scoped) or None
+    return get_setting("defaults.farm_region", config) or None
 
 
 def _copy_config(config: ConfigParser) -> ConfigParser:
@@ -150,9 +153,6 @@ def _relax_monitor_refresh_windows(session: boto3.Session) -> None:
             setattr(credentials, "_mandatory_refresh_timeout", _DCM_MANDATORY_REFRESH_SECONDS)  # noqa: B010
     except Exception:
         log.debug("could not adjust credential refresh windows", exc_info=True)
-
-
-_proxy_applied: dict[int, tuple[str, str]] = {}
 
 
 def _apply_proxy_settings(session: boto3.Session, config: ConfigParser | None) -> None:
