@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from itertools import islice
+from contextlib import AbstractContextManager, contextmanager
+from itertools import chain, islice
 from typing import Any
 
 from sqlalchemy import Connection, insert, update
@@ -25,7 +27,9 @@ from ._transitions import refresh_job
 log = logging.getLogger("farmhand.server.jobs")
 
 INLINE_TASK_LIMIT = 20_000
-CHUNK_SIZE = 50_000
+CHUNK_SIZE = 200_000  # tasks per transaction: ~2 s of SQLite's write lock at most
+_ROWS_PER_STATEMENT = 100  # 1,000 bound values per statement, far below SQLite's limit
+_BULK_CACHE_KIB = 262_144  # SQLite page cache while a large job's tasks go in
 CREATE_COMPLETE_MESSAGE = "Job creation completed successfully"
 CREATE_IN_PROGRESS_MESSAGE = "Job creation in progress"
 
@@ -141,13 +145,30 @@ def insert_task_rows(conn: Connection, step: StepPlan, rows: list[tuple[Any, ...
             for row in rows:
                 copy.write_row(row)
     else:
-        marks = ", ".join("?" for _ in _TASK_COLUMNS)
-        conn.exec_driver_sql(f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) VALUES ({marks})", rows)
+        _sqlite_insert(conn, rows)
     counter = count_column(step.initial_status)
     n = len(rows)
     conn.execute(update(steps).where(steps.c.step_id == step.step_id).values({counter: steps.c[counter] + n}))
     job_id = rows[0][2]
     conn.execute(update(jobs).where(jobs.c.job_id == job_id).values({counter: jobs.c[counter] + n}))
+
+
+def _sqlite_insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Many rows per INSERT statement: SQLite's per-statement overhead paid once per batch."""
+    one = "(" + ", ".join("?" for _ in _TASK_COLUMNS) + ")"
+    head = f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) VALUES "
+    full = len(rows) - len(rows) % _ROWS_PER_STATEMENT
+    if full:
+        batch_sql = head + ", ".join([one] * _ROWS_PER_STATEMENT)
+        conn.exec_driver_sql(
+            batch_sql,
+            [
+                tuple(chain.from_iterable(rows[start : start + _ROWS_PER_STATEMENT]))
+                for start in range(0, full, _ROWS_PER_STATEMENT)
+            ],
+        )
+    if full < len(rows):
+        conn.exec_driver_sql(head + one, rows[full:])
 
 
 def complete_creation(conn: Connection, job_id: str, *, now: dt.datetime) -> None:
@@ -169,6 +190,49 @@ def write_tasks_inline(
     complete_creation(conn, job_id, now=now)
 
 
+@contextmanager
+def _bulk_cache(conn: Connection) -> Iterator[None]:
+    """A large page cache for SQLite while index pages of a million rows churn, then back to normal."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(previous or -2000)}")
+
+
+_DONE = object()
+
+
+def _prepared_chunks(
+    plan: JobPlan, *, job_id: str, farm_id: str, queue_id: str, now: dt.datetime
+) -> Iterator[tuple[StepPlan, list[tuple[Any, ...]]]]:
+    """Chunks of task rows, built one ahead on another thread while the database takes the last one.
+
+    The database driver releases the GIL while it writes, so building rows and writing them overlap.
+    """
+    ready: queue.Queue[Any] = queue.Queue(maxsize=1)
+
+    def produce() -> None:
+        try:
+            for step in plan.steps:
+                rows = task_rows(step, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now)
+                while chunk := list(islice(rows, CHUNK_SIZE)):
+                    ready.put((step, chunk))
+            ready.put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            ready.put(error)
+
+    threading.Thread(target=produce, name=f"tasks-{job_id}", daemon=True).start()
+    while (item := ready.get()) is not _DONE:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
 def write_tasks_later(
     write: Callable[[], AbstractContextManager[Connection]],
     plan: JobPlan,
@@ -180,11 +244,9 @@ def write_tasks_later(
 ) -> None:
     """Background body for a large job: tasks in chunks, then CREATE_COMPLETE (or CREATE_FAILED)."""
     try:
-        for step in plan.steps:
-            rows = task_rows(step, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now)
-            while chunk := list(islice(rows, CHUNK_SIZE)):
-                with write() as conn:
-                    insert_task_rows(conn, step, chunk)
+        for step, chunk in _prepared_chunks(plan, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now):
+            with write() as conn, _bulk_cache(conn):
+                insert_task_rows(conn, step, chunk)
         with write() as conn:
             complete_creation(conn, job_id, now=dt.datetime.now(dt.UTC))
     except Exception as error:
