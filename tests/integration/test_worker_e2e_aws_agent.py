@@ -1,0 +1,110 @@
+"""The unmodified AWS Deadline Cloud worker agent runs a job on a farmhand farm.
+
+The agent is found through FARMHAND_AWS_WORKER_AGENT (path of `deadline-worker-agent`) or on PATH;
+install it with `pip install deadline-cloud-worker-agent` (ideally in a separate environment).
+It is pointed at the farm only through its process environment (spec §7.4) and runs jobs as its own
+user, without shutting the host down, with local directories.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _worker_farm import Farm, job_template, require_worker_protocol, step
+
+from farmhand.testing import ServerProcess, server_environment
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def _agent_executable() -> str:
+    found = os.environ.get("FARMHAND_AWS_WORKER_AGENT") or shutil.which("deadline-worker-agent")
+    if not found:
+        pytest.skip(
+            "the AWS worker agent is not installed (pip install deadline-cloud-worker-agent, "
+            "then set FARMHAND_AWS_WORKER_AGENT to its deadline-worker-agent)"
+        )
+    return found
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
+    with ServerProcess(tmp_path_factory.mktemp("aws-agent-server")) as server:
+        built = Farm(server)
+        require_worker_protocol(built)
+        yield built
+
+
+@pytest.fixture(scope="module")
+def aws_agent(farm: Farm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
+    executable = _agent_executable()
+    home = tmp_path_factory.mktemp("aws-agent")
+    for sub in ("logs", "persistence", "sessions"):
+        (home / sub).mkdir()
+    env = server_environment(farm.server, home)
+    env.update(AWS_REGION="us-west-2", DEADLINE_CLOUD_TELEMETRY_OPT_OUT="true")
+    with (home / "agent.out").open("wb") as out:
+        process = subprocess.Popen(
+            [
+                executable,
+                "--farm-id",
+                farm.farm_id,
+                "--fleet-id",
+                farm.fleet_id,
+                "--run-jobs-as-agent-user",
+                "--no-shutdown",
+                "--logs-dir",
+                str(home / "logs"),
+                "--persistence-dir",
+                str(home / "persistence"),
+                "--session-root-dir",
+                str(home / "sessions"),
+                "--no-host-metrics-logging",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        print((home / "agent.out").read_text(errors="replace")[-20000:])
+
+
+def test_the_aws_worker_agent_runs_a_job_and_ships_its_logs(
+    farm: Farm, aws_agent: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    # Given a farm the unmodified AWS agent registered with
+    deadline = time.monotonic() + 60
+    while not farm.deadline.list_workers(farmId=farm.farm_id, fleetId=farm.fleet_id)["workers"]:
+        assert aws_agent.poll() is None, "the AWS worker agent exited"
+        assert time.monotonic() < deadline, "the AWS worker agent did not register"
+        time.sleep(0.2)
+    # When a three-task job is submitted
+    template = job_template(
+        "aws agent", step("Echo", 'echo "aws agent frame {{Task.Param.Frame}}"', frames="1-3")
+    )
+    job_id = farm.submit(template)
+    job = farm.wait(job_id, timeout=180)
+    # Then it succeeds, and each task's output is in the session log the agent shipped
+    assert job["taskRunStatus"] == "SUCCEEDED", job
+    assert job["taskRunStatusCounts"]["SUCCEEDED"] == 3
+    logs = "\n".join(line for s in farm.sessions(job_id) for line in farm.session_log(s["sessionId"]))
+    for frame in (1, 2, 3):
+        assert f"aws agent frame {frame}" in logs
+    assert aws_agent.poll() is None

@@ -1,0 +1,226 @@
+"""Workers and servers that die or stop mid-job: the work still completes, exactly once."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from _worker_farm import Farm, job_template, require_worker_protocol, step
+
+from farmhand.testing import ServerProcess, WorkerProcess
+
+pytestmark = pytest.mark.timeout(300)
+
+WORKER_TIMEOUT_SECONDS = 4
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _server(data_dir: Path, port: int = 0, *args: str) -> ServerProcess:
+    return ServerProcess(
+        data_dir, port=port, extra_args=["--worker-timeout-seconds", str(WORKER_TIMEOUT_SECONDS), *args]
+    ).start()
+
+
+class Running:
+    """Worker processes started by a test; all stopped at its end."""
+
+    def __init__(self) -> None:
+        self.started: list[WorkerProcess] = []
+
+    def start(self, farm: Farm, data_dir: Path) -> WorkerProcess:
+        worker = farm.worker(data_dir)
+        self.started.append(worker)
+        worker.wait_registered()
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            worker.stop(timeout=30)
+
+
+@pytest.fixture
+def running() -> Iterator[Running]:
+    tracker = Running()
+    yield tracker
+    tracker.stop_all()
+
+
+def _kill_tree(pid_file: Path) -> None:
+    """Processes a SIGKILLed agent left behind (on a real host crash they die with it)."""
+    if not pid_file.exists():
+        return
+    for line in pid_file.read_text().split():
+        try:
+            proc = psutil.Process(int(line))
+            for child in proc.children(recursive=True):
+                child.kill()
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _task_runs(farm: Farm, job_id: str) -> list[dict[str, Any]]:
+    return [a for a in farm.actions(job_id) if "taskRun" in a["definition"]]
+
+
+def _wait_until(condition: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_killed_workers_task_completes_on_another_worker(tmp_path: Path, running: Running) -> None:
+    server = _server(tmp_path / "server")
+    try:
+        farm = Farm(server)
+        require_worker_protocol(farm)
+        first = running.start(farm, tmp_path / "w1")
+        # Given a task running on the first worker
+        pids = tmp_path / "pids"
+        command = f'echo "$$" >> {pids}; echo "running on $DEADLINE_WORKER_ID"; sleep 4; echo finished'
+        job_id = farm.submit(job_template("survivor", step("Work", command)))
+        _wait_until(lambda: pids.exists(), 60, "the task to start")
+        second = running.start(farm, tmp_path / "w2")
+        # When the first worker is killed with SIGKILL (its task's process with it, as on a host crash)
+        first.kill()
+        _kill_tree(pids)
+        # Then after the worker timeout the task runs again, on the second worker, to SUCCEEDED
+        job = farm.wait(job_id, timeout=90)
+        assert job["taskRunStatus"] == "SUCCEEDED"
+        runs = _task_runs(farm, job_id)
+        succeeded = [a for a in runs if a["status"] == "SUCCEEDED"]
+        assert len(succeeded) == 1
+        sessions = {s["sessionId"]: s for s in farm.sessions(job_id)}
+        assert sessions[succeeded[0]["sessionId"]]["workerId"] == second.worker_id
+        worker = farm.deadline.get_worker(
+            farmId=farm.farm_id, fleetId=farm.fleet_id, workerId=first.worker_id
+        )
+        assert worker["status"] == "NOT_RESPONDING"
+        # And the failure of the lost worker did not count against the task
+        (task,) = farm.tasks(job_id, farm.steps(job_id)[0]["stepId"])
+        assert task["failureRetryCount"] == 0
+    finally:
+        running.stop_all()
+        server.stop()
+
+
+def test_restarting_the_server_mid_job_finishes_every_task_exactly_once(
+    tmp_path: Path, running: Running
+) -> None:
+    port = _free_port()
+    server = _server(tmp_path / "server", port)
+    try:
+        farm = Farm(server)
+        require_worker_protocol(farm)
+        for i in range(2):
+            running.start(farm, tmp_path / f"w{i}")
+        # Given a 20-task job under way
+        job_id = farm.submit(job_template("restart", step("Work", "sleep 0.4", frames="1-20")))
+        _wait_until(
+            lambda: farm.job(job_id)["taskRunStatusCounts"]["SUCCEEDED"] >= 4, 60, "a few tasks to succeed"
+        )
+        # When the server is killed and started again on the same port and data
+        server.kill()
+        time.sleep(1.0)
+        server = _server(tmp_path / "server", port)
+        farm.deadline = server.client("deadline")
+        farm.logs = server.client("logs")
+        # Then the job finishes and no task ran to SUCCEEDED twice
+        job = farm.wait(job_id, timeout=120)
+        assert job["taskRunStatus"] == "SUCCEEDED"
+        assert job["taskRunStatusCounts"]["SUCCEEDED"] == 20
+        per_task: dict[str, int] = {}
+        for action in _task_runs(farm, job_id):
+            if action["status"] == "SUCCEEDED":
+                task_id = action["definition"]["taskRun"]["taskId"]
+                per_task[task_id] = per_task.get(task_id, 0) + 1
+        assert len(per_task) == 20
+        assert set(per_task.values()) == {1}
+    finally:
+        running.stop_all()
+        server.stop()
+
+
+def test_sigterm_drains_the_worker_and_its_task_runs_elsewhere(tmp_path: Path, running: Running) -> None:
+    server = _server(tmp_path / "server")
+    try:
+        farm = Farm(server)
+        require_worker_protocol(farm)
+        first = running.start(farm, tmp_path / "w1")
+        # Given a long task on the only worker (a second run finishes at once)
+        marker = tmp_path / "ran-once"
+        pids = tmp_path / "pids"
+        command = (
+            f"if [ -e {marker} ]; then echo second run; exit 0; fi\n"
+            f"touch {marker}; echo $$ >> {pids}; sleep 120\n"
+        )
+        job_id = farm.submit(job_template("drain", step("Work", command)))
+        _wait_until(lambda: pids.exists(), 60, "the task to start")
+        task_pid = int(pids.read_text().split()[0])
+        # When the worker gets SIGTERM
+        assert first.process is not None
+        first.process.send_signal(signal.SIGTERM)
+        code = first.process.wait(60)
+        # Then it exits cleanly, its task process is gone, and the farm sees STOPPED and INTERRUPTED
+        assert code == 0, first.output()
+        assert not psutil.pid_exists(task_pid) or psutil.Process(task_pid).status() == psutil.STATUS_ZOMBIE
+        worker = farm.deadline.get_worker(
+            farmId=farm.farm_id, fleetId=farm.fleet_id, workerId=first.worker_id
+        )
+        assert worker["status"] == "STOPPED"
+        (run,) = _task_runs(farm, job_id)
+        assert run["status"] == "INTERRUPTED"
+        # And the task is back to READY without a failure, and runs on the next worker
+        (task,) = farm.tasks(job_id, farm.steps(job_id)[0]["stepId"])
+        assert task["runStatus"] == "READY"
+        assert task["failureRetryCount"] == 0
+        running.start(farm, tmp_path / "w2")
+        assert farm.wait(job_id, timeout=60)["taskRunStatus"] == "SUCCEEDED"
+    finally:
+        running.stop_all()
+        server.stop()
+
+
+def test_a_worker_that_failed_too_often_gets_no_more_of_that_job(tmp_path: Path, running: Running) -> None:
+    server = _server(tmp_path / "server", 0, "--worker-failure-cap", "1")
+    try:
+        farm = Farm(server)
+        require_worker_protocol(farm)
+        workers = [running.start(farm, tmp_path / f"w{i}") for i in range(2)]
+        # Given a task that always fails, with many retries allowed, and a per-worker cap of 1 failure
+        job_id = farm.submit(job_template("capped", step("Fail", "exit 7")), maxRetriesPerTask=10)
+        # When both workers have failed it once
+        runs = _wait_until(
+            lambda: (
+                [a for a in _task_runs(farm, job_id) if a["status"] == "FAILED"]
+                if len(_task_runs(farm, job_id)) >= 2
+                else None
+            ),
+            60,
+            "two failed runs",
+        )
+        time.sleep(5)  # several poll intervals in which a capped worker could take it again
+        # Then it ran exactly once per worker and is not given to either again
+        runs = _task_runs(farm, job_id)
+        sessions = {s["sessionId"]: s["workerId"] for s in farm.sessions(job_id)}
+        assert len(runs) == 2
+        assert sorted(sessions[a["sessionId"]] for a in runs) == sorted(w.worker_id for w in workers)
+        assert farm.job(job_id)["taskRunStatus"] not in ("SUCCEEDED", "FAILED")
+    finally:
+        running.stop_all()
+        server.stop()
