@@ -28,6 +28,15 @@ from ._scheduler_loop import ScheduleConflict, SchedulerLoop
 log = logging.getLogger("farmhand.worker")
 
 STATUS_CALL_ATTEMPTS = 5
+# Answers that mean "this worker id or these cached credentials are stale": join the fleet again.
+REJOIN_CODES = frozenset(
+    {
+        "ResourceNotFoundException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+    }
+)
 
 
 class WorkerAgent:
@@ -57,32 +66,10 @@ class WorkerAgent:
         config = self.config
         config.prepare()
         bootstrap = bootstrap_session(config)
-        bootstrap_deadline = bootstrap.client("deadline", config=client_config())
         host = host_properties()
-        worker_id = load_worker_id(config) or create_worker(bootstrap_deadline, config, host, self.stop)
-        credentials = FleetCredentials(config, bootstrap, worker_id)
-        try:
-            credentials.start(self.stop)
-        except ClientError as error:
-            if error_code(error) != "ResourceNotFoundException":
-                raise
-            log.info("the farm no longer knows worker %s; registering again", worker_id)
-            credentials.forget()
-            forget_worker_id(config)
-            worker_id = create_worker(bootstrap_deadline, config, host, self.stop)
-            credentials = FleetCredentials(config, bootstrap, worker_id)
-            credentials.start(self.stop)
-        self.worker_id = worker_id
-
-        session = credentials.session()
-        deadline = session.client(
-            "deadline", config=client_config(read_timeout=config.poll_wait_seconds + 30)
-        )
-        logs = session.client(
-            "logs", config=client_config(retries={"mode": "standard", "max_attempts": 1}, read_timeout=30)
-        )
         worker_caps = capabilities()
-        answer = start_worker(deadline, config, worker_id, worker_caps, host, self.stop)
+        worker_id, deadline, logs, answer = self._join_fleet(bootstrap, host, worker_caps)
+        self.worker_id = worker_id
         group, stream = log_destination(answer.get("log"))
         worker_log = LogShipper(
             lambda: logs,
@@ -117,6 +104,43 @@ class WorkerAgent:
             logging.getLogger("farmhand.worker").removeHandler(handler)
             worker_log.close(timeout=10.0)
         return 0
+
+    def _join_fleet(
+        self, bootstrap: Any, host: dict[str, Any], worker_caps: dict[str, Any]
+    ) -> tuple[str, Any, Any, dict[str, Any]]:
+        """Register (or reuse the persisted worker), get fleet credentials, UpdateWorker(STARTED).
+
+        A persisted worker the farm no longer knows is registered afresh; cached fleet credentials
+        the farm no longer accepts are dropped and fetched again with the bootstrap credentials.
+        """
+        config = self.config
+        bootstrap_deadline = bootstrap.client("deadline", config=client_config())
+        for attempt in range(3):
+            worker_id = load_worker_id(config) or create_worker(bootstrap_deadline, config, host, self.stop)
+            credentials = FleetCredentials(config, bootstrap, worker_id)
+            try:
+                credentials.start(self.stop)
+                session = credentials.session()
+                deadline = session.client(
+                    "deadline", config=client_config(read_timeout=config.poll_wait_seconds + 30)
+                )
+                logs = session.client(
+                    "logs",
+                    config=client_config(retries={"mode": "standard", "max_attempts": 1}, read_timeout=30),
+                )
+                answer = start_worker(deadline, config, worker_id, worker_caps, host, self.stop)
+                return worker_id, deadline, logs, answer
+            except ClientError as error:
+                code = error_code(error)
+                if attempt == 2 or code not in REJOIN_CODES:
+                    raise
+                credentials.forget()
+                if code == "ResourceNotFoundException":
+                    log.info("the farm no longer knows worker %s; registering again", worker_id)
+                    forget_worker_id(config)
+                else:
+                    log.info("cached fleet credentials refused (%s); fetching new ones", code)
+        raise AssertionError("unreachable")
 
     def _drain(self, deadline: Any, loop: SchedulerLoop) -> None:
         """STOPPING, interrupt running work, report it, STOPPED (spec §5.7, worker-initiated drain)."""

@@ -170,14 +170,8 @@ class SchedulerLoop:
         attempt = 0
         while True:
             updates, versions = self.snapshot_updates()
-            self._wait_seconds = wait_seconds
             try:
-                answer: dict[str, Any] = self.context.deadline.update_worker_schedule(
-                    farmId=self.config.farm_id,
-                    fleetId=self.config.fleet_id,
-                    workerId=self.context.worker_id,
-                    updatedSessionActions=updates,
-                )
+                answer = self._send(updates, wait_seconds)
             except ClientError as error:
                 code = error_code(error)
                 if code == "ConflictException" and error.response.get("reason") == "CONCURRENT_MODIFICATION":
@@ -197,11 +191,51 @@ class SchedulerLoop:
                 if self._pause(error, attempt):
                     return None
                 continue
-            finally:
-                self._wait_seconds = 0
+            if answer is None:
+                return None  # stopping: the held call was abandoned
             self.polls += 1
             self.updates.acknowledge(versions)
             return answer
+
+    def _send(self, updates: dict[str, dict[str, Any]], wait_seconds: int) -> dict[str, Any] | None:
+        """The call itself. A long poll runs on a helper thread so that a stop need not wait for it."""
+
+        def call() -> dict[str, Any]:
+            answer: dict[str, Any] = self.context.deadline.update_worker_schedule(
+                farmId=self.config.farm_id,
+                fleetId=self.config.fleet_id,
+                workerId=self.context.worker_id,
+                updatedSessionActions=updates,
+            )
+            return answer
+
+        self._wait_seconds = wait_seconds
+        if wait_seconds <= 0:
+            return call()
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["answer"] = call()
+            except BaseException as error:
+                outcome["error"] = error
+            finally:
+                done.set()
+                self._wake.set()
+
+        threading.Thread(target=run, name="schedule-long-poll", daemon=True).start()
+        while not done.is_set():
+            if self.stop.is_set():
+                self._wait_seconds = 0
+                return None
+            self._wake.wait()
+            self._wake.clear()
+        self._wait_seconds = 0
+        if "error" in outcome:
+            raise outcome["error"]
+        answer: dict[str, Any] = outcome["answer"]
+        return answer
 
     def snapshot_updates(self) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
         return self.updates.snapshot()
@@ -265,6 +299,7 @@ class SchedulerLoop:
 
     def final_report(self) -> None:
         """Send what is left to report, once, without reconciling the answer."""
+        self._wait_seconds = 0
         updates, versions = self.updates.snapshot()
         try:
             self.context.deadline.update_worker_schedule(
