@@ -16,7 +16,9 @@ from ._waiting import describe_counts
 
 __all__ = ["FailedTaskReport", "JobDiagnosis", "diagnose_job", "print_diagnosis", "session_id_of"]
 
-_LOG_WINDOW_MARGIN = timedelta(seconds=1)
+# Lines are stamped when the worker reads them, after the action started: no margin before the
+# start (an earlier task of the same session must not show up), one second after the end.
+_LOG_WINDOW_END_MARGIN = timedelta(seconds=1)
 
 
 @dataclass
@@ -120,13 +122,13 @@ def _add_log_tail(
         return
     events: list[Any] = []
     if report.started_at is not None:
-        end = (report.ended_at or datetime.now(report.started_at.tzinfo)) + _LOG_WINDOW_MARGIN
+        end = (report.ended_at or datetime.now(report.started_at.tzinfo)) + _LOG_WINDOW_END_MARGIN
         events = api.get_session_logs(
             farm_id,
             queue_id,
             session_id=report.session_id,
             limit=lines,
-            start_time=report.started_at - _LOG_WINDOW_MARGIN,
+            start_time=report.started_at,
             end_time=end,
             config=config,
         ).events
