@@ -499,3 +499,18 @@ def test_large_job_is_written_in_the_background(deadline: Any, farm_id: str, que
         farmId=farm_id, queueId=queue_id, jobId=job_id, stepId=step_id, taskId=f"task-{step_id[5:]}-59999"
     )
     assert last["parameters"] == {"Frame": {"int": "60000"}}
+
+
+def test_copy_job_template_says_there_is_no_object_store(deadline: Any, farm_id: str, queue_id: str) -> None:
+    # Given a job, When its template is copied to S3 on a farm without an object store
+    job_id = submit(deadline, farm_id, queue_id, job_template(step("R")))
+    with pytest.raises(ClientError) as info:
+        deadline.copy_job_template(
+            farmId=farm_id,
+            queueId=queue_id,
+            jobId=job_id,
+            targetS3Location={"bucketName": "b", "key": "k.json"},
+        )
+    # Then the answer says so plainly, naming the target
+    code, message = error_of(info)
+    assert code == "ValidationException" and "s3://b/k.json" in message

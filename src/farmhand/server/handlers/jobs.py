@@ -186,14 +186,11 @@ def list_job_parameter_definitions(call: Call, params: Params) -> Output:
 
 @operation("CopyJobTemplate")
 def copy_job_template(call: Call, params: Params) -> Output:
-    """Writes the job's template to S3 through the farm's object store, when the farm has one."""
+    """Needs an object store to write into; this server has none yet, so it says so (never a fake copy)."""
     job = require_job(call.conn, params["farmId"], params["queueId"], params["jobId"])
     target = params["targetS3Location"]
-    put_object = getattr(call.runtime, "put_object", None)
-    if put_object is None:
-        raise ValidationError.for_field(
-            "targetS3Location",
-            "this farm has no S3 endpoint to copy the job template to (start it with an object store)",
-        )
-    put_object(target["bucketName"], target["key"], str(job.template).encode())
-    return {"templateType": job.template_type}
+    raise ValidationError.for_field(
+        "targetS3Location",
+        f"this farm has no S3 object store to write s3://{target['bucketName']}/{target['key']} into; "
+        f"read the {job.template_type} template of {job.job_id} with the job's bundle instead",
+    )
