@@ -52,6 +52,14 @@ def write_aws_files(directory: Path, url: str, access_key: str, secret_key: str)
             services = farmhand-local
             disable_host_prefix_injection = true
 
+            [profile monitor-sim]
+            region = us-west-2
+            services = farmhand-local
+            disable_host_prefix_injection = true
+            monitor_id = monitor-1
+            user_id = user-1
+            identity_store_id = d-1
+
             [profile broken]
             region = us-west-2
             services = farmhand-local
@@ -72,6 +80,7 @@ def write_aws_files(directory: Path, url: str, access_key: str, secret_key: str)
     credentials = directory / "aws_credentials"
     credentials.write_text(
         f"[{PROFILE}]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret_key}\n\n"
+        f"[monitor-sim]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret_key}\n\n"
         "[broken]\naws_access_key_id = AKIANOTAREALKEY00000\naws_secret_access_key = wrong\n"
     )
     return aws_config, credentials
@@ -780,6 +789,57 @@ def test_worker_logs(farm: dict[str, Any]) -> None:
     result = api.get_worker_logs(farm["farm_id"], fleet_id, worker_id)
     assert [e.message for e in result.events] == ["worker started"]
     assert (result.worker_id, result.fleet_id, result.log_group) == (worker_id, fleet_id, group)
+
+
+def monitor_config(farm: dict[str, Any], queue_id: str) -> configparser.ConfigParser:
+    """A config whose profile looks like a Deadline Cloud monitor login (same keys underneath)."""
+    scoped = config.read_config()
+    config.set_setting("defaults.aws_profile_name", "monitor-sim", scoped)
+    config.set_setting("defaults.farm_id", farm["farm_id"], scoped)
+    config.set_setting("defaults.queue_id", queue_id, scoped)
+    return scoped
+
+
+def test_monitor_profiles_read_session_logs_with_queue_role_credentials(farm: dict[str, Any]) -> None:
+    # Given a queue with a role, a session log in it, and a monitor-style profile
+    queue_id = queue_with_role(farm)
+    group = f"/aws/deadline/{farm['farm_id']}/{queue_id}"
+    session_id = "session-abcdefabcdefabcdefabcdefabcdefab"
+    put_log_lines(farm, group, session_id, ["from the queue role"])
+    scoped = monitor_config(farm, queue_id)
+    assert api.get_credentials_source(config=scoped) == api.AwsCredentialsSource.DEADLINE_CLOUD_MONITOR_LOGIN
+    # When the log is read, the client goes through the queue-user session
+    result = api.get_session_logs(farm["farm_id"], queue_id, session_id=session_id, config=scoped)
+    # Then the events come back
+    assert [e.message for e in result.events] == ["from the queue role"]
+
+
+def test_monitor_profiles_read_worker_logs_with_fleet_role_credentials(farm: dict[str, Any]) -> None:
+    deadline = farm["deadline"]
+    fleet_id = deadline.create_fleet(
+        farmId=farm["farm_id"],
+        displayName="log fleet",
+        roleArn="arn:aws:iam::123456789012:role/fleet",
+        maxWorkerCount=1,
+        configuration={
+            "customerManaged": {
+                "mode": "NO_SCALING",
+                "workerCapabilities": {
+                    "vCpuCount": {"min": 1},
+                    "memoryMiB": {"min": 512},
+                    "osFamily": "LINUX",
+                    "cpuArchitectureType": "x86_64",
+                },
+            }
+        },
+    )["fleetId"]
+    worker_id = "worker-abcdefabcdefabcdefabcdefabcdefab"
+    put_log_lines(farm, f"/aws/deadline/{farm['farm_id']}/{fleet_id}", worker_id, ["agent up"])
+    scoped = monitor_config(farm, farm["queue_id"])
+    with implemented("AssumeFleetRoleForRead"):
+        deadline.assume_fleet_role_for_read(farmId=farm["farm_id"], fleetId=fleet_id)
+    result = api.get_worker_logs(farm["farm_id"], fleet_id, worker_id, config=scoped)
+    assert [e.message for e in result.events] == ["agent up"]
 
 
 # -- queue roles -----------------------------------------------------------------------------------
