@@ -218,3 +218,30 @@ def test_server_errors_are_retried(collector: Collector) -> None:
     client.record_event("retried", {})
     bodies = collector.events(wait_for=4, timeout=10)
     assert [t for t, _ in rum_events(bodies)].count("com.amazon.rum.deadline.retried") == 3
+
+
+def test_common_details_and_error_traces(collector: Collector) -> None:
+    # Given common details set once
+    client = TelemetryClient("pkg", "1.0.0")
+    client.update_common_details({"studio": "north"})
+    # When an error is recorded with its trace, and a cancellation too
+    from farmhand.client.exceptions import DeadlineOperationCanceled, DeadlineOperationError
+
+    try:
+        config.get_setting("nodot")
+    except DeadlineOperationError as error:
+        client.record_error_with_trace(error, "submission")
+
+    client.record_error_with_trace(DeadlineOperationCanceled(), "submission")
+    bodies = collector.events(wait_for=2)
+    errors = [d for t, d in rum_events(bodies) if t == "com.amazon.rum.deadline.error"]
+    # Then the error carries the common details and only farmhand's frames; cancels are not errors
+    assert len(errors) == 1
+    assert errors[0]["studio"] == "north"
+    assert (errors[0]["exception_type"], errors[0]["exception_scope"]) == (
+        "DeadlineOperationError",
+        "submission",
+    )
+    frames = errors[0]["stack_trace"].splitlines()
+    assert frames and all(frame.startswith("farmhand/") for frame in frames)
+    assert any(frame.startswith("farmhand/client/config/_config_file.py:") for frame in frames)

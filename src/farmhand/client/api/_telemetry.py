@@ -203,13 +203,14 @@ class TelemetryClient:
         """An error with a stack trace that names only farmhand frames (file, line, function)."""
         if isinstance(exc, DeadlineOperationCanceled):
             return
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         frames = []
         trace = exc.__traceback__
         while trace is not None:
             code = trace.tb_frame.f_code
-            if "farmhand" in code.co_filename:
-                module_path = code.co_filename.split("farmhand", 1)[1]
-                frames.append(f"farmhand{module_path}:{trace.tb_lineno}:{code.co_name}")
+            if code.co_filename.startswith(package_root + os.sep):
+                relative = os.path.relpath(code.co_filename, os.path.dirname(package_root))
+                frames.append(f"{relative}:{trace.tb_lineno}:{code.co_name}")
             trace = trace.tb_next
         details = {
             **(extra_details or {}),
