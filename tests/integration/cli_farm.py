@@ -127,8 +127,8 @@ class CliWorkstation:
             AWS_SHARED_CREDENTIALS_FILE=str(self.root / "aws" / "credentials"),
             DEADLINE_CONFIG_FILE_PATH=str(self.deadline_config),
             DEADLINE_CLOUD_TELEMETRY_OPT_OUT="true",
-            **self.extra_env,
         )
+        environment.update(self.extra_env)
         return environment
 
     def write_files(self) -> CliWorkstation:

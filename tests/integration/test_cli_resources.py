@@ -148,3 +148,58 @@ def test_options_override_the_config_without_writing_it(
     # Then that farm is shown and the config file is unchanged
     assert json.loads(result.stdout)["displayName"] == "Other farm"
     assert station.deadline_config.read_text() == before
+
+
+def test_profile_option_never_reaches_the_config_file_even_with_telemetry_on(
+    station: CliWorkstation, tmp_path: Path
+) -> None:
+    # Given a second AWS profile, and telemetry left on (the identifier gets written on first use)
+    other = CliWorkstation(
+        tmp_path, station.url, station.access_key_id, station.secret_access_key, farm_id=station.farm_id
+    ).write_files()
+    aws_config = Path(str(other.env["AWS_CONFIG_FILE"]))
+    aws_config.write_text(
+        aws_config.read_text().replace(f"[profile {PROFILE}]", "[profile plain]", 1)
+        + f"\n[profile {PROFILE}]\nregion = us-west-2\n"
+    )
+    credentials = Path(str(other.env["AWS_SHARED_CREDENTIALS_FILE"]))
+    credentials.write_text(credentials.read_text().replace(f"[{PROFILE}]", "[plain]"))
+    other.extra_env["DEADLINE_CLOUD_TELEMETRY_OPT_OUT"] = ""
+    # When a command runs with --profile plain
+    result = other.run("farm", "list", "--profile", "plain", "--json")
+    # Then it used that profile, and the config file still names the configured one
+    assert result.exit_code == 0, result.output
+    assert station.farm_id in result.stdout
+    written = other.deadline_config.read_text()
+    assert "identifier = " in written  # the file was written during the command
+    assert "aws_profile_name = plain" not in written
+    assert f"aws_profile_name = {PROFILE}" in written
+
+
+def test_queue_paramdefs_honours_the_profile_option(station: CliWorkstation, tmp_path: Path) -> None:
+    # Given a config whose default profile does not exist
+    broken = CliWorkstation(
+        tmp_path,
+        station.url,
+        station.access_key_id,
+        station.secret_access_key,
+        farm_id=station.farm_id,
+        queue_id=station.queue_id,
+    ).write_files()
+    broken.deadline_config.write_text(
+        broken.deadline_config.read_text().replace(f"aws_profile_name = {PROFILE}", "aws_profile_name = gone")
+    )
+    # When the queue's parameters are read with --profile (and the farm and queue named)
+    result = broken.run(
+        "queue",
+        "paramdefs",
+        "--profile",
+        PROFILE,
+        "--farm-id",
+        station.farm_id,
+        "--queue-id",
+        station.queue_id,
+    )
+    # Then the named profile is used throughout
+    assert result.exit_code == 0, result.output
+    assert "define no job parameters" in result.stdout
