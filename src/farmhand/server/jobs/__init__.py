@@ -42,7 +42,13 @@ from ._views import (
     task_search_summary,
     with_ids,
 )
-from ._writer import INLINE_TASK_LIMIT, insert_job_rows, write_tasks_inline, write_tasks_later
+from ._writer import (
+    INLINE_TASK_LIMIT,
+    fail_interrupted_creations,
+    insert_job_rows,
+    write_tasks_inline,
+    write_tasks_later,
+)
 
 __all__ = [
     "INLINE_TASK_LIMIT",
@@ -57,6 +63,7 @@ __all__ = [
     "StepPlan",
     "check_max_worker_count",
     "dependency_counts",
+    "fail_interrupted_creations",
     "insert_job_rows",
     "job_details",
     "job_search_summary",

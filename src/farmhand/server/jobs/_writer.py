@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from itertools import chain, islice
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, insert, select, update
 
 from ..store import TASK_RUN_STATUSES, count_column, jobs, step_dependencies, steps
 from ._instantiate import JobPlan, StepPlan, task_parameter_texts
@@ -260,3 +260,25 @@ def write_tasks_later(
                     lifecycle_status_message=f"Could not write the tasks: {error}",
                 )
             )
+
+
+INTERRUPTED_CREATION_MESSAGE = "The server stopped while this job's tasks were being written; submit it again"
+
+
+def fail_interrupted_creations(conn: Connection) -> list[str]:
+    """At server start: jobs left CREATE_IN_PROGRESS by a stopped server become CREATE_FAILED.
+
+    Their background writer died with the old process, so waiting clients would otherwise wait
+    forever. Returns the ids of the jobs marked.
+    """
+    stuck = [
+        r.job_id
+        for r in conn.execute(select(jobs.c.job_id).where(jobs.c.lifecycle_status == "CREATE_IN_PROGRESS"))
+    ]
+    if stuck:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.job_id.in_(stuck))
+            .values(lifecycle_status="CREATE_FAILED", lifecycle_status_message=INTERRUPTED_CREATION_MESSAGE)
+        )
+    return stuck
