@@ -104,6 +104,13 @@ class Farm:
         )
         return [action for page in pages for action in page["sessionActions"]]
 
+    def action(self, job_id: str, action_id: str) -> dict[str, Any]:
+        return dict(
+            self.deadline.get_session_action(
+                farmId=self.farm_id, queueId=self.queue_id, jobId=job_id, sessionActionId=action_id
+            )
+        )
+
     def session_log(self, session_id: str) -> list[str]:
         group = f"/aws/deadline/{self.farm_id}/{self.queue_id}"
         messages: list[str] = []
