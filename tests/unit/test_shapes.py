@@ -103,6 +103,8 @@ def test_timestamps_leave_with_an_explicit_zone() -> None:
     assert format_timestamp(dt.datetime(2024, 1, 2, 3, 4, 5)) == "2024-01-02T03:04:05.000Z"
     assert format_timestamp(moment.timestamp()) == "2024-01-02T03:04:05.678Z"
     assert format_timestamp("2024-01-02T05:04:05+02:00") == "2024-01-02T03:04:05.000Z"
+    assert format_timestamp("2024-01-02T03:04:05.678Z") == "2024-01-02T03:04:05.678Z"
+    assert format_timestamp("2024-01-02T03:04:05Z") == "2024-01-02T03:04:05.000Z"
 
 
 def test_serialize_formats_members_and_drops_unknown_ones() -> None:

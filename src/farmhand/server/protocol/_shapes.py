@@ -154,9 +154,15 @@ def coerce_text(shape: Any, text: str, path: str) -> Any:
     return text
 
 
+# The form format_timestamp writes; stored documents hold timestamps in it, so they pass unchanged.
+_CANONICAL_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+
 def format_timestamp(value: dt.datetime | float | str) -> str:
     """ISO-8601 with an explicit zone and millisecond precision (naive values break callers)."""
     if isinstance(value, str):
+        if _CANONICAL_TIMESTAMP.fullmatch(value):
+            return value
         value = parse_timestamp(value)
     elif isinstance(value, int | float):
         value = dt.datetime.fromtimestamp(value, UTC)
