@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from sqlalchemy import and_, insert, select
+from sqlalchemy.exc import OperationalError
 
 from ._identity import Principal, lookup_signing_key
 from ._runtime import ServerRuntime
@@ -33,6 +35,7 @@ from .protocol import (
     ServiceError,
     SignedRequest,
     SigningKey,
+    ThrottlingError,
     UnknownOperationError,
     credential_scope_service,
     deadline_routes,
@@ -52,6 +55,7 @@ from .protocol import (
     verify,
 )
 from .store import idempotency_records, telemetry_events, utcnow
+from .worker_plane import start_worker_plane, work_signal
 
 log = logging.getLogger("farmhand.server")
 
@@ -81,6 +85,7 @@ class FarmApp:
         self.deadline = service_model("deadline")
         self.logs = service_model("logs")
         self.sts = service_model("sts")
+        start_worker_plane(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -142,6 +147,7 @@ class FarmApp:
                 region,
                 request_id,
                 lambda out: render_response(route.operation, out)[1],
+                dict(request.headers),
             )
             extra_headers: dict[str, str] = {}
             if isinstance(output, _Replay):
@@ -152,6 +158,12 @@ class FarmApp:
         except ServiceError as error:
             headers, body = render_error(error)
             return Answer(error_status(self.deadline, error), headers, body)
+        except OperationalError as exc:
+            # The store is busy (locked, serialization failure): a fault callers retry.
+            log.warning("store busy: %s", exc)
+            busy = ThrottlingError("The farm's store is busy; retry shortly", retry_after_seconds=1)
+            headers, body = render_error(busy)
+            return Answer(busy.status, headers, body)
         except Exception as exc:
             log.exception("internal error")
             headers, body = render_error(InternalServerError(f"Internal error: {type(exc).__name__}"))
@@ -242,7 +254,40 @@ class FarmApp:
         region: str,
         request_id: str,
         render: Callable[[dict[str, Any] | None], bytes] | None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
+        """Run the operation; a handler hinting `wait_for_work_seconds` is re-run (with no new
+        updates) when work may have appeared, until that wait is over (long poll, no open transaction)."""
+        signal = work_signal(self.runtime)
+        deadline: float | None = None
+        while True:
+            generation = signal.generation
+            output, hints = self._invoke_once(
+                service, name, params, principal, region, request_id, render, headers or {}
+            )
+            if service == "deadline" and not hints.get("quiet"):
+                signal.notify()
+            wait = hints.get("wait_for_work_seconds")
+            if not wait or isinstance(output, _Replay):
+                return output
+            if deadline is None:
+                deadline = time.monotonic() + float(wait)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not signal.wait_past(generation, remaining):
+                return output
+            params = {**params, "updatedSessionActions": {}}
+
+    def _invoke_once(
+        self,
+        service: str,
+        name: str,
+        params: dict[str, Any],
+        principal: Principal,
+        region: str,
+        request_id: str,
+        render: Callable[[dict[str, Any] | None], bytes] | None,
+        headers: dict[str, str],
+    ) -> tuple[Any, dict[str, Any]]:
         registered: Registered | None = self.handlers.get((service, name))
         if registered is None:
             raise NotImplementedOperationError(f"{name} is not implemented by this farmhand server")
@@ -252,11 +297,14 @@ class FarmApp:
         transaction = store.write if registered.writes else store.read
         with transaction() as conn:
             call = Call(conn, principal, self.runtime, name, request_id, region, dt.datetime.now(dt.UTC))
+            call.headers = headers
+            if not registered.writes:
+                call.hints["quiet"] = True
             if token and render is not None:
                 request_hash = _request_hash(params)
                 replay = _find_replay(call, token, request_hash)
                 if replay is not None:
-                    return replay
+                    return replay, {"quiet": True}
             output = registered.handler(call, params)
             if token and render is not None:
                 conn.execute(
@@ -271,7 +319,7 @@ class FarmApp:
                 )
         for hook in call.after_commit:
             hook()
-        return output
+        return output, call.hints
 
 
 def _check_scope(principal: Principal, name: str, params: dict[str, Any], writes: bool) -> None:

@@ -30,8 +30,30 @@ def default_data_dir() -> Path:
     "--database-url", default=None, help="postgresql+psycopg://... (default: SQLite in the data dir)."
 )
 @click.option("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, show_default=True)
+@click.option(
+    "--worker-timeout-seconds",
+    type=float,
+    default=None,
+    envvar="FARMHAND_WORKER_TIMEOUT_SECONDS",
+    help="Silence after which a worker is NOT_RESPONDING and its work goes back to READY "
+    "(default: max(60, 5 x poll interval)).",
+)
+@click.option(
+    "--worker-failure-cap",
+    type=int,
+    default=3,
+    show_default=True,
+    envvar="FARMHAND_WORKER_FAILURE_CAP",
+    help="A worker that failed this many tasks of a job gets no more of that job (0: no cap).",
+)
 def server_command(
-    data_dir: Path | None, host: str, port: int, database_url: str | None, max_body_bytes: int
+    data_dir: Path | None,
+    host: str,
+    port: int,
+    database_url: str | None,
+    max_body_bytes: int,
+    worker_timeout_seconds: float | None,
+    worker_failure_cap: int,
 ) -> None:
     """Run the farm server (Deadline Cloud API, CloudWatch Logs, STS, telemetry) until interrupted."""
     config = ServerConfig(
@@ -40,6 +62,8 @@ def server_command(
         host=host,
         port=port,
         max_body_bytes=max_body_bytes,
+        worker_timeout_seconds=worker_timeout_seconds,
+        worker_failure_cap=worker_failure_cap,
     )
 
     def ready(url: str, runtime: ServerRuntime) -> None:

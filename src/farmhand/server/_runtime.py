@@ -22,6 +22,11 @@ class ServerConfig:
     port: int = 0
     region: str = DEFAULT_REGION
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Worker plane: seconds of silence before a worker is NOT_RESPONDING (None: max(60 s, 5 x poll
+    # interval)), the per-worker failure cap per job (0: no cap), an idle worker's poll interval.
+    worker_timeout_seconds: float | None = None
+    worker_failure_cap: int = 3
+    idle_update_interval_seconds: int = 2
 
 
 class ServerRuntime:

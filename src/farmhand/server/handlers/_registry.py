@@ -29,6 +29,10 @@ class Call:
     region: str
     now: dt.datetime
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # The request's headers (lower-case names) and what a handler tells the dispatcher about the call
+    # (e.g. `wait_for_work_seconds`: hold the answer until work may have arrived).
+    headers: dict[str, str] = field(default_factory=dict)
+    hints: dict[str, Any] = field(default_factory=dict)
 
     @property
     def account_id(self) -> str:

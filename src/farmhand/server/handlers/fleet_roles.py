@@ -1,0 +1,57 @@
+"""Credentials for workers: the fleet role (the worker's own identity) and its queues' roles (spec §7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .._identity import ensure_principal, mint_temporary_credentials
+from ..protocol import ConflictError
+from ..worker_plane import ONLINE_WORKER_STATUSES, queue_role_arn, require_worker, status_conflict
+from ._registry import Call, Output, Params, operation
+from .queue_roles import queue_role_principal
+from .queues import require_queue
+
+FLEET_CREDENTIALS_LIFETIME = dt.timedelta(hours=2)
+
+
+@operation("AssumeFleetRoleForWorker", writes=True)
+def assume_fleet_role_for_worker(call: Call, params: Params) -> Output:
+    """Accepted when signed by the bootstrap identity or by the worker's previous fleet credentials."""
+    farm_id, fleet_id, worker_id = params["farmId"], params["fleetId"], params["workerId"]
+    require_worker(call.conn, farm_id, fleet_id, worker_id)
+    principal_id = f"fleetrole-{worker_id}"
+    arn = f"arn:aws:sts::{call.account_id}:assumed-role/farmhand-fleet-{fleet_id}/{worker_id}"
+    ensure_principal(call.conn, principal_id, arn, "fleet-role", f"fleet role of {worker_id}")
+    scope = {"farmId": farm_id, "fleetId": fleet_id, "workerId": worker_id, "role": "fleet"}
+    call.hints["quiet"] = True
+    return {
+        "credentials": mint_temporary_credentials(call.conn, principal_id, scope, FLEET_CREDENTIALS_LIFETIME)
+    }
+
+
+@operation("AssumeQueueRoleForWorker", writes=True)
+def assume_queue_role_for_worker(call: Call, params: Params) -> Output:
+    """Queue credentials for a working worker; an empty answer when the queue has no role."""
+    farm_id, fleet_id, worker_id, queue_id = (
+        params["farmId"],
+        params["fleetId"],
+        params["workerId"],
+        params["queueId"],
+    )
+    worker = require_worker(call.conn, farm_id, fleet_id, worker_id)
+    call.hints["quiet"] = True
+    if worker.status not in (*ONLINE_WORKER_STATUSES, "STOPPING"):
+        raise status_conflict(worker_id, worker.status, f"Worker {worker_id} is {worker.status}")
+    queue = require_queue(call.conn, farm_id, queue_id)
+    if queue_role_arn(queue, call.account_id) is None:
+        return {}
+    if queue.get("status") == "SCHEDULING_BLOCKED":
+        raise ConflictError(
+            f"Queue {queue_id} is blocked",
+            reason="STATUS_CONFLICT",
+            resource_type="queue",
+            resource_id=queue_id,
+        )
+    principal_id = queue_role_principal(call, farm_id, queue_id, "worker")
+    scope = {"farmId": farm_id, "queueId": queue_id, "role": "worker"}
+    return {"credentials": mint_temporary_credentials(call.conn, principal_id, scope)}

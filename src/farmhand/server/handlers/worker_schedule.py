@@ -1,0 +1,31 @@
+"""UpdateWorkerSchedule: the worker heartbeat, its reports and its assignments (see worker_plane)."""
+
+from __future__ import annotations
+
+from ..worker_plane import ScheduleSettings, requested_wait, update_worker_schedule
+from ._registry import Call, Output, Params, operation
+
+
+@operation("UpdateWorkerSchedule")
+def update_schedule(call: Call, params: Params) -> Output:
+    config = call.runtime.config
+    settings = ScheduleSettings(
+        failure_cap=int(getattr(config, "worker_failure_cap", 3)),
+        idle_interval=int(getattr(config, "idle_update_interval_seconds", 2)),
+    )
+    result = update_worker_schedule(
+        call.conn,
+        farm_id=params["farmId"],
+        fleet_id=params["fleetId"],
+        worker_id=params["workerId"],
+        updates=params.get("updatedSessionActions") or {},
+        now=call.now,
+        settings=settings,
+        by=call.principal.arn,
+    )
+    call.hints["quiet"] = not result.changed_work
+    if not result.output["assignedSessions"]:
+        wait = requested_wait(call.headers)
+        if wait > 0:
+            call.hints["wait_for_work_seconds"] = wait
+    return result.output

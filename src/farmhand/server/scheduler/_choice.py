@@ -1,0 +1,102 @@
+"""Which job and step an idle (or session-holding) worker should work on next.
+
+Jobs are taken highest `priority` first, then oldest first (priorityFifo). A job is open to a worker
+when it has READY tasks in a step whose host requirements the worker meets, the job's
+`maxWorkerCount` leaves room (counting distinct workers holding open sessions on it; the worker's own
+session counts as room), and the worker has failed fewer than the per-worker failure cap of that
+job's tasks. A worker keeps its current session's job while that job is open to it and no open job
+has a strictly higher priority; within the job it stays on its current step while that step has
+ready work (so entered environments are reused).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ._capabilities import NO_REQUIREMENTS, Requirements, WorkerCapabilities, worker_satisfies
+
+DEFAULT_FAILURE_CAP = 3
+
+
+@dataclass(frozen=True)
+class StepOption:
+    step_id: str
+    ready_count: int
+    requirements: Requirements = NO_REQUIREMENTS
+
+
+@dataclass(frozen=True)
+class JobOption:
+    job_id: str
+    queue_id: str
+    priority: int
+    created_at: dt.datetime
+    steps: Sequence[StepOption]  # template order
+    max_worker_count: int | None = None  # None or -1: unlimited
+    workers_holding: int = 0  # distinct workers with open sessions on the job
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    worker_id: str
+    capabilities: WorkerCapabilities
+    session_job_id: str | None = None
+    session_step_id: str | None = None
+    failures_by_job: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Choice:
+    job_id: str
+    queue_id: str
+    step_id: str
+    keeps_session: bool
+
+
+def job_order(job: JobOption) -> tuple[int, dt.datetime, str]:
+    return (-job.priority, job.created_at, job.job_id)
+
+
+def _open_steps(worker: WorkerState, job: JobOption, failure_cap: int) -> list[StepOption]:
+    if failure_cap > 0 and worker.failures_by_job.get(job.job_id, 0) >= failure_cap:
+        return []
+    limited = job.max_worker_count is not None and job.max_worker_count >= 0
+    if (
+        limited
+        and job.job_id != worker.session_job_id
+        and job.workers_holding >= int(job.max_worker_count or 0)
+    ):
+        return []
+    return [
+        s for s in job.steps if s.ready_count > 0 and worker_satisfies(worker.capabilities, s.requirements)
+    ]
+
+
+def choose_work(
+    worker: WorkerState, jobs: Sequence[JobOption], *, failure_cap: int = DEFAULT_FAILURE_CAP
+) -> Choice | None:
+    """The job and step this worker should run a task of next, or None when nothing is open to it."""
+    ordered = sorted(jobs, key=job_order)
+    best: tuple[JobOption, list[StepOption]] | None = None
+    current: tuple[JobOption, list[StepOption]] | None = None
+    for job in ordered:
+        steps = _open_steps(worker, job, failure_cap)
+        if not steps:
+            continue
+        if best is None:
+            best = (job, steps)
+        if job.job_id == worker.session_job_id:
+            current = (job, steps)
+            break
+        if best is not None and worker.session_job_id is None:
+            break
+    if best is None:
+        return None
+    if current is not None and current[0].priority >= best[0].priority:
+        job, steps = current
+        step = next((s for s in steps if s.step_id == worker.session_step_id), steps[0])
+        return Choice(job.job_id, job.queue_id, step.step_id, keeps_session=True)
+    job, steps = best
+    return Choice(job.job_id, job.queue_id, steps[0].step_id, keeps_session=False)

@@ -1,0 +1,39 @@
+"""The worker plane in the store: worker status, action updates, session assignment, reclaim."""
+
+from ._entities import get_job_entities, queue_role_arn
+from ._logs import session_log, worker_log
+from ._reclaim import CompatibilityChecker, reclaim_silent_workers, start_worker_plane
+from ._schedule import (
+    ONLINE_WORKER_STATUSES,
+    ScheduleResult,
+    ScheduleSettings,
+    require_worker,
+    status_conflict,
+    update_worker_schedule,
+)
+from ._sessions import FINISHED_ACTION_STATUSES, abandon_sessions
+from ._signal import WAIT_HEADER, WorkSignal, requested_wait, work_signal
+from ._workers import change_worker_status
+
+__all__ = [
+    "FINISHED_ACTION_STATUSES",
+    "ONLINE_WORKER_STATUSES",
+    "WAIT_HEADER",
+    "CompatibilityChecker",
+    "ScheduleResult",
+    "ScheduleSettings",
+    "WorkSignal",
+    "abandon_sessions",
+    "change_worker_status",
+    "get_job_entities",
+    "queue_role_arn",
+    "reclaim_silent_workers",
+    "requested_wait",
+    "require_worker",
+    "session_log",
+    "start_worker_plane",
+    "status_conflict",
+    "update_worker_schedule",
+    "work_signal",
+    "worker_log",
+]

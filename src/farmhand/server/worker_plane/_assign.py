@@ -1,0 +1,254 @@
+"""Give a worker its next piece of work: read the options from the store, ask the scheduler, apply.
+
+Options are the jobs of the queues associated (ACTIVE) with the worker's fleet that have READY tasks,
+with their steps' READY counts and host requirements, how many workers hold sessions on each job,
+and how many tasks of each job this worker has failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.engine import Row
+
+from .._ids import new_id, session_action_id
+from ..scheduler import (
+    Choice,
+    JobOption,
+    StepOption,
+    StepPlan,
+    WorkerState,
+    choose_work,
+    kind_of,
+    opening_actions,
+    requirements_from_api,
+    step_actions,
+    task_run,
+    worker_capabilities_from_api,
+)
+from ..store import count_column, jobs, resources, session_actions, sessions, step_dependencies, steps
+from ._sessions import append_actions, open_actions, wind_down
+from ._tasks import claim_task
+
+ASSOCIATION_KIND = "queue-fleet-association"
+#: Jobs in these lifecycle states are never scheduled.
+UNSCHEDULABLE_LIFECYCLES = ("ARCHIVED", "CREATE_IN_PROGRESS", "CREATE_FAILED", "UPLOAD_IN_PROGRESS")
+MAX_JOB_OPTIONS = 100
+
+
+def active_queue_ids(conn: Connection, farm_id: str, fleet_id: str) -> list[str]:
+    """Queues whose association with this fleet is ACTIVE (only those give the fleet work)."""
+    return [
+        str(r.parent_id)
+        for r in conn.execute(
+            select(resources.c.parent_id).where(
+                and_(
+                    resources.c.kind == ASSOCIATION_KIND,
+                    resources.c.farm_id == farm_id,
+                    resources.c.ref_id == fleet_id,
+                    resources.c.status == "ACTIVE",
+                )
+            )
+        )
+    ]
+
+
+def failures_by_job(conn: Connection, worker_id: str, job_ids: list[str]) -> dict[str, int]:
+    """How many task runs of each job this worker has FAILED (for the per-worker failure cap)."""
+    if not job_ids:
+        return {}
+    rows = conn.execute(
+        select(sessions.c.job_id, func.count())
+        .select_from(session_actions.join(sessions, sessions.c.session_id == session_actions.c.session_id))
+        .where(
+            and_(
+                sessions.c.worker_id == worker_id,
+                sessions.c.job_id.in_(job_ids),
+                session_actions.c.status == "FAILED",
+                session_actions.c.task_id.is_not(None),
+            )
+        )
+        .group_by(sessions.c.job_id)
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def job_options(conn: Connection, queue_ids: list[str]) -> list[JobOption]:
+    if not queue_ids:
+        return []
+    ready = jobs.c[count_column("READY")]
+    job_rows = list(
+        conn.execute(
+            select(
+                jobs.c.job_id, jobs.c.queue_id, jobs.c.priority, jobs.c.created_at, jobs.c.max_worker_count
+            )
+            .where(
+                and_(
+                    jobs.c.queue_id.in_(queue_ids),
+                    ready > 0,
+                    jobs.c.lifecycle_status.not_in(UNSCHEDULABLE_LIFECYCLES),
+                )
+            )
+            .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.job_id)
+            .limit(MAX_JOB_OPTIONS)
+        )
+    )
+    if not job_rows:
+        return []
+    ids = [r.job_id for r in job_rows]
+    step_ready = steps.c[count_column("READY")]
+    by_job: dict[str, list[StepOption]] = defaultdict(list)
+    for s in conn.execute(
+        select(steps.c.step_id, steps.c.job_id, step_ready.label("ready"), steps.c.required_capabilities)
+        .where(and_(steps.c.job_id.in_(ids), step_ready > 0))
+        .order_by(steps.c.job_id, steps.c.step_index)
+    ):
+        by_job[s.job_id].append(
+            StepOption(s.step_id, int(s.ready), requirements_from_api(s.required_capabilities))
+        )
+    holding = {
+        str(r[0]): int(r[1])
+        for r in conn.execute(
+            select(sessions.c.job_id, func.count(func.distinct(sessions.c.worker_id)))
+            .where(and_(sessions.c.job_id.in_(ids), sessions.c.lifecycle_status != "ENDED"))
+            .group_by(sessions.c.job_id)
+        )
+    }
+    return [
+        JobOption(
+            job_id=r.job_id,
+            queue_id=r.queue_id,
+            priority=int(r.priority),
+            created_at=r.created_at,
+            steps=by_job.get(r.job_id, []),
+            max_worker_count=r.max_worker_count,
+            workers_holding=holding.get(r.job_id, 0),
+        )
+        for r in job_rows
+    ]
+
+
+def step_environment_ids(step_id: str, template: dict[str, Any] | None) -> list[str]:
+    """`STEP:<stepId>:<name>` for each of the step's environments, in template order."""
+    return [f"STEP:{step_id}:{env['name']}" for env in (template or {}).get("stepEnvironments") or []]
+
+
+def _step_plan(conn: Connection, step_id: str) -> StepPlan:
+    row = conn.execute(select(steps.c.template).where(steps.c.step_id == step_id)).first()
+    has_dependencies = (
+        conn.execute(
+            select(step_dependencies.c.depends_on_step_id)
+            .where(step_dependencies.c.step_id == step_id)
+            .limit(1)
+        ).first()
+        is not None
+    )
+    return StepPlan(step_id, step_environment_ids(step_id, row.template if row else None), has_dependencies)
+
+
+def assign_work(
+    conn: Connection,
+    worker: Row[Any],
+    *,
+    now: dt.datetime,
+    failure_cap: int,
+    by: str,
+) -> bool:
+    """Append the worker's next task to its session (or open one); True when work was assigned.
+
+    One session per worker: while its session winds down, or while it still has a task queued or
+    running, it gets nothing more. When the scheduler sends it elsewhere, its session winds down first.
+    """
+    live = [
+        s
+        for s in conn.execute(
+            select(sessions).where(
+                and_(sessions.c.worker_id == worker.worker_id, sessions.c.lifecycle_status != "ENDED")
+            )
+        )
+    ]
+    if any(s.target_lifecycle_status == "ENDED" for s in live):
+        return False
+    current = live[0] if live else None
+    if current is not None and any(
+        kind_of(a.definition) == "taskRun" for a in open_actions(conn, current.session_id)
+    ):
+        return False
+    queue_ids = active_queue_ids(conn, worker.farm_id, worker.fleet_id)
+    options = job_options(conn, queue_ids)
+    state = WorkerState(
+        worker_id=worker.worker_id,
+        capabilities=worker_capabilities_from_api(worker.capabilities),
+        session_job_id=current.job_id if current is not None else None,
+        session_step_id=current.step_id if current is not None else None,
+        failures_by_job=failures_by_job(conn, worker.worker_id, [o.job_id for o in options]),
+    )
+    choice = choose_work(state, options, failure_cap=failure_cap)
+    if current is not None and (choice is None or choice.job_id != current.job_id):
+        wind_down(conn, current, now=now)
+        return False
+    if choice is None:
+        return False
+    return _append_task(conn, worker, current, choice, now=now, by=by)
+
+
+def _append_task(
+    conn: Connection, worker: Row[Any], current: Row[Any] | None, choice: Choice, *, now: dt.datetime, by: str
+) -> bool:
+    job = conn.execute(
+        select(jobs.c.job_id, jobs.c.queue_id, jobs.c.farm_id, jobs.c.environments, jobs.c.attachments).where(
+            jobs.c.job_id == choice.job_id
+        )
+    ).first()
+    if job is None:
+        return False
+    has_attachments = bool(job.attachments)
+    definitions = []
+    if current is None:
+        session: dict[str, Any] = {
+            "session_id": new_id("session"),
+            "farm_id": job.farm_id,
+            "queue_id": job.queue_id,
+            "job_id": job.job_id,
+            "fleet_id": worker.fleet_id,
+            "worker_id": worker.worker_id,
+            "lifecycle_status": "STARTED",
+            "step_id": None,
+            "entered_environments": [],
+            "next_action_index": 0,
+            "host_properties": worker.host_properties,
+            "started_at": now,
+            "updated_at": now,
+            "updated_by": by,
+        }
+        job_env_ids = [str(e["environmentId"]) for e in job.environments or []]
+        definitions += opening_actions(job_env_ids, has_attachments=has_attachments)
+        entered = list(job_env_ids)
+    else:
+        session = dict(current._mapping)
+        entered = list(current.entered_environments or [])
+    if session["step_id"] != choice.step_id:
+        plan = _step_plan(conn, choice.step_id)
+        entered_step_envs = [e for e in entered if e.startswith("STEP:")]
+        definitions += step_actions(entered_step_envs, plan, has_attachments=has_attachments)
+        entered = [e for e in entered if not e.startswith("STEP:")] + list(plan.environment_ids)
+    task_action_id = session_action_id(
+        session["session_id"], int(session["next_action_index"]) + len(definitions)
+    )
+    claimed = claim_task(conn, job.job_id, choice.step_id, task_action_id, now=now)
+    if claimed is None:
+        return False
+    task_id, parameters = claimed
+    definitions.append(task_run(choice.step_id, task_id, parameters))
+    if current is None:
+        conn.execute(insert(sessions).values(**session))
+    conn.execute(
+        update(sessions)
+        .where(sessions.c.session_id == session["session_id"])
+        .values(step_id=choice.step_id, entered_environments=entered, updated_at=now)
+    )
+    append_actions(conn, session, definitions, now=now)
+    return True

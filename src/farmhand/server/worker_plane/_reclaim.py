@@ -1,0 +1,170 @@
+"""Housekeeping: reclaim work from silent workers, and mark steps no fleet can ever run.
+
+A worker that has not called UpdateWorkerSchedule for `worker_timeout` seconds (configurable with
+`--worker-timeout-seconds`; default max(60 s, 5 x poll interval)) becomes NOT_RESPONDING: its open
+actions are RECLAIMED, its sessions ENDED, its tasks READY again without counting a failure. Its next
+UpdateWorkerSchedule gets `ConflictException(STATUS_CONFLICT)`, and its next UpdateWorker(STARTED)
+brings it back.
+
+A step with host requirements that no fleet associated with its queue can ever satisfy (neither the
+capabilities the fleet declares nor those of any worker registered in it) gets its READY and PENDING
+tasks NOT_COMPATIBLE. Queues without any association are left alone: a fleet may be added later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from ..jobs import set_task_status
+from ..scheduler import (
+    fleet_can_satisfy,
+    fleet_capabilities_from_api,
+    requirements_from_api,
+    worker_capabilities_from_api,
+    worker_satisfies,
+    worker_timeout,
+)
+from ..store import count_column, resources, steps, tasks, workers
+from ._schedule import SCHEDULABLE_WORKER_STATUSES
+from ._sessions import abandon_sessions
+from ._signal import work_signal
+
+log = logging.getLogger("farmhand.server.worker_plane")
+ASSOCIATION_KIND = "queue-fleet-association"
+
+
+def timeout_of(runtime: Any) -> float:
+    config = runtime.config
+    return worker_timeout(
+        getattr(config, "worker_timeout_seconds", None),
+        idle_interval=getattr(config, "idle_update_interval_seconds", 2),
+    )
+
+
+def reclaim_silent_workers(runtime: Any, *, now: dt.datetime | None = None) -> list[str]:
+    """Mark silent workers NOT_RESPONDING and free their work; returns their ids."""
+    now = now or dt.datetime.now(dt.UTC)
+    cutoff = now - dt.timedelta(seconds=timeout_of(runtime))
+    reclaimed: list[str] = []
+    with runtime.store.write() as conn:
+        silent = list(
+            conn.execute(
+                select(workers.c.worker_id).where(
+                    and_(
+                        workers.c.status.in_(SCHEDULABLE_WORKER_STATUSES),
+                        or_(workers.c.last_seen_at < cutoff, workers.c.last_seen_at.is_(None)),
+                    )
+                )
+            )
+        )
+        for row in silent:
+            abandon_sessions(conn, row.worker_id, now=now, action_status="RECLAIMED")
+            conn.execute(
+                update(workers)
+                .where(workers.c.worker_id == row.worker_id)
+                .values(status="NOT_RESPONDING", updated_at=now)
+            )
+            reclaimed.append(row.worker_id)
+    if reclaimed:
+        log.warning("workers not responding, their work reclaimed: %s", ", ".join(reclaimed))
+        work_signal(runtime).notify()
+    return reclaimed
+
+
+class CompatibilityChecker:
+    """Finds steps no associated fleet can run; remembers the steps already found runnable."""
+
+    def __init__(self) -> None:
+        self.runnable: set[str] = set()
+
+    def __call__(self, runtime: Any) -> int:
+        marked = 0
+        with runtime.store.write() as conn:
+            waiting = or_(steps.c[count_column("READY")] > 0, steps.c[count_column("PENDING")] > 0)
+            candidates = [
+                s
+                for s in conn.execute(
+                    select(
+                        steps.c.step_id,
+                        steps.c.job_id,
+                        steps.c.queue_id,
+                        steps.c.farm_id,
+                        steps.c.required_capabilities,
+                    ).where(and_(steps.c.required_capabilities.is_not(None), waiting))
+                )
+                if s.step_id not in self.runnable
+            ]
+            if not candidates:
+                return 0
+            fleets_of: dict[str, list[str]] = defaultdict(list)
+            for a in conn.execute(
+                select(resources.c.parent_id, resources.c.ref_id).where(resources.c.kind == ASSOCIATION_KIND)
+            ):
+                fleets_of[str(a.parent_id)].append(str(a.ref_id))
+            fleet_docs = {
+                str(r.resource_id): r.doc
+                for r in conn.execute(
+                    select(resources.c.resource_id, resources.c.doc).where(resources.c.kind == "fleet")
+                )
+            }
+            worker_caps: dict[str, list[Any]] = defaultdict(list)
+            for w in conn.execute(select(workers.c.fleet_id, workers.c.capabilities)):
+                if w.capabilities:
+                    worker_caps[str(w.fleet_id)].append(worker_capabilities_from_api(w.capabilities))
+            for step in candidates:
+                fleet_ids = fleets_of.get(step.queue_id, [])
+                if not fleet_ids:
+                    continue
+                wanted = requirements_from_api(step.required_capabilities)
+                possible = any(
+                    fleet_can_satisfy(
+                        fleet_capabilities_from_api((fleet_docs.get(f) or {}).get("capabilities")), wanted
+                    )
+                    or any(worker_satisfies(c, wanted) for c in worker_caps.get(f, []))
+                    for f in fleet_ids
+                )
+                if possible:
+                    self.runnable.add(step.step_id)
+                    continue
+                ids = [
+                    r.task_id
+                    for r in conn.execute(
+                        select(tasks.c.task_id).where(
+                            and_(
+                                tasks.c.step_id == step.step_id, tasks.c.run_status.in_(("READY", "PENDING"))
+                            )
+                        )
+                    )
+                ]
+                marked += set_task_status(
+                    conn,
+                    step.job_id,
+                    ids,
+                    "NOT_COMPATIBLE",
+                    now=dt.datetime.now(dt.UTC),
+                    only_from=("READY", "PENDING"),
+                )
+        return marked
+
+
+HOUSEKEEPING_INTERVAL_SECONDS = 1.0
+
+
+def start_worker_plane(runtime: Any) -> None:
+    """Start the housekeeping loop of one server (reclaim, compatibility), once per runtime."""
+    if getattr(runtime, "_worker_plane_started", False):
+        return
+    runtime._worker_plane_started = True
+    checker = CompatibilityChecker()
+    interval = min(HOUSEKEEPING_INTERVAL_SECONDS, max(0.2, timeout_of(runtime) / 4))
+
+    def housekeeping() -> None:
+        reclaim_silent_workers(runtime)
+        checker(runtime)
+
+    runtime.every(interval, housekeeping, "farmhand-worker-plane")

@@ -1,0 +1,274 @@
+"""UpdateWorkerSchedule: the heartbeat that reports what a worker did and tells it what to do next.
+
+In one transaction: record the heartbeat; apply the reported action updates (re-sent updates and
+updates for actions already finished are ignored); carry user cancellations to running work
+(`cancelSessionActions`, queued actions dropped, environments exited); assign new work; end sessions
+whose exits are done; answer with every live session and all of its unfinished actions, in order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, select, update
+from sqlalchemy.engine import Row
+
+from ..protocol import ConflictError, ResourceNotFoundError
+from ..scheduler import kind_of, update_interval
+from ..store import session_actions, sessions, tasks, workers
+from ._assign import assign_work
+from ._logs import session_log
+from ._sessions import (
+    DELIVERED_STATUSES,
+    FINISHED_ACTION_STATUSES,
+    close_if_done,
+    drop_queued_after,
+    finish_action,
+    open_actions,
+    open_sessions,
+    wind_down,
+)
+from ._tasks import mark_task_running, settle_task
+
+#: Worker statuses in which UpdateWorkerSchedule is accepted.
+SCHEDULABLE_WORKER_STATUSES = ("STARTED", "IDLE", "RUNNING", "STOPPING")
+ONLINE_WORKER_STATUSES = ("STARTED", "IDLE", "RUNNING")
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    failure_cap: int = 3
+    idle_interval: int = 2
+
+
+@dataclass
+class ScheduleResult:
+    output: dict[str, Any]
+    changed_work: bool  # something other workers may now pick up (tasks freed, dependencies resolved)
+
+
+def require_worker(conn: Connection, farm_id: str, fleet_id: str, worker_id: str) -> Row[Any]:
+    row = conn.execute(
+        select(workers).where(
+            and_(
+                workers.c.worker_id == worker_id, workers.c.farm_id == farm_id, workers.c.fleet_id == fleet_id
+            )
+        )
+    ).first()
+    if row is None:
+        raise ResourceNotFoundError("worker", worker_id)
+    return row
+
+
+def status_conflict(worker_id: str, status: str, message: str) -> ConflictError:
+    return ConflictError(
+        message,
+        reason="STATUS_CONFLICT",
+        resource_type="worker",
+        resource_id=worker_id,
+        context={"status": status},
+    )
+
+
+def update_worker_schedule(
+    conn: Connection,
+    *,
+    farm_id: str,
+    fleet_id: str,
+    worker_id: str,
+    updates: Mapping[str, Mapping[str, Any]],
+    now: dt.datetime,
+    settings: ScheduleSettings,
+    by: str,
+) -> ScheduleResult:
+    worker = require_worker(conn, farm_id, fleet_id, worker_id)
+    if worker.status not in SCHEDULABLE_WORKER_STATUSES:
+        raise status_conflict(
+            worker_id,
+            worker.status,
+            f"Worker {worker_id} is {worker.status}; it must call UpdateWorker(STARTED)",
+        )
+    conn.execute(update(workers).where(workers.c.worker_id == worker_id).values(last_seen_at=now))
+    changed = apply_updates(conn, worker_id, updates, now=now)
+    cancel: dict[str, list[str]] = defaultdict(list)
+    for session in open_sessions(conn, worker_id):
+        changed |= carry_interruptions(conn, session, cancel, now=now)
+    if worker.status != "STOPPING":
+        assign_work(conn, worker, now=now, failure_cap=settings.failure_cap, by=by)
+    assigned: dict[str, Any] = {}
+    for session in open_sessions(conn, worker_id):
+        if session.target_lifecycle_status == "ENDED":
+            wind_down(conn, session, now=now)
+            if close_if_done(conn, session.session_id, now=now):
+                changed = True
+                continue
+        delivered = [a for a in open_actions(conn, session.session_id) if a.status in DELIVERED_STATUSES]
+        assigned[session.session_id] = {
+            "queueId": session.queue_id,
+            "jobId": session.job_id,
+            "sessionActions": [
+                {"sessionActionId": a.session_action_id, "definition": assigned_definition(a.definition)}
+                for a in delivered
+            ],
+            "logConfiguration": session_log(session.farm_id, session.queue_id, session.session_id),
+        }
+    if worker.status in ONLINE_WORKER_STATUSES:
+        wanted = "RUNNING" if assigned else "IDLE"
+        if wanted != worker.status:
+            conn.execute(update(workers).where(workers.c.worker_id == worker_id).values(status=wanted))
+    output = {
+        "assignedSessions": assigned,
+        "cancelSessionActions": {k: v for k, v in cancel.items() if k in assigned},
+        "updateIntervalSeconds": update_interval(busy=bool(assigned), idle_interval=settings.idle_interval),
+    }
+    return ScheduleResult(output, changed)
+
+
+def assigned_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
+    kind = kind_of(definition)
+    body = dict(definition[kind])
+    if kind == "taskRun":
+        body.setdefault("parameters", {})
+    return {kind: body}
+
+
+def apply_updates(
+    conn: Connection, worker_id: str, updates: Mapping[str, Mapping[str, Any]], *, now: dt.datetime
+) -> bool:
+    """Apply reported action updates idempotently; True when an action finished."""
+    if not updates:
+        return False
+    rows = list(
+        conn.execute(
+            select(session_actions, sessions.c.worker_id.label("owner"))
+            .join(sessions, sessions.c.session_id == session_actions.c.session_id)
+            .where(session_actions.c.session_action_id.in_(list(updates)))
+            .order_by(session_actions.c.session_id, session_actions.c.action_index)
+        )
+    )
+    finished = False
+    for row in rows:
+        if row.owner != worker_id:
+            continue
+        # Re-read: an earlier update of this batch may have closed it (queued actions dropped).
+        current = conn.execute(
+            select(session_actions).where(session_actions.c.session_action_id == row.session_action_id)
+        ).first()
+        if current is None or current.status in FINISHED_ACTION_STATUSES:
+            continue
+        finished |= _apply_one(conn, current, updates[row.session_action_id], now=now)
+    return finished
+
+
+def _apply_one(conn: Connection, action: Row[Any], info: Mapping[str, Any], *, now: dt.datetime) -> bool:
+    kind = kind_of(action.definition)
+    completed = info.get("completedStatus")
+    values: dict[str, Any] = {"worker_updated_at": info.get("updatedAt") or now}
+    for member, column in (
+        ("startedAt", "started_at"),
+        ("endedAt", "ended_at"),
+        ("processExitCode", "process_exit_code"),
+        ("progressMessage", "progress_message"),
+        ("manifests", "manifests"),
+    ):
+        if info.get(member) is not None:
+            values[column] = info[member]
+    if info.get("progressPercent") is not None:
+        values["progress_percent"] = int(max(0.0, min(100.0, float(info["progressPercent"]))))
+    if not completed:
+        if action.status != "CANCELING":
+            values["status"] = "RUNNING"
+        if values.get("started_at") is None and action.started_at is None:
+            values["started_at"] = now
+        conn.execute(
+            update(session_actions)
+            .where(session_actions.c.session_action_id == action.session_action_id)
+            .values(**values)
+        )
+        if kind == "taskRun" and action.task_id:
+            mark_task_running(conn, action.job_id, action.task_id, action.session_action_id, now=now)
+        return False
+    values["status"] = completed
+    if completed == "SUCCEEDED" and kind == "taskRun":
+        values["progress_percent"] = 100
+    if values.get("ended_at") is None and (values.get("started_at") or action.started_at) is not None:
+        values["ended_at"] = now
+    conn.execute(
+        update(session_actions)
+        .where(session_actions.c.session_action_id == action.session_action_id)
+        .values(**values)
+    )
+    if kind == "taskRun" and action.task_id:
+        settle_task(conn, action.job_id, action.task_id, action.session_action_id, completed, now=now)
+    if completed in ("FAILED", "CANCELED", "INTERRUPTED") and kind != "envExit":
+        # The worker abandons the rest of the session but its environment exits (spec §5.7). A failed
+        # environment or sync counts as a failed attempt of the task it was preparing.
+        drop_queued_after(
+            conn,
+            action.session_id,
+            action.action_index,
+            now=now,
+            count_first_task=completed == "FAILED" and kind != "taskRun",
+        )
+        session = conn.execute(select(sessions).where(sessions.c.session_id == action.session_id)).first()
+        if session is not None:
+            wind_down(conn, session, now=now)
+    return True
+
+
+def carry_interruptions(
+    conn: Connection, session: Row[Any], cancel: dict[str, list[str]], *, now: dt.datetime
+) -> bool:
+    """Stop work a user canceled/suspended/requeued, or all work of a session asked to END.
+
+    A running action is named in `cancelSessionActions` (CANCELING until the worker reports); queued
+    non-exit actions are dropped as NEVER_ATTEMPTED (the first one also named, in case it just
+    started); the session then winds down. Returns True when tasks were released.
+    """
+    actions = open_actions(conn, session.session_id)
+    if not actions:
+        return False
+    ending = session.target_lifecycle_status == "ENDED"
+    task_ids = [a.task_id for a in actions if a.task_id]
+    interrupted: set[str] = set()
+    if task_ids:
+        interrupted = {
+            r.task_id
+            for r in conn.execute(
+                select(tasks.c.task_id).where(
+                    and_(tasks.c.task_id.in_(task_ids), tasks.c.run_status == "INTERRUPTING")
+                )
+            )
+        }
+    canceling = [a.session_action_id for a in actions if a.status == "CANCELING"]
+    cancel[session.session_id].extend(canceling)
+    if not interrupted and not ending:
+        return False
+    released = False
+    hit = False
+    head = actions[0].session_action_id
+    for action in actions:
+        if kind_of(action.definition) == "envExit" or action.status == "CANCELING":
+            continue
+        if not (ending or hit or action.task_id in interrupted):
+            continue
+        hit = True
+        if action.status == "RUNNING":
+            conn.execute(
+                update(session_actions)
+                .where(session_actions.c.session_action_id == action.session_action_id)
+                .values(status="CANCELING")
+            )
+            cancel[session.session_id].append(action.session_action_id)
+        else:
+            if action.session_action_id == head:
+                cancel[session.session_id].append(action.session_action_id)
+            finish_action(conn, action, "NEVER_ATTEMPTED", now=now)
+            released = True
+    if hit or ending:
+        wind_down(conn, session, now=now)
+    return released

@@ -1,0 +1,57 @@
+"""Wake long-polling workers when work may have appeared in this server process.
+
+A farmhand worker that is idle sends `x-farmhand-wait-seconds: N`; when its UpdateWorkerSchedule
+finds nothing to assign, the dispatcher waits (outside any transaction) for the generation counter
+to move, then asks again. Every committed write that can make work ready bumps the counter.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+WAIT_HEADER = "x-farmhand-wait-seconds"
+MAX_WAIT_SECONDS = 60.0
+
+
+class WorkSignal:
+    """A generation counter with a condition: cheap to bump, waitable past a seen generation."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self.generation = 0
+
+    def notify(self) -> None:
+        with self._condition:
+            self.generation += 1
+            self._condition.notify_all()
+
+    def wait_past(self, generation: int, timeout: float) -> bool:
+        """Wait until the counter moves past `generation`; False on timeout."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self.generation != generation, timeout)
+
+
+_signals: weakref.WeakKeyDictionary[Any, WorkSignal] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def work_signal(runtime: Any) -> WorkSignal:
+    """The signal of one server runtime."""
+    with _lock:
+        signal = _signals.get(runtime)
+        if signal is None:
+            signal = _signals[runtime] = WorkSignal()
+        return signal
+
+
+def requested_wait(headers: dict[str, str]) -> float:
+    """The long-poll wait a request asks for (0 when absent or malformed), capped."""
+    raw = headers.get(WAIT_HEADER)
+    if not raw:
+        return 0.0
+    try:
+        return max(0.0, min(float(raw), MAX_WAIT_SECONDS))
+    except ValueError:
+        return 0.0

@@ -1,0 +1,335 @@
+"""The worker protocol against a real server, driven by synthetic boto3 workers.
+
+Covers: dependency order and session shape, retries, maxFailedTasksCount, cancel of running work,
+re-sent updates, conflict shapes, BatchGetJobEntity, the per-worker failure cap, long polling.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _synthetic_workers import (
+    SyntheticWorker,
+    drive,
+    farm_with_fleet,
+    job_status,
+    job_template,
+    step,
+    submit,
+)
+from botocore.exceptions import ClientError
+
+from farmhand.testing import ServerProcess
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def farm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with a failure cap of 2 (so the cap test is short)."""
+    with ServerProcess(
+        Path(tmp_path_factory.mktemp("worker-protocol")), env={"FARMHAND_WORKER_FAILURE_CAP": "2"}
+    ) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def admin(farm_server: ServerProcess) -> Any:
+    return farm_server.client("deadline")
+
+
+@pytest.fixture
+def farm(admin: Any) -> tuple[str, str, str]:
+    return farm_with_fleet(admin)
+
+
+def test_two_steps_run_in_dependency_order_in_reused_sessions(farm_server, admin, farm) -> None:
+    # Given a job whose step B depends on step A, with a job environment and a step environment on B
+    farm_id, queue_id, fleet_id = farm
+    template = job_template(
+        step("A", 3),
+        step(
+            "B",
+            2,
+            dependencies=[{"dependsOn": "A"}],
+            stepEnvironments=[{"name": "BEnv", "variables": {"X": "1"}}],
+        ),
+        jobEnvironments=[{"name": "JobEnv", "variables": {"Y": "2"}}],
+    )
+    job_id = submit(admin, farm_id, queue_id, template)
+    workers = [SyntheticWorker(farm_server, farm_id, fleet_id) for _ in range(2)]
+
+    # When two workers work until the job is done
+    drive(workers, lambda: job_status(admin, farm_id, queue_id, job_id)["taskRunStatus"] == "SUCCEEDED")
+
+    # Then every task ran once, all of A before any of B
+    job = job_status(admin, farm_id, queue_id, job_id)
+    assert job["taskRunStatusCounts"]["SUCCEEDED"] == 5
+    steps = {
+        s["name"]: s["stepId"]
+        for s in admin.list_steps(farmId=farm_id, queueId=queue_id, jobId=job_id)["steps"]
+    }
+    runs = sorted((r for w in workers for r in w.task_runs()), key=lambda r: r["id"])
+    assert len(runs) == 5
+    order = [r["taskRun"]["stepId"] for w in workers for r in w.task_runs()]
+    assert order.count(steps["A"]) == 3 and order.count(steps["B"]) == 2
+    for worker in workers:
+        seen_b = False
+        for r in worker.task_runs():
+            seen_b |= r["taskRun"]["stepId"] == steps["B"]
+            assert not (seen_b and r["taskRun"]["stepId"] == steps["A"])
+    # And each session entered the job environment once, first, and exited it last
+    for worker in workers:
+        by_session: dict[str, list[dict[str, Any]]] = {}
+        for r in worker.ran:
+            by_session.setdefault(r["sessionId"], []).append(r)
+        for actions in by_session.values():
+            kinds = [
+                next(k for k in a if k in ("envEnter", "envExit", "taskRun", "syncInputJobAttachments"))
+                for a in actions
+            ]
+            assert kinds[0] == "envEnter" and actions[0]["envEnter"]["environmentId"].endswith(":JobEnv")
+            assert kinds[-1] == "envExit" and actions[-1]["envExit"]["environmentId"].endswith(":JobEnv")
+            assert kinds.count("envEnter") == kinds.count("envExit")
+    # And the sessions are ENDED and readable
+    sessions = admin.list_sessions(farmId=farm_id, queueId=queue_id, jobId=job_id)["sessions"]
+    assert sessions and all(s["lifecycleStatus"] == "ENDED" for s in sessions)
+    one = admin.get_session(
+        farmId=farm_id, queueId=queue_id, jobId=job_id, sessionId=sessions[0]["sessionId"]
+    )
+    assert one["log"]["options"]["logGroupName"] == f"/aws/deadline/{farm_id}/{queue_id}"
+    actions = admin.list_session_actions(farmId=farm_id, queueId=queue_id, jobId=job_id)["sessionActions"]
+    assert {a["status"] for a in actions} == {"SUCCEEDED"}
+    task = next(a for a in actions if "taskRun" in a["definition"])
+    got = admin.get_session_action(
+        farmId=farm_id, queueId=queue_id, jobId=job_id, sessionActionId=task["sessionActionId"]
+    )
+    assert got["processExitCode"] == 0 and got["progressPercent"] == 100
+
+
+def test_a_failing_task_is_retried_then_failed(farm_server, admin, farm) -> None:
+    # Given a one-task job allowing 1 retry and a worker whose task runs always fail
+    farm_id, queue_id, fleet_id = farm
+    job_id = submit(admin, farm_id, queue_id, job_template(step("A", 1)), maxRetriesPerTask=1)
+    worker = SyntheticWorker(
+        farm_server, farm_id, fleet_id, outcome=lambda a: "FAILED" if "taskRun" in a else "SUCCEEDED"
+    )
+    # When it works until the job is finished
+    drive([worker], lambda: job_status(admin, farm_id, queue_id, job_id)["taskRunStatus"] == "FAILED")
+    # Then the task ran twice and the job is FAILED with the counts right
+    job = job_status(admin, farm_id, queue_id, job_id)
+    assert len(worker.task_runs()) == 2
+    assert job["taskRunStatusCounts"]["FAILED"] == 1
+    assert sum(job["taskRunStatusCounts"].values()) == 1
+    assert job["taskFailureRetryCount"] == 2
+
+
+def test_max_failed_tasks_cancels_the_rest(farm_server, admin, farm) -> None:
+    # Given a 4-task job with no retries that gives up after 1 failed task
+    farm_id, queue_id, fleet_id = farm
+    job_id = submit(
+        admin, farm_id, queue_id, job_template(step("A", 4)), maxRetriesPerTask=0, maxFailedTasksCount=1
+    )
+    worker = SyntheticWorker(
+        farm_server, farm_id, fleet_id, outcome=lambda a: "FAILED" if "taskRun" in a else "SUCCEEDED"
+    )
+    # When its first task fails
+    drive([worker], lambda: job_status(admin, farm_id, queue_id, job_id)["taskRunStatus"] == "FAILED")
+    # Then the job is FAILED and the other tasks were canceled without running
+    counts = job_status(admin, farm_id, queue_id, job_id)["taskRunStatusCounts"]
+    assert counts["FAILED"] == 1 and counts["CANCELED"] == 3
+    assert len(worker.task_runs()) == 1
+
+
+def test_cancel_reaches_running_work(farm_server, admin, farm) -> None:
+    # Given a worker running a task of a job
+    farm_id, queue_id, fleet_id = farm
+    job_id = submit(admin, farm_id, queue_id, job_template(step("A", 2)))
+    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
+    answer = worker.poll()
+    ((session_id, session),) = answer["assignedSessions"].items()
+    task_action = next(a for a in session["sessionActions"] if "taskRun" in a["definition"])
+    worker.report_running(task_action["sessionActionId"])
+    worker.poll()
+    running = [
+        t
+        for t in admin.list_tasks(
+            farmId=farm_id,
+            queueId=queue_id,
+            jobId=job_id,
+            stepId=task_action["definition"]["taskRun"]["stepId"],
+        )["tasks"]
+        if t["runStatus"] == "RUNNING"
+    ]
+    assert len(running) == 1
+
+    # When the user cancels the job
+    admin.update_job(farmId=farm_id, queueId=queue_id, jobId=job_id, targetTaskRunStatus="CANCELED")
+
+    # Then the next answer asks the worker to cancel the running action
+    answer = worker.poll()
+    assert answer["cancelSessionActions"] == {session_id: [task_action["sessionActionId"]]}
+    listed = [a["sessionActionId"] for a in answer["assignedSessions"][session_id]["sessionActions"]]
+    assert task_action["sessionActionId"] not in listed
+    # And once the worker reports it CANCELED, the job is CANCELED and the session ends
+    worker.updates[task_action["sessionActionId"]] = {
+        "completedStatus": "CANCELED",
+        "endedAt": time_now(),
+        "startedAt": time_now(),
+    }
+    worker.done.add(task_action["sessionActionId"])
+    worker.poll()
+    worker.run_assigned()
+    worker.poll()
+    job = job_status(admin, farm_id, queue_id, job_id)
+    assert job["taskRunStatus"] == "CANCELED"
+    assert job["taskRunStatusCounts"]["CANCELED"] == 2
+    assert worker.last["assignedSessions"] == {}
+    session_view = admin.get_session(farmId=farm_id, queueId=queue_id, jobId=job_id, sessionId=session_id)
+    assert session_view["lifecycleStatus"] == "ENDED"
+
+
+def time_now() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
+
+
+def test_resent_updates_are_applied_once(farm_server, admin, farm) -> None:
+    # Given a worker whose failed task report is sent twice (the first answer was "lost")
+    farm_id, queue_id, fleet_id = farm
+    job_id = submit(admin, farm_id, queue_id, job_template(step("A", 1)), maxRetriesPerTask=5)
+    worker = SyntheticWorker(
+        farm_server, farm_id, fleet_id, outcome=lambda a: "FAILED" if "taskRun" in a else "SUCCEEDED"
+    )
+    worker.poll()
+    worker.run_assigned()
+    sent = dict(worker.updates)
+    worker.poll()
+    # When the same updates arrive again
+    worker.updates = sent
+    worker.poll()
+    # Then the failure counted once
+    job = job_status(admin, farm_id, queue_id, job_id)
+    assert job["taskFailureRetryCount"] == 1
+
+
+def test_conflict_shapes(farm_server, admin, farm) -> None:
+    farm_id, _, fleet_id = farm
+    # Given a registered but not started worker
+    worker = SyntheticWorker(farm_server, farm_id, fleet_id, start=False)
+    # Then UpdateWorkerSchedule is a STATUS_CONFLICT naming the worker and its status
+    with pytest.raises(ClientError) as info:
+        worker.poll()
+    error = info.value.response
+    assert error["Error"]["Code"] == "ConflictException"
+    assert error["reason"] == "STATUS_CONFLICT" and error["resourceId"] == worker.worker_id
+    assert error["context"] == {"status": "CREATED"}
+    # And a started worker that is STOPPING must pass through STOPPED before STARTED
+    worker.start()
+    worker.client.update_worker(**worker.ids(), status="STOPPING")
+    with pytest.raises(ClientError) as info:
+        worker.start()
+    assert info.value.response["context"] == {"status": "STOPPING"}
+    # And it cannot be deleted until STOPPED
+    with pytest.raises(ClientError) as info:
+        admin.delete_worker(**worker.ids())
+    assert info.value.response["Error"]["Code"] == "ConflictException"
+    worker.client.update_worker(**worker.ids(), status="STOPPED")
+    assert worker.start()["log"]["options"] == {
+        "logGroupName": f"/aws/deadline/{farm_id}/{fleet_id}",
+        "logStreamName": worker.worker_id,
+    }
+    worker.client.update_worker(**worker.ids(), status="STOPPED")
+    admin.delete_worker(**worker.ids())
+    with pytest.raises(ClientError) as info:
+        admin.get_worker(**worker.ids())
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_job_entities(farm_server, admin, farm) -> None:
+    # Given a job with a job environment, a step environment and a dependency
+    farm_id, queue_id, fleet_id = farm
+    template = job_template(
+        step("A"),
+        step(
+            "B",
+            dependencies=[{"dependsOn": "A"}],
+            stepEnvironments=[{"name": "BEnv", "variables": {"X": "1"}}],
+        ),
+        jobEnvironments=[{"name": "JobEnv", "variables": {"Y": "2"}}],
+        parameterDefinitions=[{"name": "Frames", "type": "INT", "default": 7}],
+    )
+    job_id = submit(admin, farm_id, queue_id, template)
+    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
+    steps = {
+        s["name"]: s["stepId"]
+        for s in admin.list_steps(farmId=farm_id, queueId=queue_id, jobId=job_id)["steps"]
+    }
+    # When the worker asks for every entity of the job (and one that does not exist)
+    answer = worker.client.batch_get_job_entity(
+        **worker.ids(),
+        identifiers=[
+            {"jobDetails": {"jobId": job_id}},
+            {"stepDetails": {"jobId": job_id, "stepId": steps["B"]}},
+            {"environmentDetails": {"jobId": job_id, "environmentId": f"JOB:{job_id}:JobEnv"}},
+            {"environmentDetails": {"jobId": job_id, "environmentId": f"STEP:{steps['B']}:BEnv"}},
+            {"jobDetails": {"jobId": "job-" + "0" * 32}},
+        ],
+    )
+    # Then the details are what the agent needs
+    entities = answer["entities"]
+    job = entities[0]["jobDetails"]
+    assert job["schemaVersion"] == "jobtemplate-2023-09"
+    assert job["jobRunAsUser"] == {"runAs": "WORKER_AGENT_USER"}
+    assert job["logGroupName"] == f"/aws/deadline/{farm_id}/{queue_id}"
+    assert job["parameters"]["Frames"] == {"int": "7"}
+    assert "queueRoleArn" not in job
+    b = entities[1]["stepDetails"]
+    assert b["template"]["name"] == "B" and b["dependencies"] == [steps["A"]]
+    assert entities[2]["environmentDetails"]["template"]["name"] == "JobEnv"
+    assert entities[3]["environmentDetails"]["template"] == {"name": "BEnv", "variables": {"X": "1"}}
+    assert answer["errors"][0]["jobDetails"]["code"] == "ResourceNotFoundException"
+    # And a queue without a role gives empty queue credentials
+    assert "credentials" not in worker.client.assume_queue_role_for_worker(**worker.ids(), queueId=queue_id)
+
+
+def test_per_worker_failure_cap(farm_server, admin, farm) -> None:
+    # Given a server capping a worker at 2 failed tasks per job, and a job whose tasks fail on worker A
+    farm_id, queue_id, fleet_id = farm
+    job_id = submit(admin, farm_id, queue_id, job_template(step("A", 4)), maxRetriesPerTask=10)
+    bad = SyntheticWorker(
+        farm_server, farm_id, fleet_id, outcome=lambda a: "FAILED" if "taskRun" in a else "SUCCEEDED"
+    )
+    # When worker A has failed twice
+    for _ in range(6):
+        bad.work()
+    # Then it gets no more of that job
+    assert len(bad.task_runs()) == 2
+    assert bad.last["assignedSessions"] == {}
+    # And a healthy worker finishes it
+    good = SyntheticWorker(farm_server, farm_id, fleet_id)
+    drive([bad, good], lambda: job_status(admin, farm_id, queue_id, job_id)["taskRunStatus"] == "SUCCEEDED")
+    assert len(bad.task_runs()) == 2
+
+
+def test_long_poll_returns_work_that_arrives_while_waiting(farm_server, admin, farm) -> None:
+    # Given an idle worker holding a long poll of up to 20 s
+    farm_id, queue_id, fleet_id = farm
+    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
+    worker.wait_seconds = 20
+    timer = threading.Timer(0.5, lambda: submit(admin, farm_id, queue_id, job_template(step("A"))))
+    timer.start()
+    # When work is submitted while the call waits
+    started = time.monotonic()
+    answer = worker.poll()
+    elapsed = time.monotonic() - started
+    timer.join()
+    # Then the same call returns the assignment, well before its wait ran out
+    assert len(answer["assignedSessions"]) == 1
+    assert elapsed < 20
