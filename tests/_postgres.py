@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -16,6 +18,18 @@ import tempfile
 from pathlib import Path
 
 _databases = itertools.count(1)
+
+
+def unavailable_reason() -> str | None:
+    """Why no throw-away cluster can run here, or None when one can."""
+    if find_postgres_bin() is None:
+        return "PostgreSQL server binaries (initdb, pg_ctl) not found: PostgreSQL tests skipped"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root without a 'postgres' user to run the cluster: PostgreSQL tests skipped"
+    return None
 
 
 def find_postgres_bin() -> Path | None:
@@ -50,11 +64,20 @@ class PostgresCluster:
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin_dir / args[0]), *args[1:]]
-        if self.run_as:
+        if self.run_as and shutil.which("runuser"):
             command = ["runuser", "-u", self.run_as, "--", *command]
+        elif self.run_as:
+            command = ["su", self.run_as, "-s", "/bin/sh", "-c", shlex.join(command)]
         return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
     def start(self) -> PostgresCluster:
+        try:
+            return self._start()
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
+
+    def _start(self) -> PostgresCluster:
         self.socket_dir.mkdir()
         if self.run_as:
             shutil.chown(self.root, self.run_as)

@@ -36,11 +36,12 @@ def farm_id(deadline: Any) -> str:
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Any]:
     """A PostgreSQL cluster for the session; skips where the server binaries are absent."""
-    from _postgres import PostgresCluster, find_postgres_bin
+    from _postgres import PostgresCluster, find_postgres_bin, unavailable_reason
 
+    reason = unavailable_reason()
     bin_dir = find_postgres_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: PostgreSQL tests skipped")
+    if reason is not None or bin_dir is None:
+        pytest.skip(reason or "PostgreSQL not available")
     cluster = PostgresCluster(bin_dir).start()
     try:
         yield cluster
