@@ -71,7 +71,12 @@ def _kill_tree(pid_file: Path) -> None:
 
 
 def _task_runs(farm: Farm, job_id: str) -> list[dict[str, Any]]:
-    return [a for a in farm.actions(job_id) if "taskRun" in a["definition"]]
+    """Every taskRun action of the job, with the detail (session, exit code) only GetSessionAction has."""
+    return [
+        farm.action(job_id, a["sessionActionId"])
+        for a in farm.actions(job_id)
+        if "taskRun" in a["definition"]
+    ]
 
 
 def _wait_until(condition: Any, timeout: float, what: str) -> Any:
