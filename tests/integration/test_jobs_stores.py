@@ -49,3 +49,18 @@ def test_job_lifecycle_on_each_store(server_any: ServerProcess, deadline_any: An
     # And the job search sees both jobs with their counts
     jobs = deadline.search_jobs(farmId=farm_id, queueIds=[queue_id], itemOffset=0)
     assert jobs["totalResults"] == 2
+
+
+def test_task_parameters_round_trip_on_each_store(server_any: ServerProcess, deadline_any: Any) -> None:
+    deadline = deadline_any
+    farm_id = deadline.create_farm(displayName="escapes")["farmId"]
+    queue_id = make_queue(server_any, deadline, farm_id)
+    # Given string task parameters with backslashes, quotes, tabs and non-ASCII text
+    values = ["C:\\renders\\shot", 'say "hi"', "tab\there", "grüße ✓", "back\\\\slash"]
+    space = {"taskParameterDefinitions": [{"name": "S", "type": "STRING", "range": values}]}
+    job_id = submit(deadline, farm_id, queue_id, job_template(step("R", space)))
+    ids = {"farmId": farm_id, "queueId": queue_id, "jobId": job_id}
+    step_id = deadline.list_steps(**ids)["steps"][0]["stepId"]
+    # When the tasks are read back, Then every value is exactly as written in the template
+    tasks = deadline.list_tasks(**ids, stepId=step_id)["tasks"]
+    assert [t["parameters"]["S"]["string"] for t in tasks] == values
