@@ -177,12 +177,44 @@ class CliWorkstation:
                     os.environ[name] = value
         return result
 
-    def run_process(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """The installed `farmhand` console script, as a shell runs it."""
+    def process_env(self) -> dict[str, str]:
+        """The environment of a child process: the caller's, minus its AWS settings, plus this station's."""
         env = {k: v for k, v in os.environ.items() if k not in _CALLER_VARIABLES}
         env.update({k: v for k, v in self.env.items() if v is not None})
+        return env
+
+    def run_process(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """The installed `farmhand` console script, as a shell runs it."""
         return subprocess.run(
-            [FARMHAND, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+            [FARMHAND, *args],
+            env=self.process_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """A worker agent in the station's fleet: `farmhand worker --farm-id F --fleet-id L --profile P`."""
+        log = open(self.root / "worker.log", "ab")  # noqa: SIM115 - closed when the process is reaped
+        return subprocess.Popen(
+            [
+                FARMHAND,
+                "worker",
+                "--farm-id",
+                self.farm_id,
+                "--fleet-id",
+                self.fleet_id,
+                "--profile",
+                PROFILE,
+                "--data-dir",
+                str(self.root / "worker"),
+                "--poll-wait-seconds",
+                "1",
+            ],
+            env=self.process_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
 

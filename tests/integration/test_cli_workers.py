@@ -1,58 +1,64 @@
 """The `farmhand` commands that need jobs to run: wait, logs (and --follow), why, worker list.
 
-One embedded farm (`farmhand.testing.LocalFarm`: real server, one real worker agent) for the module;
-the CLI reaches it through the AWS profile and deadline config the farm wrote.
+A real farm server and one real worker agent, started with `farmhand worker --farm-id F --fleet-id L`
+(the CLI's dispatch to the agent) with the workstation's own profile; every command reaches the farm
+through that workstation's AWS profile and deadline config.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_farm import FAILING_TEMPLATE, write_bundle
-from click.testing import CliRunner, Result
+from cli_farm import FAILING_TEMPLATE, CliWorkstation, make_workstation, write_bundle
+from click.testing import Result
 
-from farmhand.client.cli import cli
-from farmhand.testing import LocalFarm
+from farmhand.testing import ServerProcess
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
-FARMHAND = str(Path(sys.executable).with_name("farmhand"))
-
 
 @pytest.fixture(scope="module")
-def farm() -> Iterator[LocalFarm]:
-    with LocalFarm(workers=1) as running:
-        yield running
+def station(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliWorkstation]:
+    """A workstation and one worker agent in its fleet (SIGTERM at the end)."""
+    workstation = make_workstation(server, tmp_path_factory.mktemp("cli-workers"))
+    agent = workstation.start_worker()
+    try:
+        yield workstation
+    finally:
+        agent.terminate()
+        try:
+            agent.wait(30)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            agent.wait(10)
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), env={"DEADLINE_CLOUD_TELEMETRY_OPT_OUT": "true"})
+def eventually(command: Callable[[], Result], expected: str, timeout: float = 15.0) -> Result:
+    """Run the command until its output contains `expected`: workers ship log lines in batches."""
+    give_up = time.monotonic() + timeout
+    while True:
+        result = command()
+        if expected in result.stdout or time.monotonic() > give_up:
+            return result
+        time.sleep(0.5)
 
 
-def run_process(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DEADLINE_CLOUD_TELEMETRY_OPT_OUT": "true"}
-    return subprocess.run(
-        [FARMHAND, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def submit(bundle: Path, *args: str) -> str:
-    result = run("bundle", "submit", str(bundle), "--yes", *args)
+def submit(station: CliWorkstation, bundle: Path, *args: str) -> str:
+    result = station.run("bundle", "submit", str(bundle), "--yes", *args)
     assert result.exit_code == 0, result.output
     return result.stdout.strip().splitlines()[0]
 
 
 @pytest.fixture(scope="module")
-def failed_job(farm: LocalFarm, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A job whose frame 2 exits 3 after writing why to stderr (no retries)."""
+def failed_job(station: CliWorkstation, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A job whose frame 2 exits 3 after writing why to stderr (no retries), submitted with --wait."""
     bundle = write_bundle(tmp_path_factory.mktemp("failing") / "bundle", FAILING_TEMPLATE)
-    result = run(
+    result = station.run(
         "bundle",
         "submit",
         str(bundle),
@@ -71,9 +77,9 @@ def failed_job(farm: LocalFarm, tmp_path_factory: pytest.TempPathFactory) -> str
     return job_id
 
 
-def test_submit_and_wait_succeeds_with_exit_0(farm: LocalFarm, tmp_path: Path) -> None:
+def test_submit_and_wait_succeeds_with_exit_0(station: CliWorkstation, tmp_path: Path) -> None:
     # When a bundle is submitted with --wait
-    result = run(
+    result = station.run(
         "bundle",
         "submit",
         str(write_bundle(tmp_path / "hello")),
@@ -89,44 +95,53 @@ def test_submit_and_wait_succeeds_with_exit_0(farm: LocalFarm, tmp_path: Path) -
     job_id = result.stdout.splitlines()[0]
     assert "SUCCEEDED" in result.stdout
     # and `job wait` on the finished job answers at once, in JSON too
-    waited = run("job", "wait", job_id, "--json")
+    waited = station.run("job", "wait", job_id, "--json")
     assert waited.exit_code == 0
     assert json.loads(waited.stdout)["status"] == "SUCCEEDED"
 
 
-def test_job_logs_show_what_the_task_printed(farm: LocalFarm, tmp_path: Path) -> None:
-    bundle = write_bundle(tmp_path / "hello")
-    job_id = submit(bundle, "-p", "Greeting=bonjour", "--wait", "--max-poll-interval", "1")
-    result = run("job", "logs", job_id)
+def test_job_logs_show_what_the_task_printed(station: CliWorkstation, tmp_path: Path) -> None:
+    job_id = submit(
+        station,
+        write_bundle(tmp_path / "hello"),
+        "-p",
+        "Greeting=bonjour",
+        "--wait",
+        "--max-poll-interval",
+        "1",
+    )
+    result = eventually(lambda: station.run("job", "logs", job_id), "bonjour number 1")
     assert result.exit_code == 0, result.output
     assert "bonjour number 1" in result.stdout
-    as_json = [json.loads(line) for line in run("job", "logs", job_id, "--json").stdout.splitlines()]
+    as_json = [json.loads(line) for line in station.run("job", "logs", job_id, "--json").stdout.splitlines()]
     assert any(event["message"] == "bonjour number 1" for event in as_json)
     assert all(event["timestamp"].endswith("+00:00") for event in as_json)
 
 
 def test_job_logs_follow_prints_every_task_and_stops_when_the_job_is_done(
-    farm: LocalFarm, tmp_path: Path
+    station: CliWorkstation, tmp_path: Path
 ) -> None:
     # Given a job that has just been submitted
-    job_id = submit(write_bundle(tmp_path / "hello"), "-p", "Count=3", "-p", "Greeting=followed")
+    job_id = submit(station, write_bundle(tmp_path / "hello"), "-p", "Count=3", "-p", "Greeting=followed")
     # When its logs are followed by the installed command
-    result = run_process("job", "logs", job_id, "--follow")
+    result = station.run_process("job", "logs", job_id, "--follow", timeout=180)
     # Then every task's line is printed and the command ends by itself once the job is done
     assert result.returncode == 0, result.stderr
     for n in (1, 2, 3):
         assert f"followed number {n}" in result.stdout
 
 
-def test_job_wait_on_a_failed_job_exits_2(failed_job: str) -> None:
-    result = run_process("job", "wait", failed_job)
+def test_job_wait_on_a_failed_job_exits_2(station: CliWorkstation, failed_job: str) -> None:
+    result = station.run_process("job", "wait", failed_job)
     assert result.returncode == 2, result.stderr
     assert "FAILED" in result.stdout
 
 
-def test_job_why_shows_the_failed_task_its_exit_code_and_its_log(failed_job: str) -> None:
+def test_job_why_shows_the_failed_task_its_exit_code_and_its_log(
+    station: CliWorkstation, failed_job: str
+) -> None:
     # When asking why the job failed
-    result = run("job", "why", failed_job)
+    result = eventually(lambda: station.run("job", "why", failed_job), "cannot open scene.blend")
     # Then the failed task is named with its parameters, exit code and the lines it wrote
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -138,8 +153,10 @@ def test_job_why_shows_the_failed_task_its_exit_code_and_its_log(failed_job: str
     assert "working on frame 1" not in out
 
 
-def test_job_why_json(failed_job: str) -> None:
-    result = run("job", "why", failed_job, "--json", "--lines", "5")
+def test_job_why_json(station: CliWorkstation, failed_job: str) -> None:
+    result = eventually(
+        lambda: station.run("job", "why", failed_job, "--json", "--lines", "5"), "cannot open scene.blend"
+    )
     assert result.exit_code == 0, result.output
     diagnosis = json.loads(result.stdout)
     assert diagnosis["taskRunStatus"] == "FAILED"
@@ -152,19 +169,21 @@ def test_job_why_json(failed_job: str) -> None:
     assert len(task["logLines"]) <= 5
 
 
-def test_requeue_failed_tasks_runs_them_again(failed_job: str) -> None:
-    result = run("job", "requeue-tasks", failed_job, "--yes", "--json")
+def test_requeue_failed_tasks_runs_them_again(station: CliWorkstation, failed_job: str) -> None:
+    result = station.run("job", "requeue-tasks", failed_job, "--yes", "--json")
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["requeued"]) == 1
-    again = run("job", "wait", failed_job, "--max-poll-interval", "1", "--timeout", "120")
+    again = station.run("job", "wait", failed_job, "--max-poll-interval", "1", "--timeout", "120")
     assert again.exit_code == 2, again.output  # frame 2 fails again
 
 
-def test_worker_list_shows_the_farm_worker(farm: LocalFarm) -> None:
-    result = run("worker", "list", "--json")
+def test_worker_list_shows_the_fleet_worker(station: CliWorkstation) -> None:
+    result = station.run("worker", "list", "--json")
     assert result.exit_code == 0, result.output
     workers = json.loads(result.stdout)["workers"]
     assert len(workers) == 1
-    assert workers[0]["fleetId"] == farm.fleet_id
-    got = run("worker", "get", "--fleet-id", farm.fleet_id, "--worker-id", workers[0]["workerId"], "--json")
+    assert workers[0]["fleetId"] == station.fleet_id
+    got = station.run(
+        "worker", "get", "--fleet-id", station.fleet_id, "--worker-id", workers[0]["workerId"], "--json"
+    )
     assert json.loads(got.stdout)["workerId"] == workers[0]["workerId"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from configparser import ConfigParser
 from datetime import UTC, datetime
 from typing import Any
@@ -350,10 +349,6 @@ def _print_events(events: list[Any], timestamp_format: str, as_json: bool, prefi
             click.echo(f"{_format_time(event.timestamp, timestamp_format)} {event.message}")
 
 
-_FOLLOW_POLL_SECONDS = 1.0
-_FOLLOW_PAGE = 10000
-
-
 @job_group.command("logs")
 @profile_option
 @farm_option
@@ -404,7 +399,20 @@ def job_logs(
     )
     start, end = _parse_time(start_time, "--start-time"), _parse_time(end_time, "--end-time")
     if follow:
-        _follow(config, farm, queue, job_id, session_id, start, timestamp_format, as_json)
+        from ._follow import follow_job_logs
+
+        follow_job_logs(
+            config,
+            farm,
+            queue,
+            job_id,
+            session_id=session_id,
+            start_time=start,
+            print_events=lambda events, sid: _print_events(
+                events, timestamp_format, as_json, sid if as_json else ""
+            ),
+            show_headers=not as_json,
+        )
         return
     result = api.get_session_logs(
         farm,
@@ -420,76 +428,6 @@ def job_logs(
     _print_events(result.events, timestamp_format, as_json)
     if result.next_token and not as_json:
         click.echo(f"(session {result.log_stream}; next token: {result.next_token})", err=True)
-
-
-def _follow(
-    config: ConfigParser,
-    farm: str,
-    queue: str,
-    job_id: str,
-    session_id: str | None,
-    start: datetime | None,
-    timestamp_format: str,
-    as_json: bool,
-) -> None:
-    """Print every session's lines as they arrive, until the job is finished and its sessions ended."""
-    from .. import api
-
-    deadline = _deadline(config)
-    tokens: dict[str, str | None] = {}
-    finished_sessions: set[str] = set()
-    current: str | None = None
-    while True:
-        job = deadline.get_job(farmId=farm, queueId=queue, jobId=job_id)
-        job_done = job.get("taskRunStatus") in (
-            "SUCCEEDED",
-            "FAILED",
-            "CANCELED",
-            "SUSPENDED",
-            "NOT_COMPATIBLE",
-        )
-        if session_id:
-            sessions = [deadline.get_session(farmId=farm, queueId=queue, jobId=job_id, sessionId=session_id)]
-        else:
-            sessions = every_item(
-                deadline, "list_sessions", "sessions", farmId=farm, queueId=queue, jobId=job_id
-            )
-            sessions.sort(key=lambda s: s.get("startedAt") or datetime.max.replace(tzinfo=UTC))
-        all_drained = True
-        for session in sessions:
-            sid = str(session["sessionId"])
-            if sid in finished_sessions:
-                continue
-            ended = session.get("endedAt") is not None
-            while True:
-                result = api.get_session_logs(
-                    farm,
-                    queue,
-                    session_id=sid,
-                    limit=_FOLLOW_PAGE,
-                    start_time=start if sid not in tokens else None,
-                    next_token=tokens.get(sid),
-                    config=config,
-                )
-                if result.next_token:
-                    tokens[sid] = result.next_token
-                if result.events:
-                    if len(sessions) > 1 and current != sid and not as_json:
-                        worker = session.get("workerId", "")
-                        click.echo(f"==> {sid} ({worker}) <==")
-                    current = sid
-                    _print_events(result.events, timestamp_format, as_json, sid if as_json else "")
-                if len(result.events) < _FOLLOW_PAGE:
-                    break
-            if ended:
-                finished_sessions.add(sid)
-            else:
-                all_drained = False
-        if session_id and sessions and sessions[0].get("endedAt") is not None:
-            return
-        if job_done and all_drained:
-            return
-        time.sleep(_FOLLOW_POLL_SECONDS)
 
 
 @job_group.command("why")

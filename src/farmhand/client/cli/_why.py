@@ -1,6 +1,6 @@
 """`farmhand job why`: from a failed job to the cause in one hop.
 
-For every failed task: which step and parameters, how many retries, the exit code and message of the
+For every failed task: which step and parameters, how often it failed, the exit code and message of the
 session action that failed, the worker it ran on, and the last lines that action wrote to its log.
 """
 
@@ -29,7 +29,7 @@ class FailedTaskReport:
     step_name: str
     task_id: str
     parameters: dict[str, Any]
-    retries: int = 0
+    failure_retry_count: int = 0
     session_id: str | None = None
     session_action_id: str | None = None
     worker_id: str | None = None
@@ -74,7 +74,7 @@ def _failed_tasks(config: ConfigParser, farm_id: str, queue_id: str, job_id: str
                     step_name=str(step.get("name", "")),
                     task_id=task["taskId"],
                     parameters=dict(task.get("parameters") or {}),
-                    retries=int(task.get("failureRetryCount") or 0),
+                    failure_retry_count=int(task.get("failureRetryCount") or 0),
                     session_action_id=action_id,
                     session_id=session_id_of(action_id),
                     started_at=task.get("startedAt"),
@@ -160,7 +160,6 @@ def diagnose_job(
 def print_diagnosis(diagnosis: JobDiagnosis, job_id: str) -> None:
     """The diagnosis for people: one block per failed task, its facts, then its log tail."""
     from rich.markup import escape
-    from rich.rule import Rule
 
     console = out_console()
     job = diagnosis.job
@@ -180,8 +179,9 @@ def print_diagnosis(diagnosis: JobDiagnosis, job_id: str) -> None:
     for report in diagnosis.failed_tasks:
         parameters = task_parameters_text(report.parameters)
         title = f"{report.step_name} / {report.task_id}" + (f"  {parameters}" if parameters else "")
-        console.print(Rule(escape(title), align="left", style="red"))
-        facts = [f"failed after {report.retries} retr{'y' if report.retries == 1 else 'ies'}"]
+        console.print(f"[bold red]✗[/bold red] [bold]{escape(title)}[/bold]")
+        failures = report.failure_retry_count
+        facts = [f"failed {failures} time{'' if failures == 1 else 's'}" if failures else "failed"]
         if report.exit_code is not None:
             facts.append(f"exit code {report.exit_code}")
         if report.worker_id:
@@ -194,7 +194,8 @@ def print_diagnosis(diagnosis: JobDiagnosis, job_id: str) -> None:
         if report.log_lines:
             console.print(f"  last {len(report.log_lines)} log line(s) of {report.session_id}:")
             for moment, message in report.log_lines:
-                console.print(f"  [dim]{moment.astimezone(UTC).strftime('%H:%M:%S')}[/dim] {escape(message)}")
+                stamp = moment.astimezone(UTC).strftime("%H:%M:%SZ")
+                console.print(f"  [dim]{stamp}[/dim] {escape(message)}")
         elif report.log_note:
             console.print(f"  ({escape(report.log_note)})")
     if diagnosis.more_failed_tasks:
