@@ -307,6 +307,15 @@ def test_queue_parameter_definitions_come_from_the_queue_environments(farm: dict
     assert definitions[0]["default"] == "base"
 
 
+def test_queue_parameter_definitions_match_the_aws_client(farm: dict[str, Any]) -> None:
+    from deadline.client import api as aws_api  # test-time reference only
+
+    queue_id = queue_with_environments(farm)
+    ours = api.get_queue_parameter_definitions(farmId=farm["farm_id"], queueId=queue_id)
+    theirs = aws_api.get_queue_parameter_definitions(farmId=farm["farm_id"], queueId=queue_id)
+    assert ours == theirs
+
+
 # -- submission ------------------------------------------------------------------------------------
 
 
@@ -334,6 +343,32 @@ def test_submit_simple_bundle_and_read_the_job_back(farm: dict[str, Any]) -> Non
     found = api.search_jobs(name_contains="Simple Job")
     assert job_id in [j["jobId"] for j in found["jobs"]]
     assert found["totalResults"] >= 1
+
+
+def test_search_jobs_filters_pages_and_matches_the_aws_client(farm: dict[str, Any], tmp_path: Path) -> None:
+    from deadline.client import api as aws_api  # test-time reference only
+
+    # Given a queue of its own with three jobs, one of them suspended
+    queue_id = farm["deadline"].create_queue(farmId=farm["farm_id"], displayName="search queue")["queueId"]
+    scoped = config.read_config()
+    config.set_setting("defaults.queue_id", queue_id, scoped)
+    job_ids = [submit_simple(tmp_path / str(i), config=scoped) for i in range(3)]
+    farm["deadline"].update_job(
+        farmId=farm["farm_id"], queueId=queue_id, jobId=job_ids[0], targetTaskRunStatus="SUSPENDED"
+    )
+    # When jobs are searched by status, and a page at a time
+    suspended = api.search_jobs(queue_ids=[queue_id], task_run_status="SUSPENDED", config=scoped)
+    first = api.search_jobs(queue_ids=[queue_id], page_size=2, config=scoped)
+    rest = api.search_jobs(
+        queue_ids=[queue_id], page_size=2, item_offset=first["nextItemOffset"], config=scoped
+    )
+    # Then the filter and the paging hold, in the AWS client's shape
+    assert [j["jobId"] for j in suspended["jobs"]] == [job_ids[0]]
+    assert first["totalResults"] == 3 and len(first["jobs"]) == 2 and first["nextItemOffset"] == 2
+    assert len(rest["jobs"]) == 1 and rest["nextItemOffset"] is None
+    assert {j["jobId"] for j in first["jobs"] + rest["jobs"]} == set(job_ids)
+    theirs = aws_api.search_jobs(farmId=farm["farm_id"], queueIds=[queue_id], taskRunStatus="SUSPENDED")
+    assert theirs == suspended
 
 
 def test_submit_typed_parameters_app_parameters_and_bundle_relative_paths(
