@@ -139,3 +139,14 @@ def read_admin_keys(data_dir: Path) -> tuple[str, str]:
     """The admin access key the server wrote on its first start."""
     doc: dict[str, Any] = json.loads((data_dir / ADMIN_CREDENTIALS_FILE).read_text())
     return str(doc["aws_access_key_id"]), str(doc["aws_secret_access_key"])
+
+
+def admin_session(data_dir: Path) -> Any:
+    """A boto3 session signed with the farm's admin key that ignores AWS_PROFILE and the user's files."""
+    import boto3
+    import botocore.session
+
+    access_key, secret_key = read_admin_keys(data_dir)
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    core.set_credentials(access_key, secret_key)
+    return boto3.Session(botocore_session=core, region_name="us-west-2")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._state import FarmState, read_admin_keys
+from ._state import FarmState, admin_session
 
 RUNNING_STATUSES = ("ASSIGNED", "STARTING", "SCHEDULED", "RUNNING")
 QUEUED_STATUSES = ("READY", "PENDING")
@@ -25,13 +25,9 @@ def admin_deadline_client(state: FarmState) -> Any:
     """A deadline client signed with the farm's admin key (independent of the user's AWS profile)."""
     from pathlib import Path
 
-    import boto3
     from botocore.config import Config
 
-    access_key, secret_key = read_admin_keys(Path(state.data_dir))
-    return boto3.Session(
-        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name="us-west-2"
-    ).client(
+    return admin_session(Path(state.data_dir)).client(
         "deadline",
         endpoint_url=state.url,
         config=Config(

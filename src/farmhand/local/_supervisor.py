@@ -27,6 +27,7 @@ from ._bootstrap import FarmResources, bootstrap_farm
 from ._state import (
     FarmLock,
     FarmState,
+    admin_session,
     read_admin_keys,
     read_state,
     remove_state,
@@ -230,7 +231,7 @@ class Supervisor:
         ]
         if self.options.database_url:
             command += ["--database-url", self.options.database_url]
-        self.server = _Child("server", command, self.logs_dir / "server.log", dict(os.environ))
+        self.server = _Child("server", command, self.logs_dir / "server.log", _without_profile_overrides())
         self.server.start(stdout=subprocess.PIPE)
         self.url = self._wait_for_server(self.server)
         self._port = int(self.url.rsplit(":", 1)[1])
@@ -265,13 +266,10 @@ class Supervisor:
         return found[0]
 
     def _bootstrap(self) -> None:
-        import boto3
         from botocore.config import Config
 
         access_key, secret_key = read_admin_keys(self.data_dir)
-        session = boto3.Session(
-            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name="us-west-2"
-        )
+        session = admin_session(self.data_dir)
         deadline = session.client("deadline", endpoint_url=self.url, config=Config(inject_host_prefix=False))
         sts = session.client("sts", endpoint_url=self.url)
         account_id = sts.get_caller_identity()["Account"]
@@ -310,7 +308,7 @@ class Supervisor:
             "--data-dir",
             str(worker_dir),
         ]
-        env = {key: value for key, value in os.environ.items() if key not in _PROFILE_OVERRIDES}
+        env = _without_profile_overrides()
         from ._aws_profile import aws_config_path, aws_credentials_path
 
         env["AWS_CONFIG_FILE"] = str(aws_config_path().resolve())
@@ -387,6 +385,11 @@ class Supervisor:
         self.state.server_pid = self.server.pid if self.server else None
         self.state.worker_pids = [pid for pid in (worker.pid for worker in self.workers) if pid]
         write_state(self.state)
+
+
+def _without_profile_overrides() -> dict[str, str]:
+    """The environment for children: nothing that would override the profile the farm wrote."""
+    return {key: value for key, value in os.environ.items() if key not in _PROFILE_OVERRIDES}
 
 
 def _local_endpoint(url: str) -> str:

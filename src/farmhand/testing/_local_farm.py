@@ -120,9 +120,9 @@ class LocalFarm:
             database_url=self.database_url,
         )
         try:
-            self.state, self._process = start_supervisor_process(
-                options, env=dict(os.environ), timeout=timeout
-            )
+            # The profile does not exist until the farm has written it: the supervisor starts without it.
+            supervisor_env = {key: value for key, value in os.environ.items() if key != "AWS_PROFILE"}
+            self.state, self._process = start_supervisor_process(options, env=supervisor_env, timeout=timeout)
         except BaseException:
             self.stop()
             raise
@@ -223,8 +223,23 @@ class LocalFarm:
             time.sleep(delay)
             delay = min(delay * 1.5, 1.0)
 
-    def log_lines(self, job_id: str) -> list[str]:
-        """Every line the job's sessions logged, session by session, oldest first."""
+    def log_lines(self, job_id: str, timeout: float = 30.0) -> list[str]:
+        """Every line the job's sessions logged, session by session, oldest first.
+
+        Workers ship logs in batches, so lines can land a moment after a task ends: this waits until
+        every session has ended and two reads in a row agree (or `timeout` passes).
+        """
+        give_up = time.monotonic() + timeout
+        previous: list[str] | None = None
+        while True:
+            sessions, lines = self._read_logs(job_id)
+            settled = all(session.get("endedAt") for session in sessions)
+            if (lines and settled and lines == previous) or time.monotonic() > give_up:
+                return lines
+            previous = lines
+            time.sleep(0.5)
+
+    def _read_logs(self, job_id: str) -> tuple[list[dict[str, Any]], list[str]]:
         deadline_client = self.client("deadline")
         logs = self.client("logs")
         sessions: list[dict[str, Any]] = []
@@ -245,14 +260,17 @@ class LocalFarm:
         for session in sessions:
             forward: str | None = None
             while True:
-                page = logs.get_log_events(
-                    logGroupName=f"/aws/deadline/{self.farm_id}/{self.queue_id}",
-                    logStreamName=session["sessionId"],
-                    startFromHead=True,
-                    **({"nextToken": forward} if forward else {}),
-                )
+                try:
+                    page = logs.get_log_events(
+                        logGroupName=f"/aws/deadline/{self.farm_id}/{self.queue_id}",
+                        logStreamName=session["sessionId"],
+                        startFromHead=True,
+                        **({"nextToken": forward} if forward else {}),
+                    )
+                except logs.exceptions.ResourceNotFoundException:
+                    break  # nothing shipped for this session yet
                 lines += [event["message"] for event in page.get("events", [])]
                 if not page.get("events") or page.get("nextForwardToken") == forward:
                     break
                 forward = page.get("nextForwardToken")
-        return lines
+        return sessions, lines

@@ -1,0 +1,63 @@
+"""The embedded farm's workers: a worker that dies is restarted, and the farm keeps running jobs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _workstation import Workstation, pids_alive, workstation
+
+__all__ = ["workstation"]
+
+pytestmark = pytest.mark.timeout(180)
+
+HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello" / "template.yaml"
+
+
+def wait_for(condition: Any, timeout: float, what: str) -> Any:
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what} within {timeout:.0f} s")
+
+
+def test_a_killed_worker_is_restarted_and_jobs_still_run(workstation: Workstation) -> None:
+    # Given a detached farm with one worker
+    assert workstation.up("--workers", "1").returncode == 0
+    state = workstation.status()
+    [first_worker] = state["worker_pids"]
+
+    # When the worker is killed with SIGKILL
+    os.kill(first_worker, signal.SIGKILL)
+
+    # Then the supervisor starts a new worker process
+    def replaced() -> list[int]:
+        current = workstation.status()["worker_pids"]
+        return [pid for pid in current if pid != first_worker and pids_alive([pid])]
+
+    [second_worker] = wait_for(replaced, 30, "no new worker process")
+    assert workstation.status()["workers_alive"] == 1
+
+    # And a job submitted afterwards still runs to SUCCEEDED
+    deadline = workstation.deadline_client()
+    ids = {"farmId": state["farm_id"], "queueId": state["queue_id"]}
+    job_id = deadline.create_job(**ids, template=HELLO.read_text(), templateType="YAML", priority=50)["jobId"]
+    final = wait_for(
+        lambda: (
+            (job := deadline.get_job(**ids, jobId=job_id))["taskRunStatus"]
+            in ("SUCCEEDED", "FAILED", "CANCELED", "NOT_COMPATIBLE")
+            and job
+        ),
+        120,
+        "the job did not finish",
+    )
+    assert final["taskRunStatus"] == "SUCCEEDED"
+    assert pids_alive([second_worker]) == [second_worker]
