@@ -371,6 +371,37 @@ def test_search_jobs_filters_pages_and_matches_the_aws_client(farm: dict[str, An
     assert theirs == suspended
 
 
+@pytest.mark.parametrize(
+    ("bundle_name", "values"),
+    [
+        ("simple_job", []),
+        ("cli_job", [{"name": "DataDir", "value": "/tmp"}]),
+        (
+            "gui_control_showcase",
+            [
+                {"name": "InputFilePicker", "value": "/tmp/in.txt"},
+                {"name": "OutputFilePicker", "value": "/tmp/out.txt"},
+                {"name": "DirectoryPicker", "value": "/tmp"},
+            ],
+        ),
+        ("job_dev_progression/stage_1_self_contained_template", []),
+    ],
+)
+def test_every_shared_example_bundle_submits(
+    farm: dict[str, Any], bundle_name: str, values: list[dict[str, Any]]
+) -> None:
+    bundle = SHARED_DIR / "bundles" / bundle_name
+    if not bundle.is_dir():
+        pytest.skip("the shared example bundles are not available (set FARMHAND_SHARED_DIR)")
+    job_id = api.create_job_from_job_bundle(str(bundle), values, print_function_callback=lambda *_: None)
+    assert job_id is not None
+    job = api.get_job(farm["farm_id"], farm["queue_id"], job_id)
+    assert job["lifecycleStatus"] == "CREATE_COMPLETE"
+    for name, value in job.get("parameters", {}).items():
+        if "path" in value:  # PATH defaults are made absolute inside the bundle
+            assert value["path"].startswith((str(bundle.resolve()), "/tmp")), name
+
+
 def test_submit_typed_parameters_app_parameters_and_bundle_relative_paths(
     farm: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
