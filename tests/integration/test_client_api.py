@@ -221,6 +221,16 @@ def test_list_farms_scans_one_region_behind_a_profile_endpoint_override(farm: di
     assert ours[0]["displayName"] == "client farm"
 
 
+def test_list_farms_does_not_repeat_farms_like_the_aws_client(farm: dict[str, Any]) -> None:
+    from deadline.client import api as aws_api  # test-time reference only
+
+    # The AWS client scans ten regions behind a [services] override and lists each farm ten times
+    theirs = [f["farmId"] for f in aws_api.list_farms()["farms"] if f["farmId"] == farm["farm_id"]]
+    ours = [f["farmId"] for f in api.list_farms()["farms"] if f["farmId"] == farm["farm_id"]]
+    assert len(theirs) == 10
+    assert ours == [farm["farm_id"]]
+
+
 def test_lists_return_every_page_and_accept_a_caller_next_token(farm: dict[str, Any]) -> None:
     # Given five more queues
     deadline = farm["deadline"]
