@@ -71,17 +71,21 @@ def write_workstation(root: Path, server: ServerProcess, farm_id: str, queue_id:
     return env
 
 
-def time_command(command: list[str], env: dict[str, str], runs: int) -> list[float]:
-    """Wall time of each run (after one untimed warm-up run that fills the OS file cache)."""
-    timings: list[float] = []
+def time_pair(
+    first: list[str], second: list[str], env: dict[str, str], runs: int
+) -> tuple[list[float], list[float]]:
+    """Wall times of two commands run alternately (so a busy machine slows both alike), after one
+    untimed warm-up run of each that fills the OS file cache."""
+    timings: tuple[list[float], list[float]] = ([], [])
     for attempt in range(runs + 1):
-        started = time.perf_counter()
-        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - started
-        if result.returncode != 0:
-            raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
-        if attempt:
-            timings.append(elapsed)
+        for command, bucket in ((first, timings[0]), (second, timings[1])):
+            started = time.perf_counter()
+            result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+            elapsed = time.perf_counter() - started
+            if result.returncode != 0:
+                raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
+            if attempt:
+                bucket.append(elapsed)
     return timings
 
 
@@ -122,17 +126,11 @@ def main() -> None:
             farmhand, deadline = str(BIN / "farmhand"), str(BIN / "deadline")
             telemetry = "on" if args.telemetry else "off"
             print(f"farm server {server.url}, {runs} runs per command, telemetry {telemetry}")
-            report(
-                "--help",
-                time_command([farmhand, "--help"], env, runs),
-                time_command([deadline, "--help"], env, runs),
-                0.5,
-            )
+            report("--help", *time_pair([farmhand, "--help"], [deadline, "--help"], env, runs), 0.5)
             submit = ["bundle", "submit", str(bundle), "--yes"]
             report(
                 "bundle submit (one-task bundle, no wait)",
-                time_command([farmhand, *submit], env, runs),
-                time_command([deadline, *submit], env, runs),
+                *time_pair([farmhand, *submit], [deadline, *submit], env, runs),
                 0.7,
             )
 
