@@ -514,3 +514,22 @@ def test_copy_job_template_says_there_is_no_object_store(deadline: Any, farm_id:
     # Then the answer says so plainly, naming the target
     code, message = error_of(info)
     assert code == "ValidationException" and "s3://b/k.json" in message
+
+
+def test_storage_profile_must_be_allowed_by_the_queue(deadline: Any, farm_id: str) -> None:
+    # Given a queue allowing one storage profile
+    profile = deadline.create_storage_profile(farmId=farm_id, displayName="linux", osFamily="LINUX")[
+        "storageProfileId"
+    ]
+    other = deadline.create_storage_profile(farmId=farm_id, displayName="other", osFamily="LINUX")[
+        "storageProfileId"
+    ]
+    queue_id = deadline.create_queue(farmId=farm_id, displayName="sp", allowedStorageProfileIds=[profile])[
+        "queueId"
+    ]
+    # When jobs name the allowed and another profile, Then only the allowed one is accepted and kept
+    job_id = submit(deadline, farm_id, queue_id, job_template(step("R")), storageProfileId=profile)
+    assert deadline.get_job(farmId=farm_id, queueId=queue_id, jobId=job_id)["storageProfileId"] == profile
+    with pytest.raises(ClientError) as info:
+        submit(deadline, farm_id, queue_id, job_template(step("R")), storageProfileId=other)
+    assert error_of(info)[0] == "ValidationException" and "storageProfileId" in error_of(info)[1]

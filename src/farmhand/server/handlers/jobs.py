@@ -45,7 +45,12 @@ def job_arn(call: Call, farm_id: str, queue_id: str, job_id: str) -> str:
 @operation("CreateJob")
 def create_job(call: Call, params: Params) -> Output:
     farm_id, queue_id = params["farmId"], params["queueId"]
-    get_resource(call.conn, "queue", queue_id, farm_id=farm_id, resource_type="queue")
+    queue = get_resource(call.conn, "queue", queue_id, farm_id=farm_id, resource_type="queue")
+    storage_profile_id = params.get("storageProfileId")
+    if storage_profile_id and storage_profile_id not in (queue.get("allowedStorageProfileIds") or []):
+        raise ValidationError.for_field(
+            "storageProfileId", f"{storage_profile_id} is not one of the queue's allowed storage profiles"
+        )
     template, template_type = params.get("template"), params.get("templateType")
     parameters: dict[str, Any] = dict(params.get("parameters") or {})
     source_job_id = params.get("sourceJobId")
