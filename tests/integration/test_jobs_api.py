@@ -533,3 +533,32 @@ def test_storage_profile_must_be_allowed_by_the_queue(deadline: Any, farm_id: st
     with pytest.raises(ClientError) as info:
         submit(deadline, farm_id, queue_id, job_template(step("R")), storageProfileId=other)
     assert error_of(info)[0] == "ValidationException" and "storageProfileId" in error_of(info)[1]
+
+
+def test_client_token_replays_create_job_and_principal_filter(
+    deadline: Any, farm_id: str, queue_id: str
+) -> None:
+    # Given a CreateJob sent twice with one client token (an SDK retry)
+    template = job_template(step("R", frames(3)))
+    first = deadline.create_job(
+        farmId=farm_id,
+        queueId=queue_id,
+        template=template,
+        templateType="JSON",
+        priority=50,
+        clientToken="retry-1",
+    )["jobId"]
+    again = deadline.create_job(
+        farmId=farm_id,
+        queueId=queue_id,
+        template=template,
+        templateType="JSON",
+        priority=50,
+        clientToken="retry-1",
+    )["jobId"]
+    # Then one job exists
+    assert again == first
+    listed = [j["jobId"] for j in deadline.list_jobs(farmId=farm_id, queueId=queue_id)["jobs"]]
+    assert listed.count(first) == 1
+    # And listing by another principal finds none of the caller's jobs
+    assert deadline.list_jobs(farmId=farm_id, queueId=queue_id, principalId="00000000-0000-0000-0000-000000000000")["jobs"] == []
