@@ -22,7 +22,7 @@ import anyio.to_thread
 from sqlalchemy import and_, insert, select
 from sqlalchemy.exc import OperationalError
 
-from ._identity import Principal, lookup_signing_key
+from ._identity import Principal, SigningKeyCache
 from ._runtime import ServerRuntime
 from .handlers import Call, Registered, load_handlers
 from .protocol import (
@@ -85,6 +85,7 @@ class FarmApp:
         self.deadline = service_model("deadline")
         self.logs = service_model("logs")
         self.sts = service_model("sts")
+        self.signing_keys = SigningKeyCache(runtime.store)
         start_worker_plane(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -234,8 +235,7 @@ class FarmApp:
         found: dict[str, Principal] = {}
 
         def lookup(access_key_id: str) -> SigningKey | None:
-            with self.runtime.store.read() as conn:
-                result = lookup_signing_key(conn, access_key_id)
+            result = self.signing_keys.lookup(access_key_id)
             if result is None:
                 return None
             key, principal = result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,35 @@ def lookup_signing_key(conn: Connection, access_key_id: str) -> tuple[SigningKey
         expires_at=row.expires_at,
     )
     return key, Principal(row.principal_id, row.arn, row.kind, row.scope)
+
+
+class SigningKeyCache:
+    """Keys found in the store, kept in memory for a few seconds so most requests skip one round trip.
+
+    Keys are only ever inserted, and deleted once long expired; expiry is checked on every request
+    against the cached `expires_at`. So a cached entry can only outlive a deleted key by `ttl`.
+    """
+
+    def __init__(self, store: Store, ttl_seconds: float = 10.0, max_entries: int = 10_000) -> None:
+        self.store = store
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, tuple[SigningKey, Principal]]] = {}
+
+    def lookup(self, access_key_id: str) -> tuple[SigningKey, Principal] | None:
+        now = time.monotonic()
+        cached = self._entries.get(access_key_id)
+        if cached is not None and now - cached[0] < self.ttl_seconds:
+            return cached[1]
+        with self.store.read() as conn:
+            found = lookup_signing_key(conn, access_key_id)
+        if found is None:
+            self._entries.pop(access_key_id, None)
+            return None
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[access_key_id] = (now, found)
+        return found
 
 
 def ensure_principal(conn: Connection, principal_id: str, arn: str, kind: str, display_name: str) -> None:
