@@ -215,7 +215,8 @@ def test_only_from_moves_only_tasks_in_those_states(conn: Connection) -> None:
 def test_failed_upstream_makes_the_job_terminal(conn: Connection) -> None:
     # Given a step whose consumer waits on it
     ids = make_job(conn, {"render": (1, []), "movie": (2, ["render"])}, max_retries=0)
-    # When the render task fails with no retries left
+    # When the render task's run fails with no retries left
+    set_task_status(conn, JOB, ids["render"], "RUNNING", now=NOW)
     assert record_task_failure(conn, JOB, ids["render"][0], now=NOW) == "FAILED"
     # Then the consumer's tasks stay PENDING, but the step and job are terminal FAILED
     assert counts_of(step_row(conn, "movie")) == {"PENDING": 2}
@@ -277,8 +278,8 @@ def test_max_failed_tasks_cancels_the_rest(conn: Connection) -> None:
     # Given a job allowing one failed task, with one task running on a worker
     ids = make_job(conn, {"render": (4, [])}, max_retries=0, max_failed=1)
     render = ids["render"]
-    set_task_status(conn, JOB, render[1:2], "RUNNING", now=NOW)
-    # When another task fails
+    set_task_status(conn, JOB, render[:2], "RUNNING", now=NOW)
+    # When another running task fails
     record_task_failure(conn, JOB, render[0], now=NOW)
     # Then the idle tasks are CANCELED and the running one is being interrupted towards CANCELED
     assert [task_row(conn, t).run_status for t in render] == [
@@ -356,3 +357,15 @@ def test_requeue_clears_results_and_retry_counts_and_respects_dependencies(conn:
     assert job_row(conn).ended_at is None
     assert job_row(conn).started_at == NOW
     assert_counters_match_tasks(conn)
+
+
+def test_a_late_failure_report_does_not_touch_a_requeued_task(conn: Connection) -> None:
+    # Given a task that was requeued (READY) after its run had been handed out
+    ids = make_job(conn, {"render": (1, [])}, max_retries=0)
+    task = ids["render"][0]
+    # When a failure for the old run arrives
+    status = record_task_failure(conn, JOB, task, now=NOW)
+    # Then the task stays READY and no failure is counted
+    assert status == "READY"
+    assert (task_row(conn, task).run_status, task_row(conn, task).failure_retry_count) == ("READY", 0)
+    assert job_row(conn).task_failure_retry_count == 0

@@ -216,6 +216,9 @@ def record_task_failure(conn: Connection, job_id: str, task_id: str, *, now: dt.
         _move(conn, job_id, tasks.c.task_id == task_id, task.target_run_status, now=now, by=None)
         refresh_job(conn, job_id, now=now)
         return str(task.target_run_status)
+    if task.run_status not in RUNNING_STATES:
+        # A late report about a run the task has moved on from (requeued, canceled): nothing to count.
+        return str(task.run_status)
     retries = int(task.failure_retry_count or 0) + 1
     conn.execute(update(tasks).where(tasks.c.task_id == task_id).values(failure_retry_count=retries))
     conn.execute(
