@@ -561,4 +561,5 @@ def test_client_token_replays_create_job_and_principal_filter(
     listed = [j["jobId"] for j in deadline.list_jobs(farmId=farm_id, queueId=queue_id)["jobs"]]
     assert listed.count(first) == 1
     # And listing by another principal finds none of the caller's jobs
-    assert deadline.list_jobs(farmId=farm_id, queueId=queue_id, principalId="00000000-0000-0000-0000-000000000000")["jobs"] == []
+    nobody = "00000000-0000-0000-0000-000000000000"
+    assert deadline.list_jobs(farmId=farm_id, queueId=queue_id, principalId=nobody)["jobs"] == []
