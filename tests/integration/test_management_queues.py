@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -166,3 +167,32 @@ def test_create_queue_with_a_client_token_is_idempotent(deadline_any: Any, farm:
     assert again["queueId"] == first["queueId"]
     names = [q["displayName"] for q in deadline_any.list_queues(farmId=farm)["queues"]]
     assert names.count("once") == 1
+
+
+def test_a_submitted_job_makes_its_queue_scheduling_until_it_is_canceled(
+    deadline_any: Any, farm: str
+) -> None:
+    # Given a queue with a job submitted through CreateJob
+    queue_id = deadline_any.create_queue(farmId=farm, displayName="jobs")["queueId"]
+    template = {
+        "specificationVersion": "jobtemplate-2023-09",
+        "name": "queue status job",
+        "steps": [{"name": "S", "script": {"actions": {"onRun": {"command": "echo"}}}}],
+    }
+    job_id = deadline_any.create_job(
+        farmId=farm, queueId=queue_id, template=json.dumps(template), templateType="JSON", priority=50
+    )["jobId"]
+    deadline_any.get_waiter("job_create_complete").wait(
+        farmId=farm, queueId=queue_id, jobId=job_id, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+    # Then the queue has schedulable work and cannot be deleted
+    assert deadline_any.get_queue(farmId=farm, queueId=queue_id)["status"] == "SCHEDULING"
+    deadline_any.get_waiter("queue_scheduling").wait(farmId=farm, queueId=queue_id)
+    with pytest.raises(ClientError) as info:
+        deadline_any.delete_queue(farmId=farm, queueId=queue_id)
+    assert _code(info) == "ConflictException"
+    # When the job is canceled
+    deadline_any.update_job(farmId=farm, queueId=queue_id, jobId=job_id, targetTaskRunStatus="CANCELED")
+    # Then the queue is idle again and can be deleted
+    assert deadline_any.get_queue(farmId=farm, queueId=queue_id)["status"] == "IDLE"
+    deadline_any.delete_queue(farmId=farm, queueId=queue_id)
