@@ -187,3 +187,30 @@ def test_worker_list_shows_the_fleet_worker(station: CliWorkstation) -> None:
         "worker", "get", "--fleet-id", station.fleet_id, "--worker-id", workers[0]["workerId"], "--json"
     )
     assert json.loads(got.stdout)["workerId"] == workers[0]["workerId"]
+
+
+UNSATISFIABLE_TEMPLATE = """\
+specificationVersion: 'jobtemplate-2023-09'
+name: CLI Windows Only
+steps:
+- name: OnWindows
+  hostRequirements:
+    attributes:
+    - name: attr.worker.os.family
+      anyOf: [windows]
+  script:
+    actions:
+      onRun:
+        command: echo
+        args: ['never runs']
+"""
+
+
+def test_wait_on_a_job_no_fleet_can_run_exits_5(station: CliWorkstation, tmp_path: Path) -> None:
+    # Given a job for Windows hosts, and a queue served only by a Linux fleet
+    job_id = submit(station, write_bundle(tmp_path / "windows", UNSATISFIABLE_TEMPLATE))
+    # When waiting for it
+    result = station.run("job", "wait", job_id, "--max-poll-interval", "1", "--timeout", "60", "--json")
+    # Then the wait ends with NOT_COMPATIBLE and exit code 5
+    assert result.exit_code == 5, result.output
+    assert json.loads(result.stdout)["status"] == "NOT_COMPATIBLE"
