@@ -205,3 +205,17 @@ def test_submit_with_options_naming_the_configured_queue_updates_the_default_job
     # the options named the configured farm and queue, so the default job is updated
     assert station.run("config", "get", "defaults.job_id").stdout.strip() == job_id
     assert before != job_id
+
+
+def test_wait_on_an_archived_job_exits_4(station: CliWorkstation, bundle: Path, deadline: Any) -> None:
+    # Given a canceled job that has been archived
+    job_id = submit(station, str(bundle))
+    station.run("job", "cancel", job_id, "--yes")
+    deadline.update_job(
+        farmId=station.farm_id, queueId=station.queue_id, jobId=job_id, lifecycleStatus="ARCHIVED"
+    )
+    # When waiting for it
+    result = station.run("job", "wait", job_id, "--json")
+    # Then the wait reports it archived, exit code 4
+    assert result.exit_code == 4, result.output
+    assert json.loads(result.stdout)["status"] == "ARCHIVED"

@@ -23,7 +23,7 @@ _ACTIVE = ("RUNNING", "ASSIGNED", "STARTING", "SCHEDULED", "INTERRUPTING")
 
 
 class _JobArchived(Exception):
-    """The job was archived while we waited: it will never reach another state."""
+    """The job is archived: it will never change again, and only a success counts as one (exit 0)."""
 
 
 def describe_counts(counts: dict[str, int]) -> str:
@@ -92,7 +92,7 @@ class _ProgressDisplay:
             if line != self.last_line:
                 click.echo(line, err=True)
                 self.last_line = line
-        if self.lifecycle == "ARCHIVED":
+        if self.lifecycle == "ARCHIVED" and status != "SUCCEEDED":
             raise _JobArchived()
 
 
