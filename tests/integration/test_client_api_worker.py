@@ -7,10 +7,11 @@ temporary AWS profile with a `[services]` section and a temporary deadline confi
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from botocore.exceptions import ClientError
@@ -154,6 +155,19 @@ def bundle(tmp_path: Path) -> Path:
     return directory
 
 
+T = TypeVar("T")
+
+
+def eventually(read: Callable[[], T], done: Callable[[T], bool], timeout: float = 30.0) -> T:
+    """Read until `done` says so or the time is up; returns the last read."""
+    give_up = time.monotonic() + timeout
+    result = read()
+    while not done(result) and time.monotonic() < give_up:
+        time.sleep(0.25)
+        result = read()
+    return result
+
+
 def submit(bundle: Path, **values: int) -> str:
     job_id = api.create_job_from_job_bundle(
         str(bundle),
@@ -189,13 +203,18 @@ def test_a_job_run_by_a_worker_succeeds_and_its_logs_are_readable(farm: Farm, bu
     session = api.get_session(farm.farm_id, farm.queue_id, job_id, sessions[0]["sessionId"])
     assert session["sessionId"] == sessions[0]["sessionId"]
     assert session["lifecycleStatus"] in ("ENDED", "STARTED", "UPDATE_IN_PROGRESS")
-    text = "\n".join(
-        event.message
-        for s in sessions
-        for event in api.get_session_logs(
-            farm.farm_id, farm.queue_id, session_id=s["sessionId"], limit=500
-        ).events
-    )
+
+    # (workers ship logs asynchronously, as on AWS: the last lines may arrive just after the job ends)
+    def all_text() -> str:
+        return "\n".join(
+            event.message
+            for s in sessions
+            for event in api.get_session_logs(
+                farm.farm_id, farm.queue_id, session_id=s["sessionId"], limit=500
+            ).events
+        )
+
+    text = eventually(all_text, lambda found: all(f"rendering frame {n}" in found for n in (1, 2, 3)))
     assert all(f"rendering frame {frame}" in text for frame in (1, 2, 3))
     by_job = api.get_session_logs(farm.farm_id, farm.queue_id, job_id=job_id, limit=500)
     assert by_job.log_stream in {s["sessionId"] for s in sessions}
@@ -218,5 +237,8 @@ def test_failed_tasks_are_reported_with_their_session(farm: Farm, bundle: Path) 
     assert failed.session_id is not None and failed.session_id.startswith("session-")
     sessions = {s["sessionId"] for s in api.list_sessions(farm.farm_id, farm.queue_id, job_id)["sessions"]}
     assert failed.session_id in sessions
-    log = api.get_session_logs(farm.farm_id, farm.queue_id, session_id=failed.session_id, limit=500)
+    log = eventually(
+        lambda: api.get_session_logs(farm.farm_id, farm.queue_id, session_id=failed.session_id, limit=500),
+        lambda result: any("frame 2 broke" in event.message for event in result.events),
+    )
     assert any("frame 2 broke" in event.message for event in log.events)
