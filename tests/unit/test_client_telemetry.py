@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -245,3 +246,23 @@ def test_common_details_and_error_traces(collector: Collector) -> None:
     frames = errors[0]["stack_trace"].splitlines()
     assert frames and all(frame.startswith("farmhand/") for frame in frames)
     assert any(frame.startswith("farmhand/client/config/_config_file.py:") for frame in frames)
+
+
+def test_without_a_region_telemetry_waits_quietly(
+    collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a profile with no region and no endpoint override
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DEADLINE")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    Path(os.environ["AWS_CONFIG_FILE"]).write_text("[default]\n")
+    _session.clear_session_caches()
+    # When a client is made and used, nothing is raised and it stays uninitialised
+    client = _telemetry.get_telemetry_client("no-region", "1.0.0")
+    client.record_event("dropped", {})
+    assert not client.is_initialized
+    # And once a region exists, the next lookup initialises it
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DEADLINE", collector.url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    _session.clear_session_caches()
+    assert _telemetry.get_telemetry_client("no-region", "1.0.0").is_initialized

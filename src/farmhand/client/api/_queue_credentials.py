@@ -31,7 +31,8 @@ __all__ = [
     "precache_clients",
 ]
 
-_queue_sessions: dict[tuple[Any, ...], boto3.Session] = {}
+# Keyed by object ids; the value keeps the keyed objects alive so an id is never reused meanwhile.
+_queue_sessions: dict[tuple[Any, ...], tuple[Any, boto3.Session, boto3.Session]] = {}
 _queue_sessions_lock = threading.Lock()
 _cache_clear_hooks.append(_queue_sessions.clear)
 
@@ -127,8 +128,8 @@ def get_queue_user_boto3_session(
     key = (id(deadline), id(base_session), farm_id, queue_id, queue_display_name, region)
     with _queue_sessions_lock:
         cached = _queue_sessions.get(key)
-    if cached is not None:
-        return cached
+    if cached is not None and cached[0] is deadline and cached[1] is base_session:
+        return cached[2]
     botocore_session = botocore.session.get_session()
     profile = get_profile_name(config)
     if profile:
@@ -140,7 +141,7 @@ def get_queue_user_boto3_session(
     session = boto3.Session(botocore_session=botocore_session, region_name=region)
     _apply_proxy_settings(session, config)
     with _queue_sessions_lock:
-        _queue_sessions[key] = session
+        _queue_sessions[key] = (deadline, base_session, session)
     return session
 
 

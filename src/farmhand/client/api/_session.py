@@ -69,7 +69,8 @@ class AwsAuthenticationStatus(Enum):
 
 _lock = threading.RLock()
 _sessions: dict[tuple[Any, ...], boto3.Session] = {}
-_clients: dict[tuple[Any, ...], BaseClient] = {}
+# Keyed by object ids; the value keeps the session and Config alive so their ids stay theirs.
+_clients: dict[tuple[Any, ...], tuple[boto3.Session, Config | None, Any]] = {}
 _account_ids: dict[int, tuple[boto3.Session, str | None]] = {}
 # The (https_proxy, ca_bundle) each cached session was set up with: the first config wins.
 _proxy_applied: dict[int, tuple[str, str]] = {}
@@ -190,8 +191,8 @@ def get_session_client(
     )
     with _lock:
         cached = _clients.get(key)
-        if cached is not None:
-            return cached
+        if cached is not None and cached[0] is session and cached[1] is client_config:
+            return cached[2]
     config = Config(user_agent_extra=user_agent_extra())
     if client_config is not None:
         config = config.merge(client_config)
@@ -214,7 +215,7 @@ def get_session_client(
     else:
         client = session.client(service_name, config=config)  # type: ignore[call-overload]
     with _lock:
-        _clients[key] = client
+        _clients[key] = (session, client_config, client)
     return client
 
 
