@@ -103,3 +103,44 @@ def test_task_parameters_and_json_values() -> None:
         "at": "2026-01-02T03:04:05+00:00",
         "items": ["2026-01-02T03:04:05+00:00"],
     }
+
+
+def test_transfer_bars_show_on_a_terminal_and_skip_instant_completions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from farmhand.client.cli import _output
+    from farmhand.client.cli._transfer_progress import TransferProgress
+
+    # Given stderr is a terminal
+    screen = io.StringIO()
+    monkeypatch.setitem(_output._consoles, "err", Console(file=screen, force_terminal=True, width=100))
+    # When hashing reports progress, and uploading reports "done" at once
+    with TransferProgress() as progress:
+        for percent in (0.0, 50.0, 100.0):
+            assert progress.hashing(SimpleNamespace(progress=percent, progressMessage=f"Hashed {percent}%"))
+        assert progress.uploading(SimpleNamespace(progress=100.0, progressMessage="No files to upload"))
+    # Then a hashing bar was drawn and no uploading bar
+    drawn = screen.getvalue()
+    assert "Hashing" in drawn and "Hashed 100.0%" in drawn
+    assert "Uploading" not in drawn
+
+
+def test_transfer_bars_are_silent_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from farmhand.client.cli import _output
+    from farmhand.client.cli._transfer_progress import TransferProgress
+
+    screen = io.StringIO()
+    monkeypatch.setitem(_output._consoles, "err", Console(file=screen, force_terminal=False))
+    with TransferProgress() as progress:
+        assert progress.hashing(SimpleNamespace(progress=10.0, progressMessage="Hashed 1 file"))
+    assert screen.getvalue() == ""

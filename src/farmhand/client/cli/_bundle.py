@@ -207,25 +207,29 @@ def bundle_submit(
     queue = require_queue_id(config)
 
     from .. import api
+    from ._transfer_progress import TransferProgress
 
-    job_id = api.create_job_from_job_bundle(
-        str(job_bundle_dir),
-        job_parameters,
-        name=name,
-        config=config,
-        priority=priority,
-        max_failed_tasks_count=max_failed_tasks_count,
-        max_retries_per_task=max_retries_per_task,
-        max_worker_count=max_worker_count,
-        target_task_run_status="SUSPENDED" if submit_suspended else None,
-        job_attachments_file_system=job_attachments_file_system,
-        require_paths_exist=require_paths_exist,
-        submitter_name=submitter_name,
-        known_asset_paths=list(known_asset_paths),
-        debug_snapshot_dir=str(save_debug_snapshot) if save_debug_snapshot else None,
-        print_function_callback=lambda *args: click.echo(" ".join(str(a) for a in args), err=True),
-        interactive_confirmation_callback=None if yes else _confirm,
-    )
+    with TransferProgress() as transfer:
+        job_id = api.create_job_from_job_bundle(
+            str(job_bundle_dir),
+            job_parameters,
+            name=name,
+            config=config,
+            priority=priority,
+            max_failed_tasks_count=max_failed_tasks_count,
+            max_retries_per_task=max_retries_per_task,
+            max_worker_count=max_worker_count,
+            target_task_run_status="SUSPENDED" if submit_suspended else None,
+            job_attachments_file_system=job_attachments_file_system,
+            require_paths_exist=require_paths_exist,
+            submitter_name=submitter_name,
+            known_asset_paths=list(known_asset_paths),
+            debug_snapshot_dir=str(save_debug_snapshot) if save_debug_snapshot else None,
+            print_function_callback=lambda *args: click.echo(" ".join(str(a) for a in args), err=True),
+            interactive_confirmation_callback=None if yes else _confirm,
+            hashing_progress_callback=transfer.hashing,
+            upload_progress_callback=transfer.uploading,
+        )
     if job_id is None:
         if as_json:
             emit_json({"debugSnapshot": str(save_debug_snapshot)})
