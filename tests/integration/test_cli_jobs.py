@@ -219,3 +219,46 @@ def test_wait_on_an_archived_job_exits_4(station: CliWorkstation, bundle: Path, 
     # Then the wait reports it archived, exit code 4
     assert result.exit_code == 4, result.output
     assert json.loads(result.stdout)["status"] == "ARCHIVED"
+
+
+QUEUE_ENVIRONMENT = """\
+specificationVersion: 'environment-2023-09'
+parameterDefinitions:
+- name: RendererVersion
+  type: STRING
+  default: '4.2'
+  description: Which renderer the queue sets up.
+environment:
+  name: Renderer
+  script:
+    actions:
+      onEnter:
+        command: echo
+        args: ['renderer {{Param.RendererVersion}}']
+"""
+
+
+def test_queue_environment_parameters_are_listed_and_settable(
+    station: CliWorkstation, tmp_path: Path, deadline: Any
+) -> None:
+    # Given a queue whose environment defines a parameter
+    queue_id = deadline.create_queue(farmId=station.farm_id, displayName="Env queue")["queueId"]
+    deadline.create_queue_environment(
+        farmId=station.farm_id, queueId=queue_id, priority=1, templateType="YAML", template=QUEUE_ENVIRONMENT
+    )
+    # When its parameters are listed
+    listed = station.run("queue", "paramdefs", "--queue-id", queue_id, "--json")
+    table = station.run("queue", "paramdefs", "--queue-id", queue_id)
+    # Then the parameter is there, with its default and where it comes from
+    assert listed.exit_code == 0, listed.output
+    [definition] = json.loads(listed.stdout)["parameterDefinitions"]
+    assert definition["name"] == "RendererVersion"
+    assert definition["default"] == "4.2"
+    assert definition["userInterface"]["groupLabel"] == "Queue Environment: Renderer"
+    assert "RendererVersion" in table.stdout and "4.2" in table.stdout
+    # and a submission to that queue can set it with -p
+    job_id = submit(
+        station, str(write_bundle(tmp_path / "b")), "--queue-id", queue_id, "-p", "RendererVersion=5.0"
+    )
+    job = deadline.get_job(farmId=station.farm_id, queueId=queue_id, jobId=job_id)
+    assert job["parameters"]["RendererVersion"] == {"string": "5.0"}
