@@ -207,3 +207,36 @@ def test_creations_interrupted_by_a_stop_are_failed_at_start(store: Store) -> No
     # Then the job is CREATE_FAILED with a message a waiting client can show
     assert marked == [job_id]
     assert job.lifecycle_status == "CREATE_FAILED" and "submit it again" in job.lifecycle_status_message
+
+
+@pytest.mark.parametrize("frames", ["1-20:3", "20-15:-2", "1-5,10,7-9", "42", "-3-3"])
+@pytest.mark.parametrize("chunk", [2, 1_000])
+def test_database_generated_tasks_match_openjd(
+    store: Store, monkeypatch: pytest.MonkeyPatch, frames: str, chunk: int
+) -> None:
+    # Given a one-range step whose tasks the database generates, in chunks of `chunk`
+    monkeypatch.setattr(_writer, "CHUNK_SIZE", chunk)
+    job_id, result = plan(
+        template(step("A", {"taskParameterDefinitions": [{"name": "F", "type": "INT", "range": frames}]}))
+    )
+    ids = {"job_id": job_id, "farm_id": "farm-1", "queue_id": "queue-1"}
+    with store.write() as conn:
+        insert_job_rows(
+            conn,
+            result,
+            now=NOW,
+            by="me",
+            fields={"priority": 1, "template": "{}", "template_type": "JSON"},
+            **ids,
+        )
+    # When the tasks are written
+    write_tasks_later(store.write, result, now=NOW, **ids)
+    # Then ids, indices and values are openjd-model's iteration exactly
+    with store.read() as conn:
+        rows = conn.execute(select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.task_index)).all()
+    expected = [p["F"].value for p in StepParameterSpaceIterator(space=result.steps[0].space)]
+    assert [r.parameters["F"]["int"] for r in rows] == expected
+    assert [r.task_id for r in rows] == [
+        f"task-{result.steps[0].step_id[5:]}-{i}" for i in range(len(expected))
+    ]
+    assert {r.created_at for r in rows} == {NOW}

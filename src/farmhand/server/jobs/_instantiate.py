@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -398,6 +399,26 @@ def _api_capabilities(requirements: Any) -> dict[str, Any] | None:
             entry["allOf"] = [str(v) for v in attribute.allOf]
         attributes.append(entry)
     return {"amounts": amounts, "attributes": attributes}
+
+
+def int_progressions(space: Any) -> tuple[str, list[tuple[int, int, int]]] | None:
+    """For a space of one INT range parameter: its name and openjd's sub-ranges as
+    `(first value, step between values, count)`, in iteration order. None for any other space.
+
+    The database can then generate such tasks itself (see `_writer`), with no per-task Python work.
+    """
+    if space is None or len(space.taskParameterDefinitions) != 1:
+        return None
+    name, definition = next(iter(space.taskParameterDefinitions.items()))
+    type_name = str(getattr(definition.type, "value", definition.type))
+    if type_name != "INT" or not isinstance(definition.range, IntRangeExpr):
+        return None
+    progressions = []
+    for sub_range in definition.range.ranges:
+        head = list(islice(iter(sub_range), 2))
+        delta = head[1] - head[0] if len(head) == 2 else 1
+        progressions.append((head[0], delta, len(sub_range)))
+    return name, progressions
 
 
 def task_parameter_texts(space: Any) -> Iterator[str | None]:

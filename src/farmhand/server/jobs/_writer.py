@@ -10,18 +10,20 @@ GetJob reports CREATE_IN_PROGRESS.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from ..store import TASK_RUN_STATUSES, count_column, jobs, step_dependencies, steps
-from ._instantiate import JobPlan, StepPlan, task_parameter_texts
+from ._instantiate import JobPlan, StepPlan, int_progressions, task_parameter_texts
 from ._transitions import refresh_job
 
 log = logging.getLogger("farmhand.server.jobs")
@@ -147,11 +149,75 @@ def insert_task_rows(conn: Connection, step: StepPlan, rows: list[tuple[Any, ...
                 copy.write(_copy_text(rows[start : start + _COPY_ROWS_PER_WRITE]))
     else:
         _sqlite_insert(conn, rows)
+    _count_inserted(conn, step, str(rows[0][2]), len(rows))
+
+
+def _count_inserted(conn: Connection, step: StepPlan, job_id: str, n: int) -> None:
     counter = count_column(step.initial_status)
-    n = len(rows)
     conn.execute(update(steps).where(steps.c.step_id == step.step_id).values({counter: steps.c[counter] + n}))
-    job_id = rows[0][2]
     conn.execute(update(jobs).where(jobs.c.job_id == job_id).values({counter: jobs.c[counter] + n}))
+
+
+@dataclass(frozen=True)
+class GeneratedSpan:
+    """Tasks `index_start + i` with parameter value `first + i * delta`, for i in [0, count)."""
+
+    name: str
+    index_start: int
+    first: int
+    delta: int
+    count: int
+
+
+def generated_spans(step: StepPlan, limit: int) -> list[GeneratedSpan] | None:
+    """The step's tasks as spans the database generates itself (one INT range), at most `limit` each."""
+    found = int_progressions(step.space)
+    if found is None:
+        return None
+    name, progressions = found
+    spans: list[GeneratedSpan] = []
+    index = 0
+    for first, delta, count in progressions:
+        for offset in range(0, count, limit):
+            size = min(limit, count - offset)
+            spans.append(GeneratedSpan(name, index + offset, first + offset * delta, delta, size))
+        index += count
+    return spans
+
+
+_SQLITE_GENERATE = (
+    "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?) "
+    f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) "
+    "SELECT ? || (? + i), ?, ?, ?, ?, ? + i, ?, 0, ? || (? + i * ?) || ?, ? FROM n"
+)
+_POSTGRES_GENERATE = (
+    f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) "
+    "SELECT %s::text || (%s::int + i)::text, %s::text, %s::text, %s::text, %s::text, %s::int + i, "
+    "%s::text, 0, (%s::text || (%s::bigint + i::bigint * %s::bigint)::text || %s::text)::jsonb, %s::float8 "
+    "FROM generate_series(0, %s::int - 1) AS i"
+)
+
+
+def insert_generated(
+    conn: Connection,
+    step: StepPlan,
+    span: GeneratedSpan,
+    *,
+    job_id: str,
+    farm_id: str,
+    queue_id: str,
+    created: float,
+) -> None:
+    """Insert one span of tasks generated inside the database (values and JSON built by SQL)."""
+    prefix = f"task-{step.step_id.split('-', 1)[1]}-"
+    head, tail = "{" + json.dumps(span.name) + ':{"int":"', '"}}'
+    common = (step.step_id, job_id, queue_id, farm_id, span.index_start, step.initial_status)
+    values = (head, span.first, span.delta, tail, created)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_POSTGRES_GENERATE, (prefix, span.index_start, *common, *values, span.count))
+    else:
+        conn.exec_driver_sql(_SQLITE_GENERATE, (span.count, prefix, span.index_start, *common, *values))
+    _count_inserted(conn, step, job_id, span.count)
 
 
 def _copy_text(rows: list[tuple[Any, ...]]) -> str:
@@ -199,10 +265,17 @@ def complete_creation(conn: Connection, job_id: str, *, now: dt.datetime) -> Non
 def write_tasks_inline(
     conn: Connection, plan: JobPlan, *, job_id: str, farm_id: str, queue_id: str, now: dt.datetime
 ) -> None:
+    created = now.timestamp()
     for step in plan.steps:
-        insert_task_rows(
-            conn, step, list(task_rows(step, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now))
-        )
+        spans = generated_spans(step, INLINE_TASK_LIMIT)
+        if spans is None:
+            rows = list(task_rows(step, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now))
+            insert_task_rows(conn, step, rows)
+            continue
+        for span in spans:
+            insert_generated(
+                conn, step, span, job_id=job_id, farm_id=farm_id, queue_id=queue_id, created=created
+            )
     complete_creation(conn, job_id, now=now)
 
 
@@ -225,16 +298,20 @@ _DONE = object()
 
 def _prepared_chunks(
     plan: JobPlan, *, job_id: str, farm_id: str, queue_id: str, now: dt.datetime
-) -> Iterator[tuple[StepPlan, list[tuple[Any, ...]]]]:
-    """Chunks of task rows, built one ahead on another thread while the database takes the last one.
-
-    The database driver releases the GIL while it writes, so building rows and writing them overlap.
+) -> Iterator[tuple[StepPlan, list[tuple[Any, ...]] | GeneratedSpan]]:
+    """Chunks of task rows (or spans the database generates), built one ahead on another thread
+    while the database takes the last one: the driver releases the GIL while it writes.
     """
     ready: queue.Queue[Any] = queue.Queue(maxsize=1)
 
     def produce() -> None:
         try:
             for step in plan.steps:
+                spans = generated_spans(step, CHUNK_SIZE)
+                if spans is not None:
+                    for span in spans:
+                        ready.put((step, span))
+                    continue
                 rows = task_rows(step, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now)
                 while chunk := list(islice(rows, CHUNK_SIZE)):
                     ready.put((step, chunk))
@@ -260,9 +337,14 @@ def write_tasks_later(
 ) -> None:
     """Background body for a large job: tasks in chunks, then CREATE_COMPLETE (or CREATE_FAILED)."""
     try:
+        created = now.timestamp()
         for step, chunk in _prepared_chunks(plan, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now):
             with write() as conn, _bulk_cache(conn):
-                insert_task_rows(conn, step, chunk)
+                if isinstance(chunk, GeneratedSpan):
+                    ids = {"job_id": job_id, "farm_id": farm_id, "queue_id": queue_id}
+                    insert_generated(conn, step, chunk, created=created, **ids)
+                else:
+                    insert_task_rows(conn, step, chunk)
         with write() as conn:
             complete_creation(conn, job_id, now=dt.datetime.now(dt.UTC))
     except Exception as error:
