@@ -205,3 +205,46 @@ def test_proxy_and_ca_bundle_settings_apply_to_sessions(aws_files: Path) -> None
         "https": "http://proxy.example:3128",
     }
     assert session._session.get_config_variable("ca_bundle") == str(Path("~/ca.pem").expanduser())
+
+
+def test_monitor_urls(aws_files: Path) -> None:
+    use_profile("plain")
+    base = "https://studio.us-west-2.deadlinecloud.amazonaws.com"
+    assert api.build_monitor_url("studio") == f"{base}/farms"
+    assert api.build_monitor_url("studio", farm_id="farm-1") == f"{base}/us-west-2/farms/farm-1"
+    assert (
+        api.build_monitor_url("studio", "eu-west-1", "farm-1", "queue-1", "job-1", monitor_region="us-west-2")
+        == f"{base}/eu-west-1/farms/farm-1/queues/queue-1?jobId=job-1"
+    )
+    with pytest.raises(ValueError, match="job_id needs queue_id"):
+        api.build_monitor_url("studio", farm_id="farm-1", job_id="job-1")
+
+
+def test_monitor_profiles_get_a_job_link(aws_files: Path) -> None:
+    from farmhand.client.api._monitor_url import monitor_job_url
+
+    use_profile("monitor")
+    client = api.get_boto3_client("deadline", None, "us-west-2")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "get_monitor",
+            {
+                "monitorId": "monitor-1",
+                "displayName": "studio",
+                "subdomain": "studio",
+                "url": "https://studio.us-west-2.deadlinecloud.amazonaws.com",
+                "roleArn": "arn:aws:iam::123456789012:role/monitor",
+                "identityCenterInstanceArn": "arn:aws:sso:::instance/ssoins-1",
+                "identityCenterApplicationArn": "arn:aws:sso::123456789012:application/ssoins-1/apl-1",
+                "createdAt": NOW,
+                "createdBy": "arn:x",
+            },
+            {"monitorId": "monitor-1"},
+        )
+        url = monitor_job_url("farm-1", "queue-1", "job-1", None)
+    assert (
+        url
+        == "https://studio.us-west-2.deadlinecloud.amazonaws.com/us-west-2/farms/farm-1/queues/queue-1?jobId=job-1"
+    )
+    use_profile("plain")
+    assert monitor_job_url("farm-1", "queue-1", "job-1", None) is None

@@ -31,6 +31,7 @@ from ._list_apis import (
     search_jobs,
 )
 from ._logs import LogEvent, SessionLogResult, WorkerLogResult, get_session_logs, get_worker_logs
+from ._monitor_url import build_monitor_url
 from ._queue_credentials import (
     assume_queue_role_for_read,
     assume_queue_role_for_user,
@@ -77,6 +78,7 @@ __all__ = [
     "WorkerLogResult",
     "assume_queue_role_for_read",
     "assume_queue_role_for_user",
+    "build_monitor_url",
     "check_authentication_status",
     "check_deadline_api_available",
     "create_job_from_job_bundle",

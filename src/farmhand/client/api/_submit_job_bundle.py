@@ -25,6 +25,7 @@ from ..job_bundle import (
     write_debug_snapshot,
 )
 from ._job_monitoring import wait_for_create_job_to_complete
+from ._monitor_url import monitor_job_url
 from ._queue_parameters import get_queue_parameter_definitions
 from ._session import get_boto3_client, session_context
 from ._telemetry import (
@@ -237,4 +238,7 @@ def create_job_from_job_bundle(
     print_function_callback("Submitted job bundle:")
     print_function_callback(f"   {Path(job_bundle_dir)}")
     print_function_callback(f"{message}\n{job_id}" if message else job_id)
+    job_url = monitor_job_url(farm_id, queue_id, job_id, config)
+    if job_url:
+        print_function_callback(f"Job URL: {job_url}")
     return str(job_id)
