@@ -144,3 +144,12 @@ def test_transfer_bars_are_silent_off_a_terminal(monkeypatch: pytest.MonkeyPatch
     with TransferProgress() as progress:
         assert progress.hashing(SimpleNamespace(progress=10.0, progressMessage="Hashed 1 file"))
     assert screen.getvalue() == ""
+
+
+def test_multi_line_service_messages_are_folded_into_one_line() -> None:
+    message = "template: 1 validation errors for JobTemplate\nsteps[0]:\n\tMust specify either 'script'"
+    error = ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "CreateJob")
+    assert describe_error(error) == (
+        "CreateJob failed: template: 1 validation errors for JobTemplate steps[0]: "
+        "Must specify either 'script' [ValidationException]"
+    )

@@ -31,7 +31,8 @@ class CliUsageError(click.UsageError):
 
 
 def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    """A multi-line message folded into one line (validation errors span several)."""
+    lines = [" ".join(line.split()) for line in text.strip().splitlines() if line.strip()]
     return " ".join(lines) if lines else text
 
 
@@ -45,7 +46,7 @@ def _client_error_line(error: Any) -> str:
     named = [f"{field.get('name')}: {field.get('message')}" for field in fields if isinstance(field, dict)]
     if named and not any(str(field.get("name")) in message for field in fields if isinstance(field, dict)):
         message = f"{message} ({'; '.join(named)})"
-    return f"{operation} failed: {message} [{code}]"
+    return f"{operation} failed: {_first_line(message)} [{code}]"
 
 
 def describe_error(error: BaseException) -> str | None:
