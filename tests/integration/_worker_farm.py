@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from farmhand.testing import ServerProcess, WorkerProcess
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE"}
+QUEUE_ROLE = "arn:aws:iam::123456789012:role/farmhand-e2e-jobs"
 FLEET_ROLE = "arn:aws:iam::123456789012:role/farmhand-e2e-workers"
 
 
@@ -25,7 +26,10 @@ class Farm:
         self.logs = server.client("logs")
         self.farm_id = self.deadline.create_farm(displayName="e2e")["farmId"]
         self.queue_id = self.deadline.create_queue(
-            farmId=self.farm_id, displayName="e2e", jobRunAsUser={"runAs": "WORKER_AGENT_USER"}
+            farmId=self.farm_id,
+            displayName="e2e",
+            jobRunAsUser={"runAs": "WORKER_AGENT_USER"},
+            roleArn=QUEUE_ROLE,
         )["queueId"]
         self.fleet_id = self.deadline.create_fleet(
             farmId=self.farm_id,

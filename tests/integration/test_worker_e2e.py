@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,3 +188,27 @@ def test_worker_log_reaches_the_fleet_log_group(farm: Farm, workers: list[Worker
                 break
             assert time.monotonic() < deadline, worker.output()
             time.sleep(0.2)
+
+
+def test_jobs_get_queue_role_credentials_and_never_the_workers_keys(
+    farm: Farm, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    # Given a queue with a role, and a task that asks STS who it is through the default chain
+    out = tmp_path / "identity"
+    script = (
+        "import boto3, os, sys; "
+        "arn = boto3.client('sts').get_caller_identity()['Arn']; "
+        "leaked = os.environ.get('AWS_ACCESS_KEY_ID'); "
+        "open(sys.argv[1], 'w').write(f'{arn} {leaked}')"
+    )
+    command = f'"{sys.executable}" -c "{script}" "{out}"'
+    job_id = farm.submit(job_template("whoami", step("WhoAmI", command)))
+    # When it runs
+    job = farm.wait(job_id)
+    # Then it ran with the queue role's credentials from the worker's queue profile, not the worker's keys
+    assert job["taskRunStatus"] == "SUCCEEDED", job
+    arn, leaked = out.read_text().split()
+    assert leaked == "None"
+    assert arn != farm.server.admin.principal_arn
+    assert ":assumed-role/" in arn
+    assert farm.queue_id in arn

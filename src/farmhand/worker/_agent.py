@@ -11,7 +11,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ._config import WorkerConfig
-from ._credentials import FleetCredentials, bootstrap_session, client_config
+from ._credentials import (
+    QUEUE_REFRESH_BEFORE,
+    FleetCredentials,
+    QueueCredentials,
+    bootstrap_session,
+    client_config,
+    service_endpoints,
+)
 from ._host import capabilities, host_properties
 from ._log_shipper import LogShipper, ShippingHandler
 from ._registration import (
@@ -24,6 +31,7 @@ from ._registration import (
 )
 from ._retry import error_code
 from ._scheduler_loop import ScheduleConflict, SchedulerLoop
+from ._session import utcnow
 
 log = logging.getLogger("farmhand.worker")
 
@@ -47,6 +55,7 @@ class WorkerAgent:
         self.stop = threading.Event()
         self.worker_id: str | None = None
         self.loop: SchedulerLoop | None = None
+        self._fleet_session: Any = None
 
     def request_stop(self, *_: Any) -> None:
         """Stop taking work and drain (SIGTERM / SIGINT)."""
@@ -83,7 +92,30 @@ class WorkerAgent:
         logging.getLogger("farmhand.worker").addHandler(handler)
         log.info("worker %s started in fleet %s of farm %s", worker_id, config.fleet_id, config.farm_id)
 
-        self.loop = loop = SchedulerLoop(config, worker_id, deadline=deadline, logs=logs, stop=self.stop)
+        endpoints = service_endpoints(self._fleet_session)
+        queues: dict[str, QueueCredentials] = {}
+        queues_lock = threading.Lock()
+
+        def queue_environment(queue_id: str) -> dict[str, str] | None:
+            with queues_lock:
+                queue = queues.get(queue_id)
+                if queue is None:
+                    region = self._fleet_session.region_name or "us-west-2"
+                    queue = QueueCredentials(config, worker_id, queue_id, deadline, region, endpoints)
+                    queues[queue_id] = queue
+                fresh = queue.expiration is not None and queue.expiration - utcnow() > QUEUE_REFRESH_BEFORE
+                if not (queue.available and fresh):
+                    queue.fetch()
+                return queue.environment() if queue.available else None
+
+        self.loop = loop = SchedulerLoop(
+            config,
+            worker_id,
+            deadline=deadline,
+            logs=logs,
+            stop=self.stop,
+            queue_environment=queue_environment,
+        )
         try:
             while True:
                 try:
@@ -101,6 +133,8 @@ class WorkerAgent:
                 log.info("the farm asked this worker to stop")
             self._drain(deadline, loop)
         finally:
+            for queue in queues.values():
+                queue.close()
             logging.getLogger("farmhand.worker").removeHandler(handler)
             worker_log.close(timeout=10.0)
         return 0
@@ -121,6 +155,7 @@ class WorkerAgent:
             try:
                 credentials.start(self.stop)
                 session = credentials.session()
+                self._fleet_session = session
                 deadline = session.client(
                     "deadline", config=client_config(read_timeout=config.poll_wait_seconds + 30)
                 )

@@ -157,3 +157,138 @@ def _metadata(latest: dict[str, Any]) -> dict[str, Any]:
         "token": latest["SessionToken"],
         "expiry_time": _expiry(latest).isoformat(),
     }
+
+
+QUEUE_REFRESH_BEFORE = dt.timedelta(minutes=15)
+QUEUE_RETRY_SECONDS = 60.0
+
+
+class QueueCredentials:
+    """Queue-role credentials for the processes of a queue's sessions, as an AWS profile.
+
+    Written to `<data dir>/queues/<queueId>/` as the AWS agent does: a credential-process JSON file,
+    a script printing it, and `config`/`credentials` files with profile `deadline-<queueId>`. Session
+    processes get AWS_PROFILE, AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE pointing there. The
+    profile also names the farm's endpoints, so jobs reach this farm even without the agent's
+    environment. A background thread refreshes the credentials 15 minutes before they expire.
+    """
+
+    def __init__(
+        self,
+        config: WorkerConfig,
+        worker_id: str,
+        queue_id: str,
+        deadline: Any,
+        region: str,
+        endpoints: dict[str, str],
+    ) -> None:
+        self.config = config
+        self.endpoints = endpoints
+        self.worker_id = worker_id
+        self.queue_id = queue_id
+        self.deadline = deadline
+        self.region = region
+        self.directory = config.data_dir / "queues" / queue_id
+        self.profile = f"deadline-{queue_id}"
+        self.expiration: dt.datetime | None = None
+        self.available = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_PROFILE": self.profile,
+            "AWS_CONFIG_FILE": str(self.directory / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.directory / "credentials"),
+        }
+
+    def fetch(self) -> bool:
+        """AssumeQueueRoleForWorker; False when the queue has no role (an answer without credentials)."""
+        answer = call_with_retry(
+            "AssumeQueueRoleForWorker",
+            lambda: self.deadline.assume_queue_role_for_worker(
+                farmId=self.config.farm_id,
+                fleetId=self.config.fleet_id,
+                workerId=self.worker_id,
+                queueId=self.queue_id,
+            ),
+            stop=self._stop,
+        )
+        creds = answer.get("credentials")
+        if not creds:
+            self.available = False
+            return False
+        expiration: dt.datetime = creds["expiration"]
+        self._write(
+            {
+                "Version": 1,
+                "AccessKeyId": creds["accessKeyId"],
+                "SecretAccessKey": creds["secretAccessKey"],
+                "SessionToken": creds["sessionToken"],
+                "Expiration": expiration.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
+        self.expiration = expiration
+        self.available = True
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._refresh_loop, name=f"queue-creds-{self.queue_id}", daemon=True
+            )
+            self._thread.start()
+        return True
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _refresh_loop(self) -> None:
+        while True:
+            expiration = self.expiration or dt.datetime.now(dt.UTC)
+            wait = (expiration - QUEUE_REFRESH_BEFORE - dt.datetime.now(dt.UTC)).total_seconds()
+            if self._stop.wait(max(wait, 1.0)):
+                return
+            try:
+                self.fetch()
+            except Exception as error:
+                log.warning("refreshing queue %s credentials failed: %s", self.queue_id, error)
+                if self._stop.wait(QUEUE_RETRY_SECONDS):
+                    return
+
+    def _write(self, latest: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.chmod(0o700)
+        creds_file = self.directory / "aws_credentials.json"
+        temporary = creds_file.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(latest, handle)
+        temporary.replace(creds_file)
+        script = self.directory / "get_aws_credentials.sh"
+        script.write_text(f"#!/bin/sh\nexec cat '{creds_file}'\n")
+        script.chmod(0o700)
+        config_lines = [
+            f"[profile {self.profile}]",
+            f"credential_process = {script}",
+            f"region = {self.region}",
+        ]
+        services = self._endpoint_lines()
+        if services:
+            config_lines.append(f"services = {self.profile}")
+            if not self.deadline.meta.config.inject_host_prefix:
+                config_lines.append("disable_host_prefix_injection = true")
+            config_lines += ["", f"[services {self.profile}]", *services]
+        (self.directory / "config").write_text("\n".join(config_lines) + "\n")
+        (self.directory / "credentials").write_text(f"[{self.profile}]\ncredential_process = {script}\n")
+
+    def _endpoint_lines(self) -> list[str]:
+        """The farm's endpoints for the services jobs use (those that are not AWS's own)."""
+        lines: list[str] = []
+        for service, endpoint in sorted(self.endpoints.items()):
+            if ".amazonaws.com" not in endpoint:
+                lines += [f"{service} =", f"  endpoint_url = {endpoint}"]
+        return lines
+
+
+def service_endpoints(session: boto3.Session) -> dict[str, str]:
+    """Where this worker's clients go, by `services` section key: what job processes should use too."""
+    names = {"deadline": "deadline", "cloudwatch_logs": "logs", "s3": "s3", "sts": "sts"}
+    return {key: str(session.client(name).meta.endpoint_url) for key, name in names.items()}  # type: ignore[call-overload]

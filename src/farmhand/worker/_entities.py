@@ -133,6 +133,8 @@ class JobEntities:
         """Fetch every entity not cached yet, in batches as large as the model allows."""
         wanted = [i for i in identifiers if _key(i) not in self._cache and _key(i) not in self._errors]
         wanted = list({_key(i): i for i in wanted}.values())
+        if not wanted:
+            return
         for start in range(0, len(wanted), self._batch_size):
             batch = wanted[start : start + self._batch_size]
             answer = call_with_retry(

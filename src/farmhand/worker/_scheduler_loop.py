@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -114,7 +115,14 @@ class SchedulerLoop:
     """Polls UpdateWorkerSchedule and keeps this worker's sessions in step with the farm."""
 
     def __init__(
-        self, config: WorkerConfig, worker_id: str, *, deadline: Any, logs: Any, stop: threading.Event
+        self,
+        config: WorkerConfig,
+        worker_id: str,
+        *,
+        deadline: Any,
+        logs: Any,
+        stop: threading.Event,
+        queue_environment: Callable[[str], dict[str, str] | None] | None = None,
     ) -> None:
         self._wake = threading.Event()
         self.updates = ActionUpdates(self._wake.set)
@@ -125,6 +133,7 @@ class SchedulerLoop:
             logs=logs,
             reporter=self.updates,
             wake=self._wake.set,
+            queue_environment=queue_environment,
         )
         self.config = config
         self.stop = stop

@@ -29,6 +29,7 @@ log = logging.getLogger("farmhand.worker")
 
 FAILED_OUTCOMES = frozenset({"FAILED", "CANCELED", "INTERRUPTED"})
 LOCAL_EXIT_SECONDS = 30.0
+BOOTSTRAP_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 
 def utcnow() -> dt.datetime:
@@ -98,6 +99,8 @@ class SessionContext:
     logs: Any
     reporter: ActionReporter
     wake: Callable[[], None]
+    # Queue id -> environment naming the queue-role profile (None: the queue has no role).
+    queue_environment: Callable[[str], dict[str, str] | None] | None = None
 
 
 class WorkerSession:
@@ -271,7 +274,9 @@ class WorkerSession:
             self.entities.prefetch(wanted)
         except Exception as error:  # per-action fetches retry and report what is missing
             log.warning("session %s: prefetching entities failed: %s", self.session_id, error)
-        env = {
+        # The agent's bootstrap keys never reach jobs (None unsets a variable for the subprocess).
+        env: dict[str, Any] = {name: None for name in BOOTSTRAP_VARIABLES}
+        env |= {
             "DEADLINE_SESSION_ID": self.session_id,
             "DEADLINE_FARM_ID": config.farm_id,
             "DEADLINE_QUEUE_ID": self.queue_id,
@@ -282,6 +287,19 @@ class WorkerSession:
         if job.attachments_bucket:
             env["DEADLINE_JA_S3_BUCKET"] = job.attachments_bucket
             env["DEADLINE_JA_ROOT_PREFIX"] = job.attachments_root_prefix or ""
+        if job.queue_role_arn and context.queue_environment is not None:
+            queue_env = None
+            try:
+                queue_env = context.queue_environment(self.queue_id)
+            except Exception as error:
+                log.warning("session %s: no queue credentials: %s", self.session_id, error)
+            if queue_env:
+                env.update(queue_env)
+            elif job.attachments_bucket:
+                raise EntityError(
+                    "Job Attachments are configured on the Queue, "
+                    "but no queue-role credentials could be obtained"
+                )
         return Session(
             session_id=self.session_id,
             job_parameter_values=job.parameters,
