@@ -118,6 +118,33 @@ def test_job_logs_show_what_the_task_printed(station: CliWorkstation, tmp_path: 
     assert all(event["timestamp"].endswith("+00:00") for event in as_json)
 
 
+def test_job_logs_of_the_session_a_session_action_ran_in(
+    station: CliWorkstation, server: ServerProcess, tmp_path: Path
+) -> None:
+    # Given a finished job and the session action that ran its task
+    job_id = submit(
+        station,
+        write_bundle(tmp_path / "hello"),
+        "-p",
+        "Greeting=salut",
+        "--wait",
+        "--max-poll-interval",
+        "1",
+    )
+    deadline = server.client("deadline")
+    ids = {"farmId": station.farm_id, "queueId": station.queue_id, "jobId": job_id}
+    [step] = deadline.list_steps(**ids)["steps"]
+    [task] = deadline.list_tasks(**ids, stepId=step["stepId"])["tasks"]
+    # When the logs are asked for by that action
+    result = eventually(
+        lambda: station.run("job", "logs", "--session-action-id", task["latestSessionActionId"]),
+        "salut number 1",
+    )
+    # Then they are the logs of its session
+    assert result.exit_code == 0, result.output
+    assert "salut number 1" in result.stdout
+
+
 def test_job_logs_follow_prints_every_task_and_stops_when_the_job_is_done(
     station: CliWorkstation, tmp_path: Path
 ) -> None:

@@ -356,6 +356,7 @@ def _print_events(events: list[Any], timestamp_format: str, as_json: bool, prefi
 @queue_option
 @job_argument
 @click.option("--session-id", help="The session to read (default: the job's latest session).")
+@click.option("--session-action-id", help="Read the session this session action ran in.")
 @click.option(
     "--limit",
     type=click.IntRange(1, 10000),
@@ -382,6 +383,7 @@ def job_logs(
     job_id: str | None,
     job_id_option: str | None,
     session_id: str | None,
+    session_action_id: str | None,
     limit: int,
     start_time: str | None,
     end_time: str | None,
@@ -392,7 +394,13 @@ def job_logs(
 ) -> None:
     """Print the session logs of a job (one JSON object per line with --json)."""
     from .. import api
+    from ._why import session_id_of
 
+    if session_action_id:
+        derived = session_id_of(session_action_id)
+        if derived is None or (session_id and session_id != derived):
+            raise CliUsageError(f"--session-action-id {session_action_id!r} is not an action of a session")
+        session_id = derived
     needs_job = session_id is None or follow
     config, farm, queue, job_id = _target(
         profile, farm_id, region, queue_id, job_id, job_id_option, needs_job=needs_job
