@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -181,6 +182,8 @@ def main() -> None:
             cluster = PostgresCluster(bin_dir).start()
             stores.append(("postgresql", cluster))
     try:
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"machine: {os.cpu_count()} CPUs, load average {load} at start (figures are wall-clock)")
         print(
             f"{'store':<11} {'tasks':>9} {'server-side s':>14} {'peak RSS MiB':>13} | "
             f"{'e2e accepted s':>15} {'e2e complete s':>15} {'server peak RSS MiB':>20}"
