@@ -70,11 +70,14 @@ class Workstation:
         return doc
 
     def deadline_client(self) -> Any:
-        """boto3 configured only through the profile `farmhand up` wrote."""
+        return self.client("deadline")
+
+    def client(self, service: str) -> Any:
+        """A boto3 client configured only through the profile `farmhand up` wrote."""
         saved = {name: os.environ.get(name) for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
         os.environ.update({name: self.env[name] for name in saved})
         try:
-            return boto3.Session(profile_name="farmhand").client("deadline")
+            return boto3.Session(profile_name="farmhand").client(service)
         finally:
             for name, value in saved.items():
                 if value is None:

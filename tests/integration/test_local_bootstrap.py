@@ -67,4 +67,4 @@ def test_the_status_line_counts_queued_tasks(server: ServerProcess) -> None:
 
     # Then it shows five tasks waiting (four ready, one pending on its dependency) and none running
     assert (counts.queued, counts.running, counts.active_jobs) == (5, 0, 2)
-    assert line == f"farmhand {server.url} · workers 0/2 · running 0 · queued 5 · succeeded 0 · failed 0"
+    assert line == "workers 0/2 · running 0 · queued 5 · succeeded 0 · failed 0"

@@ -61,3 +61,46 @@ def test_a_killed_worker_is_restarted_and_jobs_still_run(workstation: Workstatio
     )
     assert final["taskRunStatus"] == "SUCCEEDED"
     assert pids_alive([second_worker]) == [second_worker]
+
+
+def test_a_restart_keeps_jobs_logs_and_ids(workstation: Workstation) -> None:
+    # Given a farm that ran the hello job
+    assert workstation.up("--workers", "1").returncode == 0
+    before = workstation.status()
+    ids = {"farmId": before["farm_id"], "queueId": before["queue_id"]}
+    deadline = workstation.deadline_client()
+    job_id = deadline.create_job(**ids, template=HELLO.read_text(), templateType="YAML", priority=50)["jobId"]
+    wait_for(
+        lambda: deadline.get_job(**ids, jobId=job_id)["taskRunStatus"] == "SUCCEEDED",
+        120,
+        "hello did not succeed",
+    )
+    [session] = deadline.list_sessions(**ids, jobId=job_id)["sessions"]
+    log_group = f"/aws/deadline/{ids['farmId']}/{ids['queueId']}"
+
+    def log_text() -> str:
+        logs = workstation.client("logs")
+        try:
+            events = logs.get_log_events(
+                logGroupName=log_group, logStreamName=session["sessionId"], startFromHead=True
+            )["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return ""  # not shipped yet
+        return "\n".join(event["message"] for event in events)
+
+    wait_for(lambda: "exited with code: 0" in log_text(), 30, "the session log did not arrive")
+
+    # When the farm is stopped and started again
+    assert workstation.down().returncode == 0
+    assert workstation.up("--workers", "1").returncode == 0
+
+    # Then the same ids, the job's result and its log are all still there
+    after = workstation.status()
+    assert (after["farm_id"], after["queue_id"], after["fleet_id"]) == (
+        before["farm_id"],
+        before["queue_id"],
+        before["fleet_id"],
+    )
+    deadline = workstation.deadline_client()
+    assert deadline.get_job(**ids, jobId=job_id)["taskRunStatus"] == "SUCCEEDED"
+    assert "Hello from farmhand!" in log_text()

@@ -67,4 +67,4 @@ def status_line(state: FarmState, workers_alive: int, counts: TaskCounts | None)
             f"running {counts.running} · queued {counts.queued} · "
             f"succeeded {counts.succeeded} · failed {counts.failed}"
         )
-    return f"farmhand {state.url} · {workers} · {tasks}"
+    return f"{workers} · {tasks}"
