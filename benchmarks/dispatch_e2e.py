@@ -108,6 +108,10 @@ def run_on_farm(tasks: int, workers: int, work_dir: Path) -> dict[str, float]:
         finally:
             for agent in agents:
                 agent.stop()
+            for agent in agents:
+                calls = [line for line in agent.output().splitlines() if "schedule calls" in line]
+                if calls:
+                    print(f"  worker: {calls[-1].split(': ', 1)[-1]}")
 
 
 # --- locally ---------------------------------------------------------------------------------------

@@ -191,4 +191,12 @@ class WorkerAgent:
             update_worker(deadline, config, self.worker_id, "STOPPED", max_attempts=STATUS_CALL_ATTEMPTS)
         except Exception as error:
             log.warning("UpdateWorker(STOPPED) failed: %s", error)
+        if loop.call_seconds:
+            took = sorted(loop.call_seconds)
+            log.info(
+                "%d schedule calls: median %.1f ms, 90th percentile %.1f ms",
+                len(took),
+                1000 * took[len(took) // 2],
+                1000 * took[int(len(took) * 0.9)],
+            )
         log.info("worker %s stopped", self.worker_id)

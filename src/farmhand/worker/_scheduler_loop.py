@@ -140,6 +140,7 @@ class SchedulerLoop:
         self.sessions: dict[str, WorkerSession] = {}
         self._wait_seconds = 0
         self.polls = 0
+        self.call_seconds: list[float] = []  # how long each successful call took (long polls included)
         self.context.deadline.meta.events.register(
             "before-sign.deadline.UpdateWorkerSchedule", self._add_wait_header
         )
@@ -210,12 +211,14 @@ class SchedulerLoop:
         """The call itself. A long poll runs on a helper thread so that a stop need not wait for it."""
 
         def call() -> dict[str, Any]:
+            started = time.monotonic()
             answer: dict[str, Any] = self.context.deadline.update_worker_schedule(
                 farmId=self.config.farm_id,
                 fleetId=self.config.fleet_id,
                 workerId=self.context.worker_id,
                 updatedSessionActions=updates,
             )
+            self.call_seconds.append(time.monotonic() - started)
             return answer
 
         self._wait_seconds = wait_seconds
