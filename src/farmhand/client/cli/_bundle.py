@@ -236,7 +236,10 @@ def bundle_submit(
         return
     _remember_job(config, job_id)
     if not wait:
-        emit_json({"jobId": job_id, "farmId": farm, "queueId": queue}) if as_json else click.echo(job_id)
+        if as_json:
+            emit_json({"jobId": job_id, "farmId": farm, "queueId": queue})
+        else:
+            click.echo(job_id)
         return
     if not as_json:
         click.echo(job_id)

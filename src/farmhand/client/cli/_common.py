@@ -71,9 +71,9 @@ def _record_command_name() -> None:
     context = click.get_current_context(silent=True)
     if context is None:
         return
-    from ..api import _session
+    from ..api import session_context
 
-    _session.session_context["cli-command-name"] = context.command_path.replace(" ", ".")
+    session_context["cli-command-name"] = context.command_path.replace(" ", ".")
 
 
 def load_config(

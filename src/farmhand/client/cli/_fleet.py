@@ -71,7 +71,10 @@ def fleet_get(
     deadline = api.get_boto3_client("deadline", config=config)
     if fleet_id:
         fleet = deadline.get_fleet(farmId=farm_id, fleetId=fleet_id)
-        emit_json(fleet) if as_json else print_record(fleet)
+        if as_json:
+            emit_json(fleet)
+        else:
+            print_record(fleet)
         return
     if not queue_id:
         raise CliUsageError("Give --fleet-id, or --queue-id to show the fleets associated with a queue.")
