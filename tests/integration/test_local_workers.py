@@ -104,3 +104,45 @@ def test_a_restart_keeps_jobs_logs_and_ids(workstation: Workstation) -> None:
     deadline = workstation.deadline_client()
     assert deadline.get_job(**ids, jobId=job_id)["taskRunStatus"] == "SUCCEEDED"
     assert "Hello from farmhand!" in log_text()
+
+
+def test_a_killed_server_is_restarted_on_the_same_port_with_its_jobs(workstation: Workstation) -> None:
+    # Given a detached farm with a finished job
+    assert workstation.up("--workers", "1").returncode == 0
+    before = workstation.status()
+    ids = {"farmId": before["farm_id"], "queueId": before["queue_id"]}
+    deadline = workstation.deadline_client()
+    job_id = deadline.create_job(**ids, template=HELLO.read_text(), templateType="YAML", priority=50)["jobId"]
+    wait_for(
+        lambda: deadline.get_job(**ids, jobId=job_id)["taskRunStatus"] == "SUCCEEDED",
+        120,
+        "hello did not succeed",
+    )
+
+    # When its server process is killed with SIGKILL
+    os.kill(before["server_pid"], signal.SIGKILL)
+
+    # Then the supervisor brings a new server up at the same address, with the job, and new jobs still run
+    after = wait_for(
+        lambda: (state := workstation.status())["server_pid"] != before["server_pid"] and state,
+        60,
+        "no new server process",
+    )
+    assert after["url"] == before["url"]
+    deadline = workstation.deadline_client()
+    assert (
+        wait_for(lambda: _answers(deadline, ids, job_id), 30, "the new server did not answer") == "SUCCEEDED"
+    )
+    second = deadline.create_job(**ids, template=HELLO.read_text(), templateType="YAML", priority=50)["jobId"]
+    wait_for(
+        lambda: deadline.get_job(**ids, jobId=second)["taskRunStatus"] == "SUCCEEDED",
+        120,
+        "a job after the restart did not succeed",
+    )
+
+
+def _answers(deadline: Any, ids: dict[str, str], job_id: str) -> str | None:
+    try:
+        return str(deadline.get_job(**ids, jobId=job_id)["taskRunStatus"])
+    except Exception:
+        return None
