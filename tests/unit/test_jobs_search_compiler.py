@@ -59,3 +59,48 @@ def test_sort_refusals() -> None:
     with pytest.raises(ValidationError) as info:
         compile_sort(STEP_SEARCH, [{"parameterSort": {"name": "Frame", "sortOrder": "ASCENDING"}}])
     assert "parameters" in info.value.message
+
+
+def test_user_jobs_first_puts_that_principals_jobs_first(tmp_path: Any) -> None:
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    from farmhand.server.jobs import queue_scope, search
+    from farmhand.server.store import TASK_RUN_STATUSES, Store, count_column, jobs, sqlite_url
+
+    # Given four jobs in one queue, the second and fourth created by "bob"
+    store = Store(sqlite_url(tmp_path))
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    creators = ["alice", "bob", "alice", "bob"]
+    with store.write() as conn:
+        for i, creator in enumerate(creators):
+            conn.execute(
+                insert(jobs).values(
+                    job_id=f"job-{i:032d}",
+                    farm_id="farm-1",
+                    queue_id="queue-1",
+                    name=f"j{i}",
+                    priority=50,
+                    lifecycle_status="CREATE_COMPLETE",
+                    lifecycle_status_message="ok",
+                    task_run_status="READY",
+                    task_failure_retry_count=0,
+                    template="{}",
+                    template_type="JSON",
+                    created_at=start + dt.timedelta(seconds=i),
+                    created_by=f"arn:{creator}",
+                    created_by_id=creator,
+                    **{count_column(s): 0 for s in TASK_RUN_STATUSES},
+                )
+            )
+    # When searched with bob's jobs first
+    params = {"itemOffset": 0, "sortExpressions": [{"userJobsFirst": {"userIdentityId": "bob"}}]}
+    with store.read() as conn:
+        rows, total, following = search(
+            conn, JOB_SEARCH, params, scope=queue_scope(jobs, "farm-1", ["queue-1"], None)
+        )
+    store.dispose()
+    # Then bob's come first, each group in creation order
+    assert [r.name for r in rows] == ["j1", "j3", "j0", "j2"]
+    assert (total, following) == (4, None)
