@@ -676,6 +676,137 @@ def test_attachment_queue_takes_paths_as_they_are_and_checks_inputs(
     assert any("does not exist" in line for line in printed)
 
 
+HOOKS = """\
+preSubmission:
+- command: bash
+  args: ["{record}/hook.sh", "pre"]
+  env:
+    PRE_OUTPUT: '{output}'
+postSubmission:
+- command: bash
+  args: ["{record}/hook.sh", "post"]
+  env:
+    POST_EXIT: "{post_exit}"
+"""
+# Records stdin and the DEADLINE_* variables of each run, prints PRE_OUTPUT, exits with POST_EXIT.
+HOOK_SCRIPT = """\
+record="$(dirname "$0")"
+cat > "$record/$1-$$.json"
+env | grep ^DEADLINE_ | sort > "$record/$1-$$.env"
+if [ "$1" = pre ]; then echo "$PRE_OUTPUT"; else exit "$POST_EXIT"; fi
+"""
+
+
+def hooked_bundle(tmp_path: Path, output: str = "", post_exit: int = 0) -> tuple[Path, Path]:
+    record = tmp_path / "record"
+    record.mkdir(parents=True, exist_ok=True)
+    (record / "hook.sh").write_text(HOOK_SCRIPT)
+    bundle = make_bundle(tmp_path / "hooked", TYPED_TEMPLATE)
+    (bundle / "hooks.yaml").write_text(HOOKS.format(record=record, output=output, post_exit=post_exit))
+    return bundle, record
+
+
+def hooks_allowed(auto_accept: bool = False) -> configparser.ConfigParser:
+    scoped = config.read_config()
+    config.set_setting("settings.allow_bundle_hooks", "true", scoped)
+    config.set_setting("settings.auto_accept", str(auto_accept).lower(), scoped)
+    return scoped
+
+
+def test_bundle_hooks_run_only_when_allowed_and_confirmed(farm: dict[str, Any], tmp_path: Path) -> None:
+    bundle, record = hooked_bundle(tmp_path)
+    quiet: dict[str, Any] = {"print_function_callback": lambda *_: None}
+    # Without the setting the hooks file is ignored
+    assert api.create_job_from_job_bundle(str(bundle), **quiet)
+    assert [p.name for p in record.iterdir()] == ["hook.sh"]
+    # Allowed but nobody to ask: canceled; asked and refused: canceled by the user
+    with pytest.raises(api.DeadlineOperationCanceled):
+        api.create_job_from_job_bundle(str(bundle), config=hooks_allowed(), **quiet)
+    questions: list[str] = []
+
+    def refuse(message: str, default: bool) -> bool:
+        questions.append(message)
+        return False
+
+    with pytest.raises(api.UserInitiatedCancel):
+        api.create_job_from_job_bundle(
+            str(bundle), config=hooks_allowed(), interactive_confirmation_callback=refuse, **quiet
+        )
+    assert "[1] bash " in questions[0] and "hook.sh pre" in questions[0] and str(bundle) in questions[0]
+    assert [p.name for p in record.iterdir()] == ["hook.sh"]
+
+
+def test_pre_submission_hook_changes_the_job_and_post_hook_sees_it(
+    farm: dict[str, Any], tmp_path: Path
+) -> None:
+    # Given a pre-submission hook that raises the priority and sets two parameters
+    output = '{"priority": 77, "parameters": {"Label": "from hook", "Frames": "9"}}'
+    bundle, record = hooked_bundle(tmp_path, output=output)
+    # When it is submitted with auto-accept and a caller value for Frames
+    job_id = api.create_job_from_job_bundle(
+        str(bundle),
+        [{"name": "Frames", "value": "4"}],
+        config=hooks_allowed(auto_accept=True),
+        print_function_callback=lambda *_: None,
+    )
+    assert job_id is not None
+    # Then the job has the hook's priority and Label, and the caller's Frames
+    job = api.get_job(farm["farm_id"], farm["queue_id"], job_id)
+    assert job["priority"] == 77
+    assert job["parameters"]["Label"] == {"string": "from hook"}
+    assert job["parameters"]["Frames"] == {"int": "4"}
+    # And the hooks got the submission on stdin and in DEADLINE_* variables
+    import json
+
+    pre = json.loads(next(record.glob("pre-*.json")).read_text())
+    assert pre["farmId"] == farm["farm_id"] and pre["queueId"] == farm["queue_id"]
+    assert pre["jobName"] == "Typed" and pre["priority"] == 50 and pre["submitterName"] == "Custom"
+    assert pre["parameters"]["Frames"] == "4" and pre["submissionPayload"] == {}
+    environment = next(record.glob("pre-*.env")).read_text()
+    assert f"DEADLINE_FARM_ID={farm['farm_id']}" in environment and "DEADLINE_PRIORITY=50" in environment
+    post = json.loads(next(record.glob("post-*.json")).read_text())
+    assert post["jobId"] == job_id and post["submissionPayload"]["priority"] == 77
+
+
+def test_failing_hooks(farm: dict[str, Any], tmp_path: Path) -> None:
+    before = len(api.list_jobs(farmId=farm["farm_id"], queueId=farm["queue_id"])["jobs"])
+    bundle, _ = hooked_bundle(tmp_path / "a", output="not json")
+    with pytest.raises(DeadlineOperationError, match=r"Pre-submission hook \[1\] produced invalid JSON"):
+        api.create_job_from_job_bundle(
+            str(bundle), config=hooks_allowed(auto_accept=True), print_function_callback=lambda *_: None
+        )
+    assert len(api.list_jobs(farmId=farm["farm_id"], queueId=farm["queue_id"])["jobs"]) == before
+    # A failing post-submission hook is reported; the job stays submitted
+    bundle, _ = hooked_bundle(tmp_path / "b", post_exit=3)
+    printed: list[str] = []
+    job_id = api.create_job_from_job_bundle(
+        str(bundle), config=hooks_allowed(auto_accept=True), print_function_callback=printed.append
+    )
+    assert job_id is not None
+    assert any("Post-submission hook [1] failed with exit code 3" in line for line in printed)
+
+
+def test_hooks_see_what_the_aws_client_hooks_see(farm: dict[str, Any], tmp_path: Path) -> None:
+    from deadline.client import api as aws_api  # test-time reference only
+
+    bundle, record = hooked_bundle(tmp_path)
+    caller = [{"name": "Frames", "value": "5"}]
+    config.set_setting("settings.allow_bundle_hooks", "true")
+    config.set_setting("settings.auto_accept", "true")
+    try:
+        api.create_job_from_job_bundle(str(bundle), caller, print_function_callback=lambda *_: None)
+        aws_api.create_job_from_job_bundle(str(bundle), caller, print_function_callback=lambda *_: None)
+    finally:
+        config.set_setting("settings.allow_bundle_hooks", "false")
+        config.set_setting("settings.auto_accept", "false")
+    import json
+
+    ours, theirs = sorted(record.glob("pre-*.json"), key=lambda p: p.stat().st_mtime_ns)
+    assert json.loads(ours.read_text()) == json.loads(theirs.read_text())
+    our_env, their_env = sorted(record.glob("pre-*.env"), key=lambda p: p.stat().st_mtime_ns)
+    assert our_env.read_text() == their_env.read_text()
+
+
 # -- waiting ---------------------------------------------------------------------------------------
 
 

@@ -11,17 +11,28 @@ from pathlib import Path
 from typing import Any
 
 from ..config import get_setting, set_setting, str2bool
-from ..exceptions import DeadlineOperationError, MisconfiguredInputsError
+from ..exceptions import (
+    DeadlineOperationCanceled,
+    DeadlineOperationError,
+    MisconfiguredInputsError,
+    UserInitiatedCancel,
+)
 from ..job_bundle import (
     AssetReferences,
+    Hook,
+    HookSet,
     apply_job_parameters,
     check_bundle_containment,
+    describe_hooks,
     merge_queue_job_parameters,
     read_asset_references,
+    read_hooks,
     read_job_bundle_parameters,
     read_job_template,
+    run_hooks,
     split_parameter_args,
     validate_job_template,
+    validate_parameter_value,
     write_debug_snapshot,
 )
 from ._job_monitoring import wait_for_create_job_to_complete
@@ -90,6 +101,54 @@ def _check_input_paths(
         print_function(f"Warning: input path {path} does not exist; it is submitted as a referenced path.")
 
 
+def _collect_hooks(bundle_dir: Path, config: ConfigParser | None) -> list[HookSet]:
+    """Workstation hooks (`DEADLINE_HOOKS_DIR`) then bundle hooks, each only when its setting allows."""
+    hook_sets: list[HookSet] = []
+    environment_dir = os.environ.get("DEADLINE_HOOKS_DIR")
+    if environment_dir and str2bool(get_setting("settings.allow_environment_hooks", config)):
+        hook_sets.append(read_hooks(Path(environment_dir)) or HookSet(Path(environment_dir), [], []))
+    if str2bool(get_setting("settings.allow_bundle_hooks", config)):
+        hook_sets.append(read_hooks(bundle_dir) or HookSet(bundle_dir, [], []))
+    return [h for h in hook_sets if h.pre_submission or h.post_submission]
+
+
+def _confirm_hooks(
+    hook_sets: list[HookSet],
+    config: ConfigParser | None,
+    confirm: Callable[[str, bool], bool] | None,
+    print_function: Callable[..., Any],
+) -> None:
+    """Hooks run commands on this machine: the user agrees first unless `settings.auto_accept` is on."""
+    if not hook_sets or str2bool(get_setting("settings.auto_accept", config)):
+        return
+    message = describe_hooks(hook_sets)
+    if confirm is None:
+        print_function(message)
+        print_function("Job submission canceled (hooks present but user confirmation not available).")
+        raise DeadlineOperationCanceled()
+    if not confirm(message + "\nDo you wish to proceed?", False):
+        print_function("Job submission canceled (user input).")
+        raise UserInitiatedCancel()
+
+
+def _apply_hook_parameters(
+    changes: dict[str, Any], merged: list[dict[str, Any]], caller_names: set[str]
+) -> None:
+    """Parameter values printed by pre-submission hooks; the caller's own values still win."""
+    by_name = {entry["name"]: entry for entry in merged}
+    for name, value in (changes.get("parameters") or {}).items():
+        if name in caller_names:
+            continue
+        entry = by_name.get(name)
+        if entry is None or "type" not in entry:
+            raise DeadlineOperationError(f"A pre-submission hook set {name!r}, which the job does not define")
+        if entry["type"] == "PATH" and not os.path.isabs(str(value)):
+            raise DeadlineOperationError(
+                f"A pre-submission hook set PATH {name!r} to {value!r}: it must be absolute"
+            )
+        entry["value"] = validate_parameter_value(entry, value)
+
+
 @record_function_latency_telemetry_event()
 def create_job_from_job_bundle(
     job_bundle_dir: str,
@@ -129,6 +188,8 @@ def create_job_from_job_bundle(
         session_context.pop("submitter-version", None)
 
     bundle_dir = check_bundle_containment(job_bundle_dir)
+    hook_sets = _collect_hooks(bundle_dir, config)
+    _confirm_hooks(hook_sets, config, interactive_confirmation_callback, print_function_callback)
     template = read_job_template(bundle_dir)
     if name is not None:
         template = template.with_name(name)
@@ -180,6 +241,28 @@ def create_job_from_job_bundle(
     asset_references = apply_job_parameters(list(job_parameters), merged, asset_references)
     app_parameters, parameters = split_parameter_args(merged, bundle_dir)
 
+    metadata: dict[str, Any] = {
+        "jobName": template.document.get("name"),
+        "priority": priority if priority is not None else app_parameters.get("priority", DEFAULT_PRIORITY),
+        "farmId": farm_id,
+        "queueId": queue_id,
+        "jobBundleDir": os.path.abspath(bundle_dir),
+        "parameters": {e["name"]: e.get("value") for e in merged if "type" in e},
+        "submitterName": session_context["submitter-name"],
+        "assetReferences": {},
+    }
+    pre_hooks: list[tuple[Path, Hook]] = [(h.location, hook) for h in hook_sets for hook in h.pre_submission]
+    hook_priority: int | None = None
+    if pre_hooks:
+        changes = run_hooks("pre", pre_hooks, metadata, print_function_callback)
+        if "template" in changes:
+            create_job_args["template"] = str(changes["template"])
+            create_job_args["templateType"] = str(changes.get("templateType", template.template_type))
+        if "priority" in changes:
+            hook_priority = int(changes["priority"])
+        _apply_hook_parameters(changes, merged, {p["name"] for p in job_parameters})
+        app_parameters, parameters = split_parameter_args(merged, bundle_dir)
+
     if asset_references.has_paths() and queue.get("jobAttachmentSettings"):
         # Job attachments (hashing and upload) are not built yet: paths are submitted as they are,
         # for a file system the workers share. The checks and callbacks behave as they will then.
@@ -198,6 +281,8 @@ def create_job_from_job_bundle(
     create_job_args.update(app_parameters)
     if parameters:
         create_job_args["parameters"] = parameters
+    if hook_priority is not None:
+        create_job_args["priority"] = hook_priority
     if priority is not None:
         create_job_args["priority"] = priority
     if max_worker_count is not None:
@@ -241,4 +326,8 @@ def create_job_from_job_bundle(
     job_url = monitor_job_url(farm_id, queue_id, job_id, config)
     if job_url:
         print_function_callback(f"Job URL: {job_url}")
+    post_hooks = [(h.location, hook) for h in hook_sets for hook in h.post_submission]
+    if post_hooks:
+        post_metadata = {**metadata, "submissionPayload": create_job_args, "jobId": job_id}
+        run_hooks("post", post_hooks, post_metadata, print_function_callback)
     return str(job_id)

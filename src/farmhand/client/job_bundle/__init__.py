@@ -1,6 +1,7 @@
 """Job bundles: read a bundle directory, merge its parameters, build the CreateJob request."""
 
 from ._debug_snapshot import write_debug_snapshot
+from ._hooks import Hook, HookSet, describe_hooks, read_hooks, run_hooks
 from ._loader import (
     AssetReferences,
     JobBundleTemplate,
@@ -27,16 +28,21 @@ __all__ = [
     "APP_PARAMETER_FIELDS",
     "PARAMETER_TYPES",
     "AssetReferences",
+    "Hook",
+    "HookSet",
     "JobBundleTemplate",
     "apply_job_parameters",
     "check_bundle_containment",
+    "describe_hooks",
     "merge_queue_job_parameters",
     "parameter_definition_difference",
     "parameter_value_to_api",
     "read_asset_references",
+    "read_hooks",
     "read_job_bundle_parameters",
     "read_job_template",
     "read_parameter_values",
+    "run_hooks",
     "split_parameter_args",
     "validate_job_template",
     "validate_parameter_definition",
