@@ -1,4 +1,4 @@
-"""The CloudWatch Logs subset through a real boto3 `logs` client against a real farm server."""
+"""The CloudWatch Logs subset through a real boto3 `logs` client against real farm servers (both stores)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from farmhand.testing import ServerProcess
 
 
 @pytest.fixture(scope="module")
-def logs(server: ServerProcess) -> Any:
-    return server.client("logs")
+def logs(server_any: ServerProcess) -> Any:
+    """A logs client on the SQLite server, then on a PostgreSQL one."""
+    return server_any.client("logs")
 
 
 def _group() -> str:

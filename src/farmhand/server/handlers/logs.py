@@ -92,8 +92,9 @@ def _stream_row(conn: Connection, group: str, stream: str) -> Any:
 def _insert_ignoring_duplicates(conn: Connection, table: Any, values: dict[str, Any]) -> int:
     """Insert a row unless its key exists; returns how many rows were inserted (0 or 1)."""
     dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return int(conn.execute(stmt).rowcount or 0)
+    key = next(iter(table.primary_key.columns))
+    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return len(conn.execute(stmt).all())
 
 
 def _new_group(conn: Connection, group: str, now_ms: int) -> int:
