@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_farm import CliWorkstation, make_workstation, write_bundle
+from cli_farm import FARMHAND, CliWorkstation, make_workstation, write_bundle
 
 from farmhand.testing import ServerProcess
 
@@ -119,3 +120,25 @@ def test_unknown_command_is_a_usage_error(station: CliWorkstation) -> None:
     assert result.returncode == 2
     assert "No such command 'jobs'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_while_waiting_exits_130_without_a_traceback(station: CliWorkstation, tmp_path: Path) -> None:
+    # Given a job that will not finish (no worker) and a `job wait` on it
+    submitted = station.run_process("bundle", "submit", str(write_bundle(tmp_path / "b")), "--yes")
+    job_id = submitted.stdout.strip()
+    waiting = subprocess.Popen(
+        [FARMHAND, "job", "wait", job_id, "--max-poll-interval", "0.5"],
+        env=station.process_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert waiting.stderr is not None
+    first_line = waiting.stderr.readline()  # the first status line: the wait has started
+    # When the user presses Ctrl-C
+    waiting.send_signal(signal.SIGINT)
+    _, rest = waiting.communicate(timeout=30)
+    # Then it stops at once with the shell's code for an interrupt
+    assert job_id in first_line
+    assert waiting.returncode == 130
+    assert "Traceback" not in rest and "Interrupted." in rest

@@ -36,6 +36,8 @@ COMMANDS: dict[str, LazyCommand] = {
 }
 
 _LOG_LEVELS = ("error", "warning", "info", "debug")
+# 128 + SIGINT, as shells report it; distinct from `job wait`'s own exit codes 0-5.
+_INTERRUPTED_EXIT_CODE = 130
 
 
 class _FarmhandGroup(LazyGroup):
@@ -46,6 +48,11 @@ class _FarmhandGroup(LazyGroup):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            raise click.exceptions.Exit(_INTERRUPTED_EXIT_CODE) from None
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): click exits quietly
         except Exception as error:
             line = describe_error(error)
             debug = logging.getLogger().isEnabledFor(logging.DEBUG)
