@@ -229,3 +229,42 @@ def test_a_worker_that_failed_too_often_gets_no_more_of_that_job(tmp_path: Path,
     finally:
         running.stop_all()
         server.stop()
+
+
+def test_a_restarted_worker_keeps_its_id_and_takes_work_again(tmp_path: Path, running: Running) -> None:
+    server = _server(tmp_path / "server")
+    try:
+        farm = Farm(server)
+        require_worker_protocol(farm)
+        # Given a worker that was stopped, and one that was killed and went NOT_RESPONDING
+        stopped = running.start(farm, tmp_path / "stopped")
+        killed = running.start(farm, tmp_path / "killed")
+        stopped_id, killed_id = stopped.worker_id, killed.worker_id
+        assert stopped.stop() == 0
+        killed.kill()
+
+        def status(worker_id: str | None) -> str:
+            answer = farm.deadline.get_worker(farmId=farm.farm_id, fleetId=farm.fleet_id, workerId=worker_id)
+            return str(answer["status"])
+
+        _wait_until(
+            lambda: status(killed_id) == "NOT_RESPONDING", 30, "the killed worker to be NOT_RESPONDING"
+        )
+        assert status(stopped_id) == "STOPPED"
+        # When both start again from their data directories
+        again = [running.start(farm, tmp_path / "stopped"), running.start(farm, tmp_path / "killed")]
+        # Then they are the same workers, back online, and they run work
+        assert [w.worker_id for w in again] == [stopped_id, killed_id]
+        _wait_until(
+            lambda: all(status(w) in ("STARTED", "IDLE", "RUNNING") for w in (stopped_id, killed_id)),
+            30,
+            "both workers online",
+        )
+        workers = farm.deadline.list_workers(farmId=farm.farm_id, fleetId=farm.fleet_id)["workers"]
+        assert len(workers) == 2
+        job_id = farm.submit(job_template("after restart", step("Work", "sleep 0.5", frames="1-6")))
+        assert farm.wait(job_id, timeout=60)["taskRunStatus"] == "SUCCEEDED"
+        assert {s["workerId"] for s in farm.sessions(job_id)} <= {stopped_id, killed_id}
+    finally:
+        running.stop_all()
+        server.stop()

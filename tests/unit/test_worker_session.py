@@ -123,7 +123,9 @@ def make_session(server: ServerProcess, tmp_path: Path) -> Iterator[Any]:
     logs = server.client("logs")
     made: list[WorkerSession] = []
 
-    def make(entities: list[dict[str, Any]]) -> tuple[WorkerSession, RecordingReporter, str]:
+    def make(
+        entities: list[dict[str, Any]], **job_details: Any
+    ) -> tuple[WorkerSession, RecordingReporter, str]:
         reporter = RecordingReporter()
         config = WorkerConfig(
             farm_id="farm-" + "b" * 32, fleet_id="fleet-" + "c" * 32, data_dir=tmp_path / "w"
@@ -148,6 +150,7 @@ def make_session(server: ServerProcess, tmp_path: Path) -> Iterator[Any]:
                         "jobId": JOB,
                         "logGroupName": "/aws/deadline/unit/queue",
                         "schemaVersion": SCHEMA,
+                        **job_details,
                     }
                 },
                 *entities,
@@ -344,3 +347,21 @@ def test_an_action_whose_entity_is_missing_fails_alone(make_session: Any) -> Non
     assert failed["status"] == "FAILED"
     assert "no such step" in failed["message"]
     assert reporter.wait_for("a-1")["status"] == "NEVER_ATTEMPTED"
+
+
+def test_job_parameters_and_path_mapping_rules_reach_the_task(make_session: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    # Given a job whose scene path was submitted from Windows, and a rule mapping it here
+    session, reporter, _ = make_session(
+        [script_step("step-1", f'echo "{{{{Param.Scene}}}} {{{{Param.Quality}}}}" > {out}')],
+        parameters={"Scene": {"path": "C:\\assets\\scene.blend"}, "Quality": {"string": "high"}},
+        pathMappingRules=[
+            {"sourcePathFormat": "windows", "sourcePath": "C:\\assets", "destinationPath": "/mnt/assets"}
+        ],
+    )
+    session.assign([task("a-0", "step-1", 1)])
+    session.start()
+    # When the task runs
+    assert reporter.wait_for("a-0")["status"] == "SUCCEEDED"
+    # Then it saw the parameters, with the path mapped
+    assert out.read_text().split() == ["/mnt/assets/scene.blend", "high"]
