@@ -110,7 +110,8 @@ def test_job_logs_show_what_the_task_printed(station: CliWorkstation, tmp_path: 
         "--max-poll-interval",
         "1",
     )
-    result = eventually(lambda: station.run("job", "logs", job_id), "bonjour number 1")
+    # right after the wait, before the worker may have shipped the lines: `job logs` waits for them
+    result = station.run("job", "logs", job_id)
     assert result.exit_code == 0, result.output
     assert "bonjour number 1" in result.stdout
     as_json = [json.loads(line) for line in station.run("job", "logs", job_id, "--json").stdout.splitlines()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from configparser import ConfigParser
 from datetime import UTC, datetime
 from typing import Any
@@ -422,20 +424,46 @@ def job_logs(
             show_headers=not as_json,
         )
         return
-    result = api.get_session_logs(
-        farm,
-        queue,
-        session_id=session_id,
-        job_id=job_id or None,
-        limit=limit,
-        start_time=start,
-        end_time=end,
-        next_token=next_token,
-        config=config,
-    )
+
+    def read() -> Any:
+        return api.get_session_logs(
+            farm,
+            queue,
+            session_id=session_id,
+            job_id=job_id or None,
+            limit=limit,
+            start_time=start,
+            end_time=end,
+            next_token=next_token,
+            config=config,
+        )
+
+    result = read()
+    if not result.events and job_id and not next_token:
+        result = _await_shipped_lines(config, farm, queue, job_id, result, read)
     _print_events(result.events, timestamp_format, as_json)
     if result.next_token and not as_json:
         click.echo(f"(session {result.log_stream}; next token: {result.next_token})", err=True)
+
+
+def _await_shipped_lines(
+    config: ConfigParser, farm: str, queue: str, job_id: str, result: Any, read: Callable[[], Any]
+) -> Any:
+    """An empty log of a session that is running or just ended may only be waiting for the worker to
+    ship it: look again for a few seconds (`logs` right after `bundle submit --wait` shows the lines)."""
+    from ._follow import SETTLE_SECONDS
+
+    session = _deadline(config).get_session(
+        farmId=farm, queueId=queue, jobId=job_id, sessionId=result.log_stream
+    )
+    ended = session.get("endedAt")
+    if ended is not None and (datetime.now(UTC) - ended).total_seconds() >= SETTLE_SECONDS:
+        return result
+    give_up = time.monotonic() + SETTLE_SECONDS
+    while not result.events and time.monotonic() < give_up:
+        time.sleep(0.5)
+        result = read()
+    return result
 
 
 @job_group.command("why")
