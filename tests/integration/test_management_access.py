@@ -134,3 +134,24 @@ def test_get_caller_identity_for_the_admin(server_any: ServerProcess) -> None:
     assert identity["Account"] == server_any.admin.account_id
     assert identity["Arn"] == server_any.admin.principal_arn
     assert identity["UserId"]
+
+
+def test_fleet_role_for_read_reads_only_its_fleet(
+    deadline_any: Any, server_any: ServerProcess, farm: str
+) -> None:
+    # Given two fleets and read credentials for the first
+    fleet = create_fleet(deadline_any, farm, "watched")
+    other = create_fleet(deadline_any, farm, "other")
+    credentials = deadline_any.assume_fleet_role_for_read(farmId=farm, fleetId=fleet)["credentials"]
+    assert credentials["expiration"] >= dt.datetime.now(dt.UTC) + dt.timedelta(minutes=59)
+    reader = server_any.client("deadline", session=_session_from(credentials))
+    # Then they read that fleet, but neither another fleet nor any write
+    assert reader.get_fleet(farmId=farm, fleetId=fleet)["displayName"] == "watched"
+    with pytest.raises(ClientError) as elsewhere:
+        reader.get_fleet(farmId=farm, fleetId=other)
+    assert _code(elsewhere) == "AccessDeniedException"
+    with pytest.raises(ClientError) as write:
+        reader.update_fleet(farmId=farm, fleetId=fleet, displayName="changed")
+    assert _code(write) == "AccessDeniedException"
+    identity = server_any.client("sts", session=_session_from(credentials)).get_caller_identity()
+    assert f"assumed-role/farmhand-fleet-{fleet}-read/" in identity["Arn"]

@@ -323,9 +323,9 @@ class FarmApp:
 
 
 def _check_scope(principal: Principal, name: str, params: dict[str, Any], writes: bool) -> None:
-    """Temporary credentials bound to a farm or queue reach only that farm or queue."""
+    """Temporary credentials bound to a farm, queue or fleet reach only that farm, queue or fleet."""
     scope = principal.scope or {}
-    for member in ("farmId", "queueId"):
+    for member in ("farmId", "queueId", "fleetId"):
         bound = scope.get(member)
         if bound is not None and params.get(member) is not None and params[member] != bound:
             raise AccessDeniedError(f"{principal.arn} is not authorized to call {name} on {params[member]}")

@@ -1,4 +1,8 @@
-"""Queue-role credentials for users: temporary keys bound to one queue, accepted by this server."""
+"""Role credentials users assume: a queue's user and read roles, and a fleet's read role.
+
+Each is a temporary key pair bound to its queue or fleet (the scope the server enforces on every
+call signed with it), accepted by this server only.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,28 @@ import hashlib
 
 from .._identity import ensure_principal, mint_temporary_credentials
 from ._registry import Call, Output, Params, operation
+from .fleets import require_fleet
 from .queues import require_queue
 
 
-def queue_role_principal(call: Call, farm_id: str, queue_id: str, role: str) -> str:
-    """The role principal `<caller>` assumes on a queue (one per caller, queue and role)."""
+def role_principal(call: Call, role_name: str, kind: str, variant: str = "") -> str:
+    """The role principal the caller becomes (one per caller, role and variant), made on first use."""
     caller = call.principal
-    digest = hashlib.sha256(f"{queue_id}|{role}|{caller.principal_id}".encode()).hexdigest()[:40]
-    principal_id = f"queuerole-{digest}"
+    digest = hashlib.sha256(f"{role_name}|{variant}|{caller.principal_id}".encode()).hexdigest()[:40]
+    principal_id = f"role-{digest}"
     session_name = caller.arn.rsplit("/", 1)[-1] or caller.principal_id
-    arn = f"arn:aws:sts::{call.account_id}:assumed-role/farmhand-queue-{queue_id}/{session_name}"
-    ensure_principal(call.conn, principal_id, arn, "queue-role", f"{queue_id} {role} role for {session_name}")
+    arn = f"arn:aws:sts::{call.account_id}:assumed-role/{role_name}/{session_name}"
+    ensure_principal(call.conn, principal_id, arn, kind, f"{role_name} for {session_name}")
     return principal_id
 
 
-def _assume(call: Call, params: Params, role: str) -> Output:
+def queue_role_principal(call: Call, farm_id: str, queue_id: str, role: str) -> str:
+    """The principal the caller becomes on a queue's role (`user`, `read`, or a worker's `worker`)."""
+    role_name = f"farmhand-queue-{queue_id}-read" if role == "read" else f"farmhand-queue-{queue_id}"
+    return role_principal(call, role_name, "queue-role", variant=role)
+
+
+def _assume_queue_role(call: Call, params: Params, role: str) -> Output:
     farm_id, queue_id = params["farmId"], params["queueId"]
     require_queue(call.conn, farm_id, queue_id)
     principal_id = queue_role_principal(call, farm_id, queue_id, role)
@@ -30,9 +41,19 @@ def _assume(call: Call, params: Params, role: str) -> Output:
 
 @operation("AssumeQueueRoleForUser", writes=True)
 def assume_queue_role_for_user(call: Call, params: Params) -> Output:
-    return _assume(call, params, "user")
+    return _assume_queue_role(call, params, "user")
 
 
 @operation("AssumeQueueRoleForRead", writes=True)
 def assume_queue_role_for_read(call: Call, params: Params) -> Output:
-    return _assume(call, params, "read")
+    return _assume_queue_role(call, params, "read")
+
+
+@operation("AssumeFleetRoleForRead", writes=True)
+def assume_fleet_role_for_read(call: Call, params: Params) -> Output:
+    """Read access to one fleet (e.g. its workers' logs), for monitors and CLIs."""
+    farm_id, fleet_id = params["farmId"], params["fleetId"]
+    require_fleet(call.conn, farm_id, fleet_id)
+    principal_id = role_principal(call, f"farmhand-fleet-{fleet_id}-read", "fleet-role")
+    scope = {"farmId": farm_id, "fleetId": fleet_id, "role": "read"}
+    return {"credentials": mint_temporary_credentials(call.conn, principal_id, scope)}
