@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from openjd.model import ParameterValueType
 from openjd.sessions import ActionState, ActionStatus, PathFormat
 
-from farmhand.worker._config import WorkerConfig
+from farmhand.worker import worker_command
+from farmhand.worker._config import DataDirInUseError, WorkerConfig
 from farmhand.worker._entities import parameter_values, path_mapping_rules
 from farmhand.worker._log_shipper import MAX_EVENT_BYTES, split_message
 from farmhand.worker._registration import forget_worker_id, load_worker_id, log_destination, save_worker_id
@@ -85,3 +87,25 @@ def test_large_and_empty_messages_become_valid_events() -> None:
     parts = split_message(big)
     assert "".join(parts) == big
     assert all(len(p.encode("utf-8")) <= MAX_EVENT_BYTES for p in parts)
+
+
+def test_two_agents_cannot_share_a_data_dir(tmp_path: Path) -> None:
+    # Given an agent holding a data dir
+    first = WorkerConfig(farm_id=FARM, fleet_id=FLEET, data_dir=tmp_path)
+    first.prepare()
+    try:
+        # When a second agent is started on it
+        result = CliRunner().invoke(
+            worker_command, ["--farm-id", FARM, "--fleet-id", FLEET, "--data-dir", str(tmp_path)]
+        )
+        # Then it refuses with one line naming the problem, before talking to any farm
+        assert result.exit_code == 1
+        assert "another worker agent is using" in result.output
+        with pytest.raises(DataDirInUseError):
+            WorkerConfig(farm_id=FARM, fleet_id=FLEET, data_dir=tmp_path).prepare()
+    finally:
+        first.release()
+    # And once released the dir can be taken again
+    again = WorkerConfig(farm_id=FARM, fleet_id=FLEET, data_dir=tmp_path)
+    again.prepare()
+    again.release()

@@ -71,9 +71,12 @@ class WorkerAgent:
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
 
-    def run(self) -> int:
+    def run(self, *, handle_signals: bool = False) -> int:
+        """Run until stopped; with `handle_signals`, SIGTERM/SIGINT drain the worker."""
         config = self.config
         config.prepare()
+        if handle_signals:
+            self.install_signal_handlers()
         bootstrap = bootstrap_session(config)
         host = host_properties()
         worker_caps = capabilities()
@@ -133,6 +136,7 @@ class WorkerAgent:
                 log.info("the farm asked this worker to stop")
             self._drain(deadline, loop)
         finally:
+            config.release()
             for queue in queues.values():
                 queue.close()
             logging.getLogger("farmhand.worker").removeHandler(handler)

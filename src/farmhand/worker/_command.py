@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ._agent import WorkerAgent
-from ._config import DEFAULT_DATA_DIR, WorkerConfig
+from ._config import DEFAULT_DATA_DIR, DataDirInUseError, WorkerConfig
 
 
 @click.command("worker")
@@ -27,7 +28,7 @@ from ._config import DEFAULT_DATA_DIR, WorkerConfig
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_DATA_DIR,
     show_default=True,
-    help="Worker id, credentials cache, session directories and local logs.",
+    help="Worker id, credentials cache, session directories and local logs (one per worker).",
 )
 @click.option("--region", default=None, help="Region when the profile and environment name none.")
 @click.option(
@@ -73,5 +74,15 @@ def worker_command(
         retain_session_dirs=retain_session_dirs,
     )
     agent = WorkerAgent(config)
-    agent.install_signal_handlers()
-    sys.exit(agent.run())
+    try:
+        code = agent.run(handle_signals=True)
+    except DataDirInUseError as error:
+        raise click.ClickException(str(error)) from error
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        raise click.ClickException(
+            f"the farm refused {error.operation_name}: {details.get('Code')}: {details.get('Message')}"
+        ) from error
+    except (ValueError, BotoCoreError) as error:
+        raise click.ClickException(str(error)) from error
+    sys.exit(code)

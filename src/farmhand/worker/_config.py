@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import fcntl
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 DEFAULT_DATA_DIR = Path.home() / ".farmhand" / "worker"
 
@@ -25,6 +28,7 @@ class WorkerConfig:
     drain_timeout_seconds: float = 30.0
     # Keep session working directories after the session ends (debugging).
     retain_session_dirs: bool = False
+    _lock: IO[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def state_file(self) -> Path:
@@ -45,6 +49,30 @@ class WorkerConfig:
         return self.data_dir / "logs"
 
     def prepare(self) -> None:
+        """Create the data dir and take it: two agents sharing one would be one worker twice."""
         for directory in (self.data_dir, self.credentials_dir, self.sessions_dir, self.logs_dir):
             directory.mkdir(parents=True, exist_ok=True)
         self.credentials_dir.chmod(0o700)
+        if self._lock is None:
+            handle = (self.data_dir / "agent.lock").open("a+")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as error:
+                handle.close()
+                raise DataDirInUseError(
+                    f"another worker agent is using {self.data_dir}; give each worker its own --data-dir"
+                ) from error
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            self._lock = handle
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+class DataDirInUseError(RuntimeError):
+    """The data dir belongs to a running agent."""
