@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -93,8 +94,8 @@ def jsonable(value: Any) -> Any:
         from dataclasses import asdict
 
         return jsonable(asdict(value))
-    if hasattr(value, "value") and hasattr(value, "name") and type(value).__module__ != "builtins":
-        return value.name  # enums
+    if isinstance(value, Enum):
+        return value.name
     return value
 
 
