@@ -262,3 +262,26 @@ def test_queue_environment_parameters_are_listed_and_settable(
     )
     job = deadline.get_job(farmId=station.farm_id, queueId=queue_id, jobId=job_id)
     assert job["parameters"]["RendererVersion"] == {"string": "5.0"}
+
+
+def test_debug_snapshot_writes_the_request_instead_of_submitting(
+    station: CliWorkstation, bundle: Path, tmp_path: Path, deadline: Any
+) -> None:
+    before = len(deadline.list_jobs(farmId=station.farm_id, queueId=station.queue_id)["jobs"])
+    snapshot = tmp_path / "snapshot"
+    result = station.run(
+        "bundle",
+        "submit",
+        str(bundle),
+        "--yes",
+        "-p",
+        "Count=4",
+        "--save-debug-snapshot",
+        str(snapshot),
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"debugSnapshot": str(snapshot)}
+    request = json.loads((snapshot / "create_job_args.json").read_text())
+    assert request["parameters"]["Count"] == {"int": "4"}
+    assert len(deadline.list_jobs(farmId=station.farm_id, queueId=station.queue_id)["jobs"]) == before
