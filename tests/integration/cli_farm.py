@@ -163,19 +163,8 @@ class CliWorkstation:
         return self
 
     def run(self, *args: str, input: str | None = None) -> Result:
-        """`farmhand ARGS` in this process, through the real click group."""
-        runner = CliRunner()
-        env = self.env
-        saved = {name: os.environ.get(name) for name in env}
-        result = runner.invoke(cli, list(args), env=env, input=input, catch_exceptions=True)
-        # CliRunner restores the environment itself; this guards against a leak if it ever does not.
-        for name, value in saved.items():
-            if os.environ.get(name) != value:
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-        return result
+        """`farmhand ARGS` in this process, through the real click group (the environment is restored)."""
+        return CliRunner().invoke(cli, list(args), env=self.env, input=input, catch_exceptions=True)
 
     def process_env(self) -> dict[str, str]:
         """The environment of a child process: the caller's, minus its AWS settings, plus this station's."""
