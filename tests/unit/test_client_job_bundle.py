@@ -117,8 +117,11 @@ def test_template_text_is_sent_verbatim_unless_renamed(tmp_path: Path) -> None:
 
 def test_validation_errors_name_the_field(tmp_path: Path) -> None:
     directory = bundle(tmp_path, TEMPLATE.replace("command: echo", "comand: echo"))
-    with pytest.raises(DeadlineOperationError, match="command"):
+    with pytest.raises(DeadlineOperationError) as info:
         validate_job_template(read_job_template(directory))
+    # One line a terminal can show, naming the field and the problem
+    assert "\n" not in str(info.value)
+    assert "steps[0] -> script -> actions -> onRun -> command: Field required" in str(info.value)
 
 
 def test_shared_example_bundles_load_and_validate() -> None:

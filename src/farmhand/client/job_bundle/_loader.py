@@ -149,7 +149,21 @@ def validate_job_template(template: JobBundleTemplate) -> None:
     try:
         decode_job_template(template=template.document, supported_extensions=[e.value for e in ExtensionName])
     except DecodeValidationError as error:
-        raise DeadlineOperationError(f"The job template is not valid: {error}") from error
+        raise DeadlineOperationError(f"The job template is not valid: {_one_line(str(error))}") from error
+
+
+def _one_line(report: str) -> str:
+    """openjd's multi-line report as `field: problem; field: problem` (one line for a terminal)."""
+    lines = [line.strip() for line in report.splitlines() if line.strip()]
+    if lines and "validation error" in lines[0]:
+        lines = lines[1:]
+    entries: list[str] = []
+    for line in lines:
+        if entries and entries[-1].endswith(":"):
+            entries[-1] = f"{entries[-1]} {line}"
+        else:
+            entries.append(line)
+    return "; ".join(entries) or report
 
 
 def read_parameter_values(bundle_dir: Path) -> list[dict[str, Any]]:
