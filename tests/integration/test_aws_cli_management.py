@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _management import create_fleet
 
 from farmhand.testing import ServerProcess
 
@@ -79,3 +81,54 @@ def test_deadline_cli_lists_farms_and_queues(server: ServerProcess, tmp_path: Pa
     assert farm_id in farms
     assert "Lighting queue" in queues
     assert "Comp queue" in queues
+
+
+@pytest.mark.skipif(not DEADLINE_CLI.exists(), reason="the AWS deadline CLI is not installed in this env")
+def test_deadline_cli_reads_farm_queue_fleet_and_queue_credentials(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    # Given a farm with a queue (with a queue environment) associated with a fleet
+    deadline = server.client("deadline")
+    farm_id = deadline.create_farm(displayName="CLI detail farm")["farmId"]
+    queue_id = deadline.create_queue(farmId=farm_id, displayName="Detail queue")["queueId"]
+    fleet_id = create_fleet(deadline, farm_id, "Detail fleet")
+    deadline.create_queue_fleet_association(farmId=farm_id, queueId=queue_id, fleetId=fleet_id)
+    deadline.create_queue_environment(
+        farmId=farm_id,
+        queueId=queue_id,
+        priority=1,
+        templateType="YAML",
+        template=(
+            "specificationVersion: environment-2023-09\n"
+            "parameterDefinitions:\n- name: QueueEnvSetting\n  type: STRING\n  default: high\n"
+            "environment:\n  name: CLI env\n  variables:\n    A: '1'\n"
+        ),
+    )
+    environment = _profile_environment(server, tmp_path)
+    ids = ["--farm-id", farm_id]
+    # When the AWS CLI reads each of them
+    farm = _deadline(environment, "farm", "get", *ids)
+    queue = _deadline(environment, "queue", "get", *ids, "--queue-id", queue_id)
+    fleets = _deadline(environment, "fleet", "list", *ids)
+    fleet = _deadline(environment, "fleet", "get", *ids, "--fleet-id", fleet_id)
+    # (`fleet get` by queue reads the queue from the config defaults, whatever --queue-id says)
+    Path(environment["DEADLINE_CONFIG_FILE_PATH"]).write_text(
+        "[defaults]\naws_profile_name = farmhand\n\n"
+        f"[profile-farmhand defaults]\nfarm_id = {farm_id}\n\n"
+        f"[profile-farmhand {farm_id} defaults]\nqueue_id = {queue_id}\n"
+    )
+    associated = _deadline(environment, "fleet", "get")
+    paramdefs = _deadline(environment, "queue", "paramdefs", *ids, "--queue-id", queue_id)
+    credentials = json.loads(
+        _deadline(environment, "queue", "export-credentials", *ids, "--queue-id", queue_id)
+    )
+    # Then every answer carries what the farm holds
+    assert "CLI detail farm" in farm
+    assert "Detail queue" in queue
+    assert "Detail fleet" in fleets and fleet_id in fleets
+    assert "Detail fleet" in fleet
+    assert fleet_id in associated
+    assert "QueueEnvSetting" in paramdefs
+    assert credentials["Version"] == 1
+    assert credentials["AccessKeyId"].startswith("ASIA")
+    assert credentials["SessionToken"] and credentials["Expiration"]
