@@ -52,14 +52,15 @@ def test_up_detach_writes_the_profile_and_defaults_and_leaves_other_profiles_alo
 
 
 def test_up_twice_reports_the_running_farm_and_down_leaves_no_process(workstation: Workstation) -> None:
-    # Given a detached farm
-    assert workstation.up("--workers", "0").returncode == 0
+    # Given a detached farm with a worker
+    assert workstation.up("--workers", "1").returncode == 0
     first = workstation.status()
-    pids = [first["supervisor_pid"], first["server_pid"]]
+    pids = [first["supervisor_pid"], first["server_pid"], *first["worker_pids"]]
+    assert len(pids) == 3
     assert pids_alive(pids) == pids
 
     # When it is started again
-    again = workstation.up("--workers", "0")
+    again = workstation.up("--workers", "1")
 
     # Then it reports the running farm instead of starting a second one
     assert again.returncode == 0, again.stderr
