@@ -67,18 +67,23 @@ def require_queue(conn: Connection, farm_id: str, queue_id: str) -> dict[str, An
     return get_resource(conn, KIND, queue_id, farm_id=farm_id, resource_type="queue")
 
 
+def _job_has_schedulable_tasks() -> ColumnElement[bool]:
+    """From the job row's counters, kept exact in the task transactions (no task scan)."""
+    return or_(*(jobs.c[count_column(status)] > 0 for status in SCHEDULABLE_STATUSES))
+
+
 def _has_schedulable_work() -> ColumnElement[bool]:
-    active = or_(*(jobs.c[count_column(s)] > 0 for s in SCHEDULABLE_STATUSES))
-    return exists().where(and_(jobs.c.queue_id == resources.c.resource_id, active))
+    return exists().where(and_(jobs.c.queue_id == resources.c.resource_id, _job_has_schedulable_tasks()))
 
 
 def scheduling_queue_ids(conn: Connection, queue_ids: list[str]) -> set[str]:
     """Which of these queues have a job with ready or running tasks (one query for a whole page)."""
     if not queue_ids:
         return set()
-    active = or_(*(jobs.c[count_column(s)] > 0 for s in SCHEDULABLE_STATUSES))
     rows = conn.execute(
-        select(jobs.c.queue_id).where(and_(jobs.c.queue_id.in_(queue_ids), active)).distinct()
+        select(jobs.c.queue_id)
+        .where(and_(jobs.c.queue_id.in_(queue_ids), _job_has_schedulable_tasks()))
+        .distinct()
     )
     return {row[0] for row in rows}
 
