@@ -10,6 +10,7 @@ import pytest
 
 from farmhand.testing import ServerProcess
 from farmhand.worker import LogShipper
+from farmhand.worker._log_shipper import deliver_outstanding
 
 
 def _free_port() -> int:
@@ -77,3 +78,25 @@ def test_a_large_burst_is_sent_in_batches_within_the_limits(server: ServerProces
     assert described["storedBytes"] == 25_000 * 100
     tail = logs.get_log_events(logGroupName=group, logStreamName=stream, limit=1)["events"]
     assert tail[0]["message"].startswith("24999")
+
+
+@pytest.mark.timeout(120)
+def test_a_stream_closed_during_an_outage_is_still_delivered_when_the_server_returns(tmp_path: Path) -> None:
+    port = _free_port()
+    server = ServerProcess(tmp_path / "farm", port=port).start()
+    try:
+        logs = server.client("logs", retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1)
+        group, stream = "/aws/deadline/farm-x/queue-y", "session-closed"
+        shipper = LogShipper(lambda: logs, group, stream, flush_seconds=0.1)
+        # Given a session whose last lines are written while the server is down
+        server.kill()
+        for i in range(50):
+            shipper.write(f"last words {i}")
+        # When the session ends (its stream is closed) before the server is back
+        assert not shipper.close(timeout=0.5)
+        server = ServerProcess(tmp_path / "farm", port=port).start()
+        # Then the lines are delivered in the background, and nothing is left outstanding at exit
+        assert deliver_outstanding(timeout=30) == 0
+        assert _all_messages(server.client("logs"), group, stream) == [f"last words {i}" for i in range(50)]
+    finally:
+        server.stop()

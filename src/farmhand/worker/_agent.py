@@ -20,7 +20,7 @@ from ._credentials import (
     service_endpoints,
 )
 from ._host import capabilities, host_properties
-from ._log_shipper import LogShipper, ShippingHandler
+from ._log_shipper import LogShipper, ShippingHandler, deliver_outstanding
 from ._registration import (
     create_worker,
     forget_worker_id,
@@ -139,8 +139,12 @@ class WorkerAgent:
             config.release()
             for queue in queues.values():
                 queue.close()
+            lost = deliver_outstanding(timeout=10.0)
+            if lost:
+                log.warning("%d session log events could not be delivered before exit", lost)
             logging.getLogger("farmhand.worker").removeHandler(handler)
-            worker_log.close(timeout=10.0)
+            if not worker_log.close(timeout=10.0):
+                worker_log.abandon()
         return 0
 
     def _join_fleet(

@@ -103,15 +103,31 @@ class LogShipper:
         return self._idle.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> bool:
+        """Stop taking lines; what is not delivered within `timeout` keeps being sent in the background
+        until it is (see `deliver_outstanding`), so a session ending during an outage loses nothing."""
         delivered = self.flush(timeout)
+        with self._lock:
+            if self._local is not None:
+                self._local.close()
+                self._local = None
+        if delivered:
+            self._stop_thread()
+        else:
+            with _OUTSTANDING_LOCK:
+                _OUTSTANDING.add(self)
+            log.warning("log stream %s: %d events still to deliver", self.stream, self.pending)
+        return delivered
+
+    def abandon(self) -> None:
+        """Stop sending, whatever is left (the agent is exiting)."""
+        self._stop_thread()
+
+    def _stop_thread(self) -> None:
         self._closing.set()
         self._wake.set()
         self._thread.join(timeout=1.0)
-        if self._local is not None:
-            with self._lock:
-                self._local.close()
-                self._local = None
-        return delivered
+        with _OUTSTANDING_LOCK:
+            _OUTSTANDING.discard(self)
 
     def _take_batch(self) -> list[tuple[int, str]]:
         with self._lock:
@@ -175,8 +191,29 @@ class LogShipper:
                     continue
                 failures = 0
                 self._drop_sent(len(batch))
+                if self.pending == 0 and self in _OUTSTANDING:
+                    with _OUTSTANDING_LOCK:
+                        _OUTSTANDING.discard(self)
+                    return
             if self._closing.is_set():
                 return
+
+
+_OUTSTANDING: set[LogShipper] = set()
+_OUTSTANDING_LOCK = threading.Lock()
+
+
+def deliver_outstanding(timeout: float) -> int:
+    """Give closed streams with undelivered events up to `timeout` seconds; returns events given up."""
+    deadline = time.monotonic() + timeout
+    with _OUTSTANDING_LOCK:
+        shippers = list(_OUTSTANDING)
+    lost = 0
+    for shipper in shippers:
+        if not shipper.flush(max(0.0, deadline - time.monotonic())):
+            lost += shipper.pending
+            shipper.abandon()
+    return lost
 
 
 class ShippingHandler(logging.Handler):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -240,6 +241,10 @@ class WorkerSession:
                 stream,
                 flush_seconds=config.log_flush_seconds,
                 local_copy=local,
+            )
+            shipper.write(
+                f"farmhand worker {self.context.worker_id} on {socket.gethostname()}: "
+                f"session {self.session_id} of job {self.job_id} in queue {self.queue_id}"
             )
             handler = ShippingHandler(shipper, session_id=self.session_id)
             handler.setFormatter(logging.Formatter("%(message)s"))
