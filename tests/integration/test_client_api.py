@@ -12,7 +12,6 @@ import sqlite3
 import textwrap
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,17 +28,6 @@ pytestmark = pytest.mark.timeout(120)
 
 SHARED_DIR = Path(os.environ.get("FARMHAND_SHARED_DIR", Path(__file__).resolve().parents[2] / "../shared"))
 PROFILE = "farmhand-test"
-
-
-@contextmanager
-def implemented(operation: str) -> Iterator[None]:
-    """Skip (naming the operation) when the farm answers 501 NotImplementedException."""
-    try:
-        yield
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "NotImplementedException":
-            pytest.skip(f"needs {operation} on the farm server")
-        raise
 
 
 def write_aws_files(directory: Path, url: str, access_key: str, secret_key: str) -> tuple[Path, Path]:
@@ -184,8 +172,6 @@ def test_authentication_status_through_sts(farm: dict[str, Any]) -> None:
     broken = config.read_config()
     config.set_setting("defaults.aws_profile_name", "broken", broken)
     # When the status is checked (sts:GetCallerIdentity)
-    with implemented("sts:GetCallerIdentity"):
-        api.get_boto3_client("sts").get_caller_identity()
     # Then the good one is AUTHENTICATED and the broken one a CONFIGURATION_ERROR
     assert api.check_authentication_status() == api.AwsAuthenticationStatus.AUTHENTICATED
     assert api.check_authentication_status(config=broken) == api.AwsAuthenticationStatus.CONFIGURATION_ERROR
@@ -198,8 +184,7 @@ def test_authentication_status_through_sts(farm: dict[str, Any]) -> None:
 
 def test_account_id_is_the_farm_account_and_cached(farm: dict[str, Any]) -> None:
     session = api.get_boto3_session()
-    with implemented("sts:GetCallerIdentity"):
-        expected = session.client("sts").get_caller_identity()["Account"]
+    expected = session.client("sts").get_caller_identity()["Account"]
     # When the account id is asked twice
     first = api.get_account_id(session)
     # Then it is the account of the credentials, from the cache the second time
@@ -250,30 +235,28 @@ def test_lists_return_every_page_and_accept_a_caller_next_token(farm: dict[str, 
 
 def test_list_fleets_jobs_and_storage_profiles(farm: dict[str, Any]) -> None:
     deadline = farm["deadline"]
-    with implemented("CreateFleet"):
-        fleet_id = deadline.create_fleet(
-            farmId=farm["farm_id"],
-            displayName="client fleet",
-            roleArn="arn:aws:iam::123456789012:role/fleet",
-            maxWorkerCount=2,
-            configuration={
-                "customerManaged": {
-                    "mode": "NO_SCALING",
-                    "workerCapabilities": {
-                        "vCpuCount": {"min": 1},
-                        "memoryMiB": {"min": 512},
-                        "osFamily": "LINUX",
-                        "cpuArchitectureType": "x86_64",
-                    },
-                }
-            },
-        )["fleetId"]
+    fleet_id = deadline.create_fleet(
+        farmId=farm["farm_id"],
+        displayName="client fleet",
+        roleArn="arn:aws:iam::123456789012:role/fleet",
+        maxWorkerCount=2,
+        configuration={
+            "customerManaged": {
+                "mode": "NO_SCALING",
+                "workerCapabilities": {
+                    "vCpuCount": {"min": 1},
+                    "memoryMiB": {"min": 512},
+                    "osFamily": "LINUX",
+                    "cpuArchitectureType": "x86_64",
+                },
+            }
+        },
+    )["fleetId"]
     fleets = api.list_fleets(farmId=farm["farm_id"])["fleets"]
     assert [f["displayName"] for f in fleets if f["fleetId"] == fleet_id] == ["client fleet"]
     jobs = api.list_jobs(farmId=farm["farm_id"], queueId=farm["queue_id"])
     assert set(jobs) == {"jobs"}
-    with implemented("ListStorageProfilesForQueue"):
-        profiles = api.list_storage_profiles_for_queue(farmId=farm["farm_id"], queueId=farm["queue_id"])
+    profiles = api.list_storage_profiles_for_queue(farmId=farm["farm_id"], queueId=farm["queue_id"])
     assert profiles == {"storageProfiles": []}
 
 
@@ -930,27 +913,25 @@ def test_wait_for_job_completion_times_out(farm: dict[str, Any], tmp_path: Path)
 def put_log_lines(farm: dict[str, Any], group: str, stream: str, lines: list[str]) -> datetime:
     logs = api.get_boto3_client("logs")
     now = datetime.now(UTC)
-    with implemented("PutLogEvents"):
-        logs.put_log_events(
-            logGroupName=group,
-            logStreamName=stream,
-            logEvents=[
-                {"timestamp": int((now + timedelta(milliseconds=i)).timestamp() * 1000), "message": line}
-                for i, line in enumerate(lines)
-            ],
-        )
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName=stream,
+        logEvents=[
+            {"timestamp": int((now + timedelta(milliseconds=i)).timestamp() * 1000), "message": line}
+            for i, line in enumerate(lines)
+        ],
+    )
     return now
 
 
 def test_session_logs_by_session_id(farm: dict[str, Any]) -> None:
     group = f"/aws/deadline/{farm['farm_id']}/{farm['queue_id']}"
     session_id = "session-0123456789abcdef0123456789abcdef"
-    with implemented("CreateLogGroup"):
-        try:
-            api.get_boto3_client("logs").create_log_group(logGroupName=group)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
-                raise
+    try:
+        api.get_boto3_client("logs").create_log_group(logGroupName=group)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+            raise
     put_log_lines(farm, group, session_id, ["first line  ", "second line"])
     # When the session's log is read
     result = api.get_session_logs(farm["farm_id"], farm["queue_id"], session_id=session_id)
@@ -976,8 +957,6 @@ def test_session_logs_need_a_session_or_a_job(farm: dict[str, Any]) -> None:
 
 def test_session_logs_by_job_without_sessions(farm: dict[str, Any], tmp_path: Path) -> None:
     job_id = submit_simple(tmp_path)
-    with implemented("ListSessions"):
-        farm["deadline"].list_sessions(farmId=farm["farm_id"], queueId=farm["queue_id"], jobId=job_id)
     with pytest.raises(DeadlineOperationError, match=f"No sessions found for job {job_id}"):
         api.get_session_logs(farm["farm_id"], farm["queue_id"], job_id=job_id)
 
@@ -986,12 +965,11 @@ def test_worker_logs(farm: dict[str, Any]) -> None:
     fleet_id = "fleet-0123456789abcdef0123456789abcdef"
     worker_id = "worker-0123456789abcdef0123456789abcdef"
     group = f"/aws/deadline/{farm['farm_id']}/{fleet_id}"
-    with implemented("CreateLogGroup"):
-        try:
-            api.get_boto3_client("logs").create_log_group(logGroupName=group)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
-                raise
+    try:
+        api.get_boto3_client("logs").create_log_group(logGroupName=group)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+            raise
     put_log_lines(farm, group, worker_id, ["worker started"])
     result = api.get_worker_logs(farm["farm_id"], fleet_id, worker_id)
     assert [e.message for e in result.events] == ["worker started"]
@@ -1043,8 +1021,6 @@ def test_monitor_profiles_read_worker_logs_with_fleet_role_credentials(farm: dic
     worker_id = "worker-abcdefabcdefabcdefabcdefabcdefab"
     put_log_lines(farm, f"/aws/deadline/{farm['farm_id']}/{fleet_id}", worker_id, ["agent up"])
     scoped = monitor_config(farm, farm["queue_id"])
-    with implemented("AssumeFleetRoleForRead"):
-        deadline.assume_fleet_role_for_read(farmId=farm["farm_id"], fleetId=fleet_id)
     result = api.get_worker_logs(farm["farm_id"], fleet_id, worker_id, config=scoped)
     assert [e.message for e in result.events] == ["agent up"]
 
@@ -1065,8 +1041,7 @@ def queue_with_role(farm: dict[str, Any]) -> str:
 
 def test_assume_queue_roles_return_temporary_credentials(farm: dict[str, Any]) -> None:
     queue_id = queue_with_role(farm)
-    with implemented("AssumeQueueRoleForUser"):
-        user = api.assume_queue_role_for_user(farm["farm_id"], queue_id)
+    user = api.assume_queue_role_for_user(farm["farm_id"], queue_id)
     read = api.assume_queue_role_for_read(farm["farm_id"], queue_id)
     for response in (user, read):
         credentials = response["credentials"]
@@ -1077,8 +1052,6 @@ def test_assume_queue_roles_return_temporary_credentials(farm: dict[str, Any]) -
 def test_queue_user_session_acts_as_the_queue_role(farm: dict[str, Any]) -> None:
     queue_id = queue_with_role(farm)
     deadline = api.get_boto3_client("deadline")
-    with implemented("AssumeQueueRoleForUser"):
-        deadline.assume_queue_role_for_user(farmId=farm["farm_id"], queueId=queue_id)
     # Given farm/queue ids only in the passed config (section 8, defect 3)
     scoped = config.read_config()
     config.set_setting("defaults.queue_id", queue_id, scoped)

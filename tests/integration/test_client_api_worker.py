@@ -11,10 +11,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
-from botocore.exceptions import ClientError
 
 from farmhand.client import api, config
 from farmhand.client.api import _session
@@ -58,24 +57,6 @@ class Farm:
     farm_id: str
     queue_id: str
     fleet_id: str
-
-
-def require_worker_operations(deadline: Any, farm_id: str, queue_id: str, fleet_id: str) -> None:
-    """Skip, naming the operation, while the farm server does not yet serve workers and sessions."""
-    unknown_job = "job-" + "0" * 32
-    probes = (
-        (
-            "GetWorker",
-            lambda: deadline.get_worker(farmId=farm_id, fleetId=fleet_id, workerId="worker-" + "0" * 32),
-        ),
-        ("ListSessions", lambda: deadline.list_sessions(farmId=farm_id, queueId=queue_id, jobId=unknown_job)),
-    )
-    for operation, probe in probes:
-        try:
-            probe()
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "NotImplementedException":
-                pytest.skip(f"needs {operation} on the farm server")
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +119,6 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
         deadline.create_queue_fleet_association(farmId=farm_id, queueId=queue_id, fleetId=fleet_id)
         config.set_setting("defaults.farm_id", farm_id)
         config.set_setting("defaults.queue_id", queue_id)
-        require_worker_operations(deadline, farm_id, queue_id, fleet_id)
         worker = WorkerProcess(server, farm_id, fleet_id, directory / "worker").start()
         try:
             yield Farm(farm_id, queue_id, fleet_id)
