@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -165,7 +164,3 @@ def task_search_summary(row: Any) -> dict[str, Any]:
 
 def with_ids(item: dict[str, Any], **ids: str) -> dict[str, Any]:
     return {**ids, **item}
-
-
-def unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))
