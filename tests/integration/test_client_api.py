@@ -1077,6 +1077,70 @@ def test_queue_user_session_for_an_unknown_queue_is_a_clear_error(farm: dict[str
         session.get_credentials()
 
 
+def test_a_passed_config_is_honoured_by_every_function(farm: dict[str, Any], tmp_path: Path) -> None:
+    # Given a job, a role queue, and an on-disk config naming a profile the farm rejects
+    job_id = submit_simple(tmp_path)
+    role_queue = queue_with_role(farm)
+    step_id = api.list_steps(farm["farm_id"], farm["queue_id"], job_id)["steps"][0]["stepId"]
+    farm["deadline"].update_job(
+        farmId=farm["farm_id"], queueId=farm["queue_id"], jobId=job_id, targetTaskRunStatus="CANCELED"
+    )
+    good = config.read_config()
+    config.set_setting("defaults.aws_profile_name", "broken")
+    ids = {"farmId": farm["farm_id"], "queueId": farm["queue_id"]}
+    try:
+        # Then every function given the good config works, reading nothing from the file on disk
+        calls = {
+            "list_farms": lambda: api.list_farms(config=good),
+            "list_queues": lambda: api.list_queues(config=good, farmId=farm["farm_id"]),
+            "list_fleets": lambda: api.list_fleets(config=good, farmId=farm["farm_id"]),
+            "list_jobs": lambda: api.list_jobs(config=good, **ids),
+            "list_storage_profiles_for_queue": lambda: api.list_storage_profiles_for_queue(
+                config=good, **ids
+            ),
+            "list_steps": lambda: api.list_steps(farm["farm_id"], farm["queue_id"], job_id, config=good),
+            "list_tasks": lambda: api.list_tasks(
+                farm["farm_id"], farm["queue_id"], job_id, step_id, config=good
+            ),
+            "list_sessions": lambda: api.list_sessions(
+                farm["farm_id"], farm["queue_id"], job_id, config=good
+            ),
+            "get_job": lambda: api.get_job(farm["farm_id"], farm["queue_id"], job_id, config=good),
+            "search_jobs": lambda: api.search_jobs(config=good),
+            "get_queue_parameter_definitions": lambda: api.get_queue_parameter_definitions(
+                config=good, **ids
+            ),
+            "wait_for_job_completion": lambda: api.wait_for_job_completion(
+                farm["farm_id"], farm["queue_id"], job_id, config=good
+            ),
+            "get_session_logs": lambda: api.get_session_logs(
+                farm["farm_id"], farm["queue_id"], session_id="session-" + "1" * 32, config=good
+            ),
+            "get_worker_logs": lambda: api.get_worker_logs(
+                farm["farm_id"], "fleet-" + "1" * 32, "worker-" + "1" * 32, config=good
+            ),
+            "assume_queue_role_for_user": lambda: api.assume_queue_role_for_user(
+                farm["farm_id"], role_queue, config=good
+            ),
+            "assume_queue_role_for_read": lambda: api.assume_queue_role_for_read(
+                farm["farm_id"], role_queue, config=good
+            ),
+            "get_queue_user_boto3_session": lambda: api.get_queue_user_boto3_session(
+                api.get_boto3_client("deadline", good), config=good, queue_id=role_queue
+            ).get_credentials(),
+            "check_authentication_status": lambda: api.check_authentication_status(config=good),
+        }
+        results = {name: call() for name, call in calls.items()}
+        assert results["check_authentication_status"] == api.AwsAuthenticationStatus.AUTHENTICATED
+        assert results["get_job"]["jobId"] == job_id
+        assert results["wait_for_job_completion"].status == "CANCELED"
+        # And the same calls without it use the broken profile
+        with pytest.raises(ClientError):
+            api.get_job(farm["farm_id"], farm["queue_id"], job_id)
+    finally:
+        config.set_setting("defaults.aws_profile_name", PROFILE)
+
+
 # -- telemetry -------------------------------------------------------------------------------------
 
 
