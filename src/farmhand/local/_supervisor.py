@@ -40,6 +40,8 @@ DEFAULT_PORT = 8080
 SERVER_START_TIMEOUT = 60.0
 RESTART_BACKOFF_MAX = 30.0
 DETACH_TIMEOUT = 120.0
+# Once the workers are gone, how long the server may spend finishing requests before it is hurried.
+SERVER_HURRY_SECONDS = 2.0
 # Variables that would override the profile the workers are given.
 _PROFILE_OVERRIDES = (
     "AWS_PROFILE",
@@ -144,13 +146,22 @@ class _Child:
         self.next_start = time.monotonic() + delay
         return delay
 
-    def stop(self, grace_seconds: float) -> None:
+    def stop(self, grace_seconds: float, hurry_after: float | None = None) -> None:
+        """SIGTERM; with `hurry_after`, a SIGINT after that many seconds (the server then stops
+        waiting for requests that nobody reads any more, such as the long polls of stopped workers);
+        SIGKILL when the grace period is over."""
         if self.process is None or self.process.poll() is not None:
             self.close_log()
             return
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(signal.SIGTERM)
         try:
+            if hurry_after is not None:
+                try:
+                    self.process.wait(hurry_after)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        self.process.send_signal(signal.SIGINT)
             self.process.wait(grace_seconds)
         except subprocess.TimeoutExpired:
             self.process.kill()
@@ -377,7 +388,7 @@ class Supervisor:
         for thread in threads:
             thread.join()
         if self.server is not None:
-            self.server.stop(15.0)
+            self.server.stop(15.0, hurry_after=SERVER_HURRY_SECONDS)
         remove_state(self.data_dir)
         self.lock.release()
 
