@@ -203,8 +203,11 @@ def status_command(data_dir: Path | None, as_json: bool) -> None:
     resolved = _resolve_data_dir(data_dir)
     state = running_farm(resolved)
     if state is None or not state.ready:
+        starting = farm_is_running(resolved)
         if as_json:
-            click.echo(json.dumps({"running": False, "data_dir": str(resolved)}))
+            click.echo(json.dumps({"running": False, "starting": starting, "data_dir": str(resolved)}))
+        elif starting:
+            click.echo(f"A farm is starting in {resolved}.")
         else:
             click.echo(f"No farm is running in {resolved}.")
         sys.exit(1)
