@@ -542,15 +542,33 @@ def test_template_that_fails_validation_names_the_field(farm: dict[str, Any], tm
         api.create_job_from_job_bundle(str(bundle), print_function_callback=lambda *_: None)
 
 
-def test_unknown_queue_is_the_service_error(farm: dict[str, Any]) -> None:
-    unknown = config.read_config()
-    config.set_setting("defaults.queue_id", "queue-00000000000000000000000000000000", unknown)
-    bundle = SHARED_DIR / "bundles" / "simple_job"
-    if not bundle.is_dir():
-        pytest.skip("the shared example bundles are not available (set FARMHAND_SHARED_DIR)")
-    with pytest.raises(ClientError) as info:
-        api.create_job_from_job_bundle(str(bundle), config=unknown, print_function_callback=lambda *_: None)
-    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+def test_unknown_farm_queue_or_profile(farm: dict[str, Any], tmp_path: Path) -> None:
+    from botocore.exceptions import ProfileNotFound
+
+    bundle = make_bundle(tmp_path / "typed", TYPED_TEMPLATE)
+    quiet: dict[str, Any] = {"print_function_callback": lambda *_: None}
+    # An unknown queue or farm is the service's own error
+    for setting, unknown_id in (
+        ("defaults.queue_id", "queue-00000000000000000000000000000000"),
+        ("defaults.farm_id", "farm-00000000000000000000000000000000"),
+    ):
+        scoped = config.read_config()
+        config.set_setting(setting, unknown_id, scoped)
+        if setting == "defaults.farm_id":
+            config.set_setting("defaults.queue_id", farm["queue_id"], scoped)
+        with pytest.raises(ClientError) as info:
+            api.create_job_from_job_bundle(str(bundle), config=scoped, **quiet)
+        assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # A profile that does not exist is botocore's ProfileNotFound, as with the AWS client
+    missing = config.read_config()
+    config.set_setting("defaults.aws_profile_name", "no-such-profile", missing)
+    with pytest.raises(ProfileNotFound, match="no-such-profile"):
+        api.create_job_from_job_bundle(str(bundle), config=missing, **quiet)
+    # And no farm configured at all is a clear error
+    unset = config.read_config()
+    config.set_setting("defaults.aws_profile_name", "broken", unset)
+    with pytest.raises(DeadlineOperationError, match="No farm is configured"):
+        api.create_job_from_job_bundle(str(bundle), config=unset, **quiet)
 
 
 def test_debug_snapshot_writes_the_request_and_creates_no_job(farm: dict[str, Any], tmp_path: Path) -> None:
