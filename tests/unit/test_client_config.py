@@ -135,3 +135,18 @@ def test_best_profile_for_farm(config_path: Path) -> None:
     assert config.get_best_profile_for_farm("farm-a") == "a"
     assert config.get_best_profile_for_farm("farm-b", "queue-b") == "b"
     assert config.get_best_profile_for_farm("farm-zzz") == "c"
+
+
+def test_every_setting_and_default_matches_the_aws_client(config_path: Path) -> None:
+    from deadline.client.config import config_file as aws_config_file  # test-time reference only
+
+    # Every setting the AWS client knows exists here, with the same default on an empty file
+    for name in aws_config_file.SETTINGS:
+        assert config.get_setting(name) == aws_config_file.get_setting(name), name
+    # And values written by one, under any profile/farm/queue, are read back by the other
+    config.set_setting("defaults.aws_profile_name", "p")
+    config.set_setting("defaults.farm_id", "farm-9")
+    config.set_setting("defaults.queue_id", "queue-9")
+    for name in ("defaults.job_id", "settings.storage_profile_id", "defaults.job_attachments_file_system"):
+        config.set_setting(name, f"value-of-{name}")
+        assert aws_config_file.get_setting(name) == f"value-of-{name}"
