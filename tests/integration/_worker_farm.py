@@ -121,11 +121,25 @@ class Farm:
         token = None
         while True:
             kwargs: dict[str, Any] = {"nextToken": token} if token else {"startFromHead": True}
-            page = self.logs.get_log_events(logGroupName=group, logStreamName=session_id, **kwargs)
+            try:
+                page = self.logs.get_log_events(logGroupName=group, logStreamName=session_id, **kwargs)
+            except self.logs.exceptions.ResourceNotFoundException:
+                return messages  # nothing shipped yet
             if not page["events"]:
                 return messages
             messages += [e["message"] for e in page["events"]]
             token = page["nextForwardToken"]
+
+    def wait_for_log(self, session_id: str, text: str, timeout: float = 15.0) -> str:
+        """The session's log once it contains `text` (workers ship logs about once a second)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = "\n".join(self.session_log(session_id))
+            if text in log:
+                return log
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not in the log of {session_id}:\n{log}")
+            time.sleep(0.2)
 
 
 def step(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from _worker_farm import Farm, job_template, require_worker_protocol, step
 from farmhand.testing import ServerProcess, WorkerProcess
 
 pytestmark = pytest.mark.timeout(240)
+
+SHARED_DIR = Path(os.environ.get("FARMHAND_SHARED_DIR", Path(__file__).resolve().parents[2] / "../shared"))
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +65,7 @@ def test_two_step_job_with_dependency_runs_on_two_workers_and_logs_every_task(
         action = farm.action(job_id, task["latestSessionActionId"])
         assert action["status"] == "SUCCEEDED"
         assert action["processExitCode"] == 0
-        log = farm.session_log(action["sessionId"])
-        assert f"rendering frame {frame}" in "\n".join(log)
+        farm.wait_for_log(action["sessionId"], f"rendering frame {frame}")
     # And the dependent step started only after every render task ended
     task_runs = [a for a in render_actions if "taskRun" in a["definition"]]
     assemble = [a for a in task_runs if a["definition"]["taskRun"]["stepId"] == steps["Assemble"]["stepId"]]
@@ -212,3 +214,30 @@ def test_jobs_get_queue_role_credentials_and_never_the_workers_keys(
     assert arn != farm.server.admin.principal_arn
     assert ":assumed-role/" in arn
     assert farm.queue_id in arn
+
+
+def test_the_stdout_messages_sample_reports_progress_and_status(
+    farm: Farm, workers: list[WorkerProcess]
+) -> None:
+    sample = SHARED_DIR / "bundles" / "openjd-samples" / "job_templates" / "stdout-messages.yaml"
+    if not sample.exists():
+        pytest.skip(f"the shared sample templates are not at {SHARED_DIR} (set FARMHAND_SHARED_DIR)")
+    # Given the OpenJD sample that prints openjd_progress / openjd_status lines
+    job_id = str(
+        farm.deadline.create_job(
+            farmId=farm.farm_id,
+            queueId=farm.queue_id,
+            template=sample.read_text(),
+            templateType="YAML",
+            priority=50,
+        )["jobId"]
+    )
+    # When it runs on the farm
+    job = farm.wait(job_id)
+    # Then it succeeds, its action shows the last status at 100 %, and the lines are in the session log
+    assert job["taskRunStatus"] == "SUCCEEDED", job
+    (run,) = [a for a in farm.actions(job_id) if "taskRun" in a["definition"]]
+    action = farm.action(job_id, run["sessionActionId"])
+    assert action["progressPercent"] == 100
+    assert action.get("progressMessage") == "Processing the things"
+    farm.wait_for_log(action["sessionId"], "openjd_status: Loading the things")

@@ -104,7 +104,12 @@ def test_the_aws_worker_agent_runs_a_job_and_ships_its_logs(
     # Then it succeeds, and each task's output is in the session log the agent shipped
     assert job["taskRunStatus"] == "SUCCEEDED", job
     assert job["taskRunStatusCounts"]["SUCCEEDED"] == 3
-    logs = "\n".join(line for s in farm.sessions(job_id) for line in farm.session_log(s["sessionId"]))
-    for frame in (1, 2, 3):
-        assert f"aws agent frame {frame}" in logs
+    wanted = [f"aws agent frame {frame}" for frame in (1, 2, 3)]
+    deadline = time.monotonic() + 30
+    while True:
+        logs = "\n".join(line for s in farm.sessions(job_id) for line in farm.session_log(s["sessionId"]))
+        if all(text in logs for text in wanted):
+            break
+        assert time.monotonic() < deadline, logs
+        time.sleep(0.5)
     assert aws_agent.poll() is None
