@@ -52,3 +52,16 @@ def test_agents_are_named(monkeypatch: pytest.MonkeyPatch, variable: str, value:
     monkeypatch.setenv(variable, value)
     assert detect_invoking_agent() == expected
     assert user_agent_extra().endswith(f"invoked-by/{expected}")
+
+
+def test_user_agent_names_the_client_submitter_and_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    from farmhand.client.api import session_context
+
+    monkeypatch.setitem(session_context, "submitter-name", "Maya")
+    monkeypatch.setitem(session_context, "submitter-version", "2.1")
+    monkeypatch.setitem(session_context, "cli-command-name", "farmhand.bundle.submit")
+    assert user_agent_extra().split() == [
+        f"app/farmhand-client#{__import__('farmhand').__version__}",
+        "submitter/Maya#2.1",
+        "cli-command/farmhand.bundle.submit",
+    ]
