@@ -95,7 +95,8 @@ def run_on_farm(tasks: int, workers: int, work_dir: Path) -> dict[str, float]:
                     first_run = time.monotonic() - started
                 if job["taskRunStatus"] in ("SUCCEEDED", "FAILED", "CANCELED", "NOT_COMPATIBLE"):
                     break
-                time.sleep(0.05)
+                # Fine-grained until the first task is seen, then light enough not to load the server.
+                time.sleep(0.05 if first_run is None else 0.25)
             wall = time.monotonic() - started
             if job["taskRunStatus"] != "SUCCEEDED":
                 raise SystemExit(f"farm job ended {job['taskRunStatus']}: {counts}")
