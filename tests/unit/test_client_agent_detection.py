@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from farmhand import __version__
 from farmhand.client.api._agent_detection import detect_invoking_agent
 from farmhand.client.api._session import user_agent_extra
 
@@ -61,7 +62,7 @@ def test_user_agent_names_the_client_submitter_and_command(monkeypatch: pytest.M
     monkeypatch.setitem(session_context, "submitter-version", "2.1")
     monkeypatch.setitem(session_context, "cli-command-name", "farmhand.bundle.submit")
     assert user_agent_extra().split() == [
-        f"app/farmhand-client#{__import__('farmhand').__version__}",
+        f"app/farmhand-client#{__version__}",
         "submitter/Maya#2.1",
         "cli-command/farmhand.bundle.submit",
     ]
