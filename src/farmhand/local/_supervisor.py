@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ._aws_profile import FarmProfile, write_farm_profile
+from ._aws_profile import FarmProfile, aws_config_path, aws_credentials_path, write_farm_profile
 from ._bootstrap import FarmResources, bootstrap_farm
 from ._state import (
     FarmLock,
@@ -320,8 +320,6 @@ class Supervisor:
             str(worker_dir),
         ]
         env = _without_profile_overrides()
-        from ._aws_profile import aws_config_path, aws_credentials_path
-
         env["AWS_CONFIG_FILE"] = str(aws_config_path().resolve())
         env["AWS_SHARED_CREDENTIALS_FILE"] = str(aws_credentials_path().resolve())
         return _Child(f"worker {number}", command, self.logs_dir / f"worker-{number}.log", env)
