@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, delete, insert, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import Row
 
 from ..protocol import ResourceNotFoundError, ValidationError, format_timestamp
@@ -123,23 +135,23 @@ def insert_resource(
     )
 
 
-def _scope_filter(
-    kind: str, resource_id: str, farm_id: str | None, parent_id: str | None
-) -> ColumnElement[bool]:
-    clause = and_(resources.c.kind == kind, resources.c.resource_id == resource_id)
-    if farm_id is not None:
-        clause = and_(clause, resources.c.farm_id == farm_id)
-    if parent_id is not None:
-        clause = and_(clause, resources.c.parent_id == parent_id)
-    return clause
+@functools.cache
+def _find_statement(by_farm: bool, by_parent: bool) -> Select[Any]:
+    """Built once per filter shape: building SQLAlchemy expressions costs more than running them."""
+    clause = and_(resources.c.kind == bindparam("kind"), resources.c.resource_id == bindparam("resource_id"))
+    if by_farm:
+        clause = and_(clause, resources.c.farm_id == bindparam("farm_id"))
+    if by_parent:
+        clause = and_(clause, resources.c.parent_id == bindparam("parent_id"))
+    return select(resources.c.doc).where(clause)
 
 
 def find_resource(
     conn: Connection, kind: str, resource_id: str, *, farm_id: str | None = None, parent_id: str | None = None
 ) -> dict[str, Any] | None:
-    doc = conn.execute(
-        select(resources.c.doc).where(_scope_filter(kind, resource_id, farm_id, parent_id))
-    ).scalar()
+    values = {"kind": kind, "resource_id": resource_id, "farm_id": farm_id, "parent_id": parent_id}
+    statement = _find_statement(farm_id is not None, parent_id is not None)
+    doc = conn.execute(statement, {k: v for k, v in values.items() if v is not None}).scalar()
     return None if doc is None else dict(doc)
 
 

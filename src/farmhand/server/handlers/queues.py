@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, not_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, not_, or_, select
 
 from .._ids import new_id
 from ..protocol import ConflictError, ResourceNotFoundError, ValidationError
@@ -67,25 +67,24 @@ def require_queue(conn: Connection, farm_id: str, queue_id: str) -> dict[str, An
     return get_resource(conn, KIND, queue_id, farm_id=farm_id, resource_type="queue")
 
 
-def _job_has_schedulable_tasks() -> ColumnElement[bool]:
-    """From the job row's counters, kept exact in the task transactions (no task scan)."""
-    return or_(*(jobs.c[count_column(status)] > 0 for status in SCHEDULABLE_STATUSES))
+# A job has schedulable tasks: read from the job row's counters, kept exact in the task transactions.
+_JOB_HAS_SCHEDULABLE_TASKS = or_(*(jobs.c[count_column(status)] > 0 for status in SCHEDULABLE_STATUSES))
+_SCHEDULING_QUEUES = (
+    select(jobs.c.queue_id)
+    .where(and_(jobs.c.queue_id.in_(bindparam("queue_ids", expanding=True)), _JOB_HAS_SCHEDULABLE_TASKS))
+    .distinct()
+)
 
 
 def _has_schedulable_work() -> ColumnElement[bool]:
-    return exists().where(and_(jobs.c.queue_id == resources.c.resource_id, _job_has_schedulable_tasks()))
+    return exists().where(and_(jobs.c.queue_id == resources.c.resource_id, _JOB_HAS_SCHEDULABLE_TASKS))
 
 
 def scheduling_queue_ids(conn: Connection, queue_ids: list[str]) -> set[str]:
     """Which of these queues have a job with ready or running tasks (one query for a whole page)."""
     if not queue_ids:
         return set()
-    rows = conn.execute(
-        select(jobs.c.queue_id)
-        .where(and_(jobs.c.queue_id.in_(queue_ids), _job_has_schedulable_tasks()))
-        .distinct()
-    )
-    return {row[0] for row in rows}
+    return {row[0] for row in conn.execute(_SCHEDULING_QUEUES, {"queue_ids": queue_ids})}
 
 
 def queue_status(conn: Connection, queue_id: str) -> str:
