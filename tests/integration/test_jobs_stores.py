@@ -46,9 +46,29 @@ def test_job_lifecycle_on_each_store(server_any: ServerProcess, deadline_any: An
     assert found["totalResults"] == 10
     assert [t["parameters"]["Frame"]["int"] for t in found["tasks"]] == ["30000", "29999", "29998"]
     assert found["nextItemOffset"] == 3
-    # And the job search sees both jobs with their counts
+    # And the job search sees both jobs, and date-time filters match createdAt as read back
     jobs = deadline.search_jobs(farmId=farm_id, queueIds=[queue_id], itemOffset=0)
     assert jobs["totalResults"] == 2
+    created = deadline.get_job(farmId=farm_id, queueId=queue_id, jobId=small)["createdAt"]
+
+    def created_filter(operator: str) -> list[str]:
+        found = deadline.search_jobs(
+            farmId=farm_id,
+            queueIds=[queue_id],
+            itemOffset=0,
+            filterExpressions={
+                "filters": [
+                    {"dateTimeFilter": {"name": "CREATED_AT", "operator": operator, "dateTime": created}}
+                ],
+                "operator": "AND",
+            },
+        )
+        return [j["jobId"] for j in found["jobs"]]
+
+    assert created_filter("EQUAL") == [small]
+    assert created_filter("GREATER_THAN") == [large]
+    assert created_filter("LESS_THAN_EQUAL_TO") == [small]
+    assert created_filter("LESS_THAN") == []
 
 
 def test_task_parameters_round_trip_on_each_store(server_any: ServerProcess, deadline_any: Any) -> None:

@@ -25,6 +25,8 @@ ValidationException. Results are counted and paged in SQL (itemOffset, pageSize 
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +36,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
-    Integer,
     String,
     Table,
     and_,
@@ -43,7 +44,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    type_coerce,
 )
 
 from ..protocol import ValidationError
@@ -271,10 +271,7 @@ def _compile_one(
         if field.kind != "datetime":
             raise _invalid(f"{here}.name", f"{spec['name']} is not a date-time field")
         op = _operator(spec["operator"], ("EQUAL", *_ORDERING), here)
-        # The wire carries milliseconds: compare at that precision so a createdAt read back matches.
-        stored_ms = cast(type_coerce(field.columns[0], Float) * 1000, Integer)
-        wanted_ms = round(spec["dateTime"].timestamp() * 1000)
-        return _COMPARISONS[op](stored_ms, wanted_ms)  # type: ignore[no-any-return]
+        return _millisecond_comparison(field.columns[0], op, spec["dateTime"])
     if kind == "parameterFilter":
         op = _operator(spec["operator"], ("EQUAL", "NOT_EQUAL", *_ORDERING), here)
         text, number = _parameter_value(target, spec["name"], here)
@@ -297,6 +294,24 @@ def _compile_one(
             *(func.lower(c).contains(w.lower(), autoescape=True) for c in target.text_columns for w in words)
         )
     raise _invalid(where, f"unknown filter type {kind!r}")
+
+
+def _millisecond_comparison(column: Any, op: str, when: dt.datetime) -> ColumnElement[bool]:
+    """Compare at the wire's millisecond precision (it truncates), so a createdAt read back matches.
+
+    The millisecond `when` names covers stored instants in [start, start + 1 ms).
+    """
+    start = dt.datetime.fromtimestamp(math.floor(round(when.timestamp() * 1000, 3)) / 1000, dt.UTC)
+    end = start + dt.timedelta(milliseconds=1)
+    if op == "EQUAL":
+        return and_(column >= start, column < end)
+    if op == "GREATER_THAN":
+        return column >= end  # type: ignore[no-any-return]
+    if op == "GREATER_THAN_EQUAL_TO":
+        return column >= start  # type: ignore[no-any-return]
+    if op == "LESS_THAN":
+        return column < start  # type: ignore[no-any-return]
+    return column < end  # type: ignore[no-any-return]
 
 
 def compile_sort(target: SearchTarget, sorts: Sequence[Mapping[str, Any]]) -> list[Any]:
