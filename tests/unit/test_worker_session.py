@@ -68,10 +68,14 @@ class RecordingReporter:
         raise AssertionError(f"{action_id} never completed; got {self.completed_actions}")
 
 
-def script_step(step_id: str, command: str, *, timeout: int | None = None) -> dict[str, Any]:
+def script_step(
+    step_id: str, command: str, *, timeout: int | None = None, notify_seconds: int | None = None
+) -> dict[str, Any]:
     on_run: dict[str, Any] = {"command": "bash", "args": ["{{Task.File.Run}}"]}
     if timeout:
         on_run["timeout"] = timeout
+    if notify_seconds:
+        on_run["cancelation"] = {"mode": "NOTIFY_THEN_TERMINATE", "notifyPeriodInSeconds": notify_seconds}
     return {
         "stepDetails": {
             "jobId": JOB,
@@ -365,3 +369,28 @@ def test_job_parameters_and_path_mapping_rules_reach_the_task(make_session: Any,
     assert reporter.wait_for("a-0")["status"] == "SUCCEEDED"
     # Then it saw the parameters, with the path mapped
     assert out.read_text().split() == ["/mnt/assets/scene.blend", "high"]
+
+
+def test_notify_then_terminate_lets_the_task_clean_up_before_the_tree_is_killed(
+    make_session: Any, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pids"
+    cleaned = tmp_path / "cleaned"
+    # Given a task that cleans up on SIGTERM but leaves a stubborn child that ignores it
+    command = (
+        f"trap 'echo cleaned > {cleaned}; exit 0' TERM\n"
+        "bash -c 'trap \"\" TERM; sleep 300' & a=$!\n"
+        f'echo "$$ $a" > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}\n'
+        "while true; do sleep 0.1; done\n"
+    )
+    session, reporter, _ = make_session([script_step("step-1", command, notify_seconds=3)])
+    session.assign([task("a-0", "step-1", 1)])
+    session.start()
+    tree = _wait_for_pids(pid_file)
+    # When the farm cancels it
+    session.cancel({"a-0"})
+    # Then the task was notified and cleaned up, it is CANCELED, and nothing of its tree survives
+    assert reporter.wait_for("a-0")["status"] == "CANCELED"
+    _, alive = psutil.wait_procs(tree, timeout=15)
+    assert not alive
+    assert cleaned.read_text().strip() == "cleaned"
