@@ -23,8 +23,9 @@ JOBS = [
 
 
 @pytest.fixture(scope="module")
-def world(server: ServerProcess, deadline: Any) -> dict[str, Any]:
-    """One queue holding the four jobs above; the last one SUSPENDED, the first one SUCCEEDED."""
+def world(server_any: ServerProcess, deadline_any: Any) -> dict[str, Any]:
+    """One queue holding the four jobs above (on each store); the last SUSPENDED, the first SUCCEEDED."""
+    server, deadline = server_any, deadline_any
     farm_id = deadline.create_farm(displayName="search farm")["farmId"]
     queue_id = make_queue(server, deadline, farm_id)
     definitions = [{"name": "Count", "type": "INT"}, {"name": "Label", "type": "STRING", "default": "none"}]
@@ -51,7 +52,13 @@ def world(server: ServerProcess, deadline: Any) -> dict[str, Any]:
     deadline.update_job(
         farmId=farm_id, queueId=queue_id, jobId=ids["delta cache"], targetTaskRunStatus="SUSPENDED"
     )
-    return {"farm": farm_id, "queue": queue_id, "ids": ids, "created": created}
+    return {"farm": farm_id, "queue": queue_id, "ids": ids, "created": created, "client": deadline}
+
+
+@pytest.fixture
+def deadline(world: dict[str, Any]) -> Any:
+    """The client of the store this module's world lives on."""
+    return world["client"]
 
 
 def names(
