@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -241,3 +242,31 @@ def test_the_stdout_messages_sample_reports_progress_and_status(
     assert action["progressPercent"] == 100
     assert action.get("progressMessage") == "Processing the things"
     farm.wait_for_log(action["sessionId"], "openjd_status: Loading the things")
+
+
+def test_progress_of_a_running_task_is_visible_while_it_runs(
+    farm: Farm, workers: list[WorkerProcess]
+) -> None:
+    # Given a task that reports 30 % and a status, then keeps working
+    command = 'echo "openjd_progress: 30"; echo "openjd_status: a third done"; sleep 6'
+    job_id = farm.submit(job_template("progress", step("Work", command)))
+
+    # When it is running
+    def running_action() -> dict[str, Any] | None:
+        for summary in farm.actions(job_id):
+            if "taskRun" in summary["definition"]:
+                action = farm.action(job_id, summary["sessionActionId"])
+                if action["status"] == "RUNNING" and action.get("progressPercent") == 30:
+                    return action
+        return None
+
+    deadline = time.monotonic() + 30
+    action = running_action()
+    while action is None:
+        assert time.monotonic() < deadline, farm.actions(job_id)
+        time.sleep(0.2)
+        action = running_action()
+    # Then the farm shows its progress and status before it ends
+    assert action.get("progressMessage") == "a third done"
+    assert "endedAt" not in action
+    assert farm.wait(job_id)["taskRunStatus"] == "SUCCEEDED"
