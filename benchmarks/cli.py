@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from farmhand.testing import ServerProcess
@@ -71,33 +73,49 @@ def write_workstation(root: Path, server: ServerProcess, farm_id: str, queue_id:
     return env
 
 
-def time_pair(
-    first: list[str], second: list[str], env: dict[str, str], runs: int
-) -> tuple[list[float], list[float]]:
-    """Wall times of two commands run alternately (so a busy machine slows both alike), after one
-    untimed warm-up run of each that fills the OS file cache."""
-    timings: tuple[list[float], list[float]] = ([], [])
+@dataclass
+class Timings:
+    """Wall time (what the user waits) and CPU time (what the process burns; steadier on a busy host)."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_pair(first: list[str], second: list[str], env: dict[str, str], runs: int) -> tuple[Timings, Timings]:
+    """Two commands run alternately (so a busy machine slows both alike), after one untimed warm-up
+    run of each that fills the OS file cache."""
+    timings = (Timings(), Timings())
     for attempt in range(runs + 1):
         for command, bucket in ((first, timings[0]), (second, timings[1])):
-            started = time.perf_counter()
+            cpu_before, started = _children_cpu(), time.perf_counter()
             result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
             if result.returncode != 0:
                 raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
             if attempt:
-                bucket.append(elapsed)
+                bucket.wall.append(elapsed)
+                bucket.cpu.append(cpu)
     return timings
 
 
-def report(label: str, farmhand: list[float], deadline: list[float], target: float) -> None:
-    ours, theirs = statistics.median(farmhand), statistics.median(deadline)
-    ratio = ours / theirs
+def report(label: str, farmhand: Timings, deadline: Timings, target: float) -> None:
+    ratio = statistics.median(farmhand.wall) / statistics.median(deadline.wall)
+    cpu_ratio = statistics.median(farmhand.cpu) / statistics.median(deadline.cpu)
     verdict = "meets" if ratio <= target else "MISSES"
     print(f"{label}")
     for name, timings in (("farmhand", farmhand), ("deadline", deadline)):
-        median, fastest = statistics.median(timings) * 1000, min(timings) * 1000
-        print(f"  {name}  median {median:7.0f} ms   min {fastest:7.0f} ms   ({len(timings)} runs)")
-    print(f"  ratio     {ratio:.2f}x  ({verdict} the {target}x target)")
+        wall, fastest = statistics.median(timings.wall) * 1000, min(timings.wall) * 1000
+        cpu = statistics.median(timings.cpu) * 1000
+        print(
+            f"  {name}  wall median {wall:7.0f} ms   min {fastest:7.0f} ms   cpu median {cpu:6.0f} ms"
+            f"   ({len(timings.wall)} runs)"
+        )
+    print(f"  ratio     wall {ratio:.2f}x ({verdict} the {target}x target), cpu {cpu_ratio:.2f}x")
 
 
 def main() -> None:
