@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from typing import Any
@@ -30,67 +29,21 @@ STATUSES = {
 }
 
 
-def make_queue(server: ServerProcess, deadline: Any, farm_id: str) -> str:
-    """A queue through CreateQueue, or written straight to the store while CreateQueue is unavailable."""
-    try:
-        return str(deadline.create_queue(farmId=farm_id, displayName="q")["queueId"])
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "NotImplementedException":
-            raise
-    return _store_document(server, "queue", farm_id, None, {"displayName": "q", "status": "IDLE"}, "queueId")
+def make_queue(deadline: Any, farm_id: str) -> str:
+    return str(deadline.create_queue(farmId=farm_id, displayName="q")["queueId"])
 
 
 def make_queue_environment(
-    server: ServerProcess, deadline: Any, farm_id: str, queue_id: str, template: dict[str, Any], priority: int
+    deadline: Any, farm_id: str, queue_id: str, template: dict[str, Any], priority: int
 ) -> str:
-    try:
-        return str(
-            deadline.create_queue_environment(
-                farmId=farm_id,
-                queueId=queue_id,
-                priority=priority,
-                templateType="JSON",
-                template=json.dumps(template),
-            )["queueEnvironmentId"]
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "NotImplementedException":
-            raise
-    doc = {
-        "name": template["environment"]["name"],
-        "priority": priority,
-        "templateType": "JSON",
-        "template": json.dumps(template),
-    }
-    return _store_document(server, "queue-environment", farm_id, queue_id, doc, "queueEnvironmentId")
-
-
-def _store_document(
-    server: ServerProcess, kind: str, farm_id: str, parent_id: str | None, doc: dict[str, Any], id_member: str
-) -> str:
-    from farmhand.server._ids import new_id
-    from farmhand.server.store import Store, resources, sqlite_url
-
-    prefix = {"queue": "queue", "queue-environment": "queueenv"}[kind]
-    resource_id = new_id(prefix)
-    store = Store(server.database_url or sqlite_url(server.data_dir), migrate=False)
-    try:
-        with store.write() as conn:
-            conn.execute(
-                resources.insert().values(
-                    kind=kind,
-                    resource_id=resource_id,
-                    farm_id=farm_id,
-                    parent_id=parent_id,
-                    display_name=doc.get("displayName") or doc.get("name"),
-                    status=doc.get("status"),
-                    created_at=dt.datetime.now(dt.UTC),
-                    doc={**doc, id_member: resource_id},
-                )
-            )
-    finally:
-        store.dispose()
-    return resource_id
+    created = deadline.create_queue_environment(
+        farmId=farm_id,
+        queueId=queue_id,
+        priority=priority,
+        templateType="JSON",
+        template=json.dumps(template),
+    )
+    return str(created["queueEnvironmentId"])
 
 
 def step(name: str, space: dict[str, Any] | None = None, depends: list[str] | None = None) -> dict[str, Any]:
@@ -139,8 +92,19 @@ def error_of(info: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
 
 
 @pytest.fixture
-def queue_id(server: ServerProcess, deadline: Any, farm_id: str) -> str:
-    return make_queue(server, deadline, farm_id)
+def farm_server(server_any: ServerProcess) -> ServerProcess:
+    """Each test here runs once on SQLite and once on PostgreSQL."""
+    return server_any
+
+
+@pytest.fixture
+def deadline(deadline_any: Any) -> Any:
+    return deadline_any
+
+
+@pytest.fixture
+def queue_id(deadline: Any, farm_id: str) -> str:
+    return make_queue(deadline, farm_id)
 
 
 def test_create_job_then_read_job_steps_and_tasks(deadline: Any, farm_id: str, queue_id: str) -> None:
@@ -274,7 +238,7 @@ def test_batch_gets_answer_found_items_and_errors(deadline: Any, farm_id: str, q
 
 
 def test_queue_environment_parameters_are_merged_and_environments_ordered(
-    server: ServerProcess, deadline: Any, farm_id: str, queue_id: str
+    farm_server: ServerProcess, deadline: Any, farm_id: str, queue_id: str
 ) -> None:
     # Given two queue environments, one defining a parameter with a default
     def env(name: str, params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -286,9 +250,8 @@ def test_queue_environment_parameters_are_merged_and_environments_ordered(
             doc["parameterDefinitions"] = params
         return doc
 
-    late = make_queue_environment(server, deadline, farm_id, queue_id, env("Late"), priority=50)
+    late = make_queue_environment(deadline, farm_id, queue_id, env("Late"), priority=50)
     early = make_queue_environment(
-        server,
         deadline,
         farm_id,
         queue_id,
@@ -301,7 +264,7 @@ def test_queue_environment_parameters_are_merged_and_environments_ordered(
     # Then the job stores the resolved parameters and the environments in entry order
     from farmhand.server.store import Store, jobs, sqlite_url
 
-    store = Store(server.database_url or sqlite_url(server.data_dir), migrate=False)
+    store = Store(farm_server.database_url or sqlite_url(farm_server.data_dir), migrate=False)
     with store.read() as conn:
         row = conn.execute(jobs.select().where(jobs.c.job_id == job_id)).one()
     store.dispose()

@@ -18,7 +18,6 @@ from openjd.model import (
 from test_jobs_api import make_queue
 
 from farmhand.server.jobs import SUPPORTED_EXTENSIONS
-from farmhand.testing import ServerProcess
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -60,9 +59,7 @@ TEMPLATES = sample_templates()
     TEMPLATES,
     ids=[str(p.relative_to(BUNDLES)) if BUNDLES in p.parents else p.name for p in TEMPLATES],
 )
-def test_sample_template_is_accepted_with_openjd_task_counts(
-    server: ServerProcess, deadline: Any, farm_id: str, path: Path
-) -> None:
+def test_sample_template_is_accepted_with_openjd_task_counts(deadline: Any, farm_id: str, path: Path) -> None:
     # Given a sample template and values for its required parameters
     text = path.read_text()
     template_type = "JSON" if path.suffix == ".json" else "YAML"
@@ -70,7 +67,7 @@ def test_sample_template_is_accepted_with_openjd_task_counts(
     parameters = {
         d["name"]: sample_value(d) for d in document.get("parameterDefinitions") or [] if "default" not in d
     }
-    queue_id = make_queue(server, deadline, farm_id)
+    queue_id = make_queue(deadline, farm_id)
     # When it is submitted
     job_id = deadline.create_job(
         farmId=farm_id,
@@ -104,9 +101,7 @@ def test_sample_template_is_accepted_with_openjd_task_counts(
     assert sum(job["taskRunStatusCounts"].values()) == sum(expected.values())
 
 
-def test_an_extension_the_template_cannot_use_is_a_readable_error(
-    deadline: Any, server: ServerProcess, farm_id: str
-) -> None:
+def test_an_extension_the_template_cannot_use_is_a_readable_error(deadline: Any, farm_id: str) -> None:
     # Given a template using chunked task parameters without declaring the TASK_CHUNKING extension
     text = (
         "specificationVersion: jobtemplate-2023-09\nname: chunky\nsteps:\n- name: S\n  parameterSpace:\n"
@@ -114,7 +109,7 @@ def test_an_extension_the_template_cannot_use_is_a_readable_error(
         "      chunks: {defaultTaskCount: 4, rangeConstraint: CONTIGUOUS}\n"
         "  script: {actions: {onRun: {command: echo}}}\n"
     )
-    queue_id = make_queue(server, deadline, farm_id)
+    queue_id = make_queue(deadline, farm_id)
     from botocore.exceptions import ClientError
 
     # When it is submitted, Then the error says what is wrong

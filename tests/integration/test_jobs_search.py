@@ -25,9 +25,9 @@ JOBS = [
 @pytest.fixture(scope="module")
 def world(server_any: ServerProcess, deadline_any: Any) -> dict[str, Any]:
     """One queue holding the four jobs above (on each store); the last SUSPENDED, the first SUCCEEDED."""
-    server, deadline = server_any, deadline_any
+    deadline = deadline_any
     farm_id = deadline.create_farm(displayName="search farm")["farmId"]
-    queue_id = make_queue(server, deadline, farm_id)
+    queue_id = make_queue(deadline, farm_id)
     definitions = [{"name": "Count", "type": "INT"}, {"name": "Label", "type": "STRING", "default": "none"}]
     ids: dict[str, str] = {}
     created: dict[str, dt.datetime] = {}

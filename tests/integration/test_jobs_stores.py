@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(180)
 def test_job_lifecycle_on_each_store(server_any: ServerProcess, deadline_any: Any) -> None:
     deadline = deadline_any
     farm_id = deadline.create_farm(displayName="stores")["farmId"]
-    queue_id = make_queue(server_any, deadline, farm_id)
+    queue_id = make_queue(deadline, farm_id)
     # Given a small job written inline and a large one written in the background
     small = submit(deadline, farm_id, queue_id, job_template(step("R", frames(5)), step("M", depends=["R"])))
     large = submit(deadline, farm_id, queue_id, job_template(step("R", frames(30_000))))
@@ -74,7 +74,7 @@ def test_job_lifecycle_on_each_store(server_any: ServerProcess, deadline_any: An
 def test_task_parameters_round_trip_on_each_store(server_any: ServerProcess, deadline_any: Any) -> None:
     deadline = deadline_any
     farm_id = deadline.create_farm(displayName="escapes")["farmId"]
-    queue_id = make_queue(server_any, deadline, farm_id)
+    queue_id = make_queue(deadline, farm_id)
     # Given string task parameters with backslashes, quotes, tabs and non-ASCII text
     values = ["C:\\renders\\shot", 'say "hi"', "tab\there", "grüße ✓", "back\\\\slash"]
     space = {"taskParameterDefinitions": [{"name": "S", "type": "STRING", "range": values}]}
