@@ -142,3 +142,20 @@ def test_ctrl_c_while_waiting_exits_130_without_a_traceback(station: CliWorkstat
     assert job_id in first_line
     assert waiting.returncode == 130
     assert "Traceback" not in rest and "Interrupted." in rest
+
+
+def test_no_farm_configured_and_several_to_choose_from(
+    station: CliWorkstation, server: ServerProcess, tmp_path: Path
+) -> None:
+    # Given a workstation whose config names no farm, on a server with more than one farm
+    server.client("deadline").create_farm(displayName="Another farm")
+    bare = CliWorkstation(
+        tmp_path, station.url, station.access_key_id, station.secret_access_key
+    ).write_files()
+    # When a farm command runs without --farm-id
+    result = bare.run_process("queue", "list")
+    # Then it says what is missing, in one line, as a usage error
+    line = one_line_error(result)
+    assert result.returncode == 2
+    assert line.startswith("Error: Missing '--farm-id' or default Farm ID configuration (")
+    assert "farms found" in line
