@@ -2,7 +2,8 @@
 
 The floor is the same boto3 client against a trivial HTTP server in its own process that answers
 canned, valid GetFarm/ListQueues JSON in one write with TCP_NODELAY: what botocore itself costs
-(signing, HTTP, parsing). The difference is what the farm server adds.
+(signing, HTTP, parsing). The difference is what the farm server adds. The two are measured in
+alternating batches of 100 calls so that load from other processes weighs on both alike.
 
     python benchmarks/api_latency.py            # 2000 calls per operation
     python benchmarks/api_latency.py --quick    # 200 calls per operation
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import socket
 import statistics
 import tempfile
@@ -79,21 +81,38 @@ def _serve_canned(port_out: Any) -> None:
     server.serve_forever()
 
 
-def _measure(call: Callable[[], Any], count: int) -> dict[str, float]:
+BATCH = 100
+
+
+def _measure_alternately(
+    farm_call: Callable[[], Any], floor_call: Callable[[], Any], count: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Both targets in alternating batches, so machine load weighs on farmhand and floor alike."""
     for _ in range(min(50, count)):
-        call()  # warm-up: connection, caches
-    latencies = []
-    started = time.perf_counter()
-    for _ in range(count):
-        begin = time.perf_counter()
-        call()
-        latencies.append(time.perf_counter() - begin)
-    elapsed = time.perf_counter() - started
+        farm_call()  # warm-up: connections, caches
+        floor_call()
+    timings: dict[str, tuple[list[float], list[float]]] = {"farm": ([], []), "floor": ([], [])}
+    done = 0
+    while done < count:
+        size = min(BATCH, count - done)
+        for name, call in (("farm", farm_call), ("floor", floor_call)):
+            latencies, batch_elapsed = timings[name]
+            started = time.perf_counter()
+            for _ in range(size):
+                begin = time.perf_counter()
+                call()
+                latencies.append(time.perf_counter() - begin)
+            batch_elapsed.append(time.perf_counter() - started)
+        done += size
+    return _figures(*timings["farm"], count), _figures(*timings["floor"], count)
+
+
+def _figures(latencies: list[float], batch_elapsed: list[float], count: int) -> dict[str, float]:
     latencies.sort()
     return {
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-        "rps": count / elapsed,
+        "rps": count / sum(batch_elapsed),
     }
 
 
@@ -129,7 +148,10 @@ def main() -> None:
             farm.create_queue(farmId=farm_id, displayName=f"queue {i}")
         floor = session.client("deadline", endpoint_url=floor_url, config=Config(inject_host_prefix=False))
         store = "PostgreSQL" if args.database_url else "SQLite"
-        print(f"{count} calls per operation, one boto3 client, loopback, farm server on {store}")
+        print(
+            f"{count} calls per operation, one boto3 client per target, loopback, farm server on {store}; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         for operation, farm_call, floor_call in (
             ("GetFarm", lambda: farm.get_farm(farmId=farm_id), lambda: floor.get_farm(farmId=FARM_ID)),
             (
@@ -138,8 +160,9 @@ def main() -> None:
                 lambda: floor.list_queues(farmId=FARM_ID),
             ),
         ):
-            print(_row(f"{operation} farmhand", _measure(farm_call, count)))
-            print(_row(f"{operation} floor", _measure(floor_call, count)))
+            farm_figures, floor_figures = _measure_alternately(farm_call, floor_call, count)
+            print(_row(f"{operation} farmhand", farm_figures))
+            print(_row(f"{operation} floor", floor_figures))
     floor_process.terminate()
 
 
