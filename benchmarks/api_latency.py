@@ -1,9 +1,10 @@
 """API latency: GetFarm and ListQueues from one boto3 client on loopback, beside the floor.
 
-The floor is the same boto3 client against a trivial HTTP server in its own process that answers
-canned, valid GetFarm/ListQueues JSON in one write with TCP_NODELAY: what botocore itself costs
-(signing, HTTP, parsing). The difference is what the farm server adds. The two are measured in
-alternating batches of 100 calls so that load from other processes weighs on both alike.
+The floor is a boto3 client built the same way (same session, same config) against a trivial HTTP
+server in its own process that answers canned, valid GetFarm/ListQueues JSON in one write with
+TCP_NODELAY: what botocore itself costs (signing, HTTP, parsing). The difference is what the farm
+server adds. The two are measured in alternating batches of 100 calls so that load from other
+processes weighs on both alike.
 
     python benchmarks/api_latency.py            # 2000 calls per operation
     python benchmarks/api_latency.py --quick    # 200 calls per operation
