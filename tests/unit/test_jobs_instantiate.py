@@ -240,3 +240,34 @@ def test_database_generated_tasks_match_openjd(
         f"task-{result.steps[0].step_id[5:]}-{i}" for i in range(len(expected))
     ]
     assert {r.created_at for r in rows} == {NOW}
+
+
+def test_expr_templates_keep_openjd_symbol_tables_for_the_worker(store: Store) -> None:
+    # Given an EXPR template whose step binds a value with `let`
+    text = template(
+        {**step("A"), "let": ["double = Param.N * 2"]},
+        extensions=["EXPR"],
+        parameterDefinitions=[{"name": "N", "type": "INT", "default": 3}],
+    )
+    # When it is planned and written
+    job_id, result = plan(text)
+    ids = {"job_id": job_id, "farm_id": "farm-1", "queue_id": "queue-1"}
+    with store.write() as conn:
+        insert_job_rows(
+            conn,
+            result,
+            now=NOW,
+            by="me",
+            fields={"priority": 1, "template": text, "template_type": "JSON"},
+            **ids,
+        )
+        step_row = conn.execute(select(steps).where(steps.c.job_id == job_id)).one()
+        job_row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).one()
+    # Then the job and the step carry openjd's serialized symbol tables (JSON text)
+    assert json.loads(step_row.resolved_symbol_table) and json.loads(job_row.resolved_symbol_table)
+    assert "double" in step_row.resolved_symbol_table
+
+
+def test_templates_without_expr_store_no_symbol_tables() -> None:
+    _, result = plan(template(step("A")))
+    assert result.resolved_symbol_table is None and result.steps[0].resolved_symbol_table is None

@@ -24,7 +24,7 @@ from openjd.model import (
     ParameterValue,
     StepDependencyGraph,
     StepParameterSpaceIterator,
-    create_job,
+    create_job_with_symbol_tables,
     decode_environment_template,
     decode_job_template,
     document_string_to_object,
@@ -89,6 +89,7 @@ class StepPlan:
     space: Any  # openjd StepParameterSpace or None
     task_count: int
     initial_status: str
+    resolved_symbol_table: str | None = None
 
 
 @dataclass
@@ -101,6 +102,7 @@ class JobPlan:
     resolved_parameters: dict[str, dict[str, Any]]
     environments: list[dict[str, Any]]
     steps: list[StepPlan] = field(default_factory=list)
+    resolved_symbol_table: str | None = None
 
     @property
     def task_count(self) -> int:
@@ -181,11 +183,12 @@ def plan_job(
             allow_job_template_dir_walk_up=True,
             environment_templates=env_templates or None,
         )
-        job = create_job(
+        with_tables = create_job_with_symbol_tables(
             job_template=job_template,
             job_parameter_values=resolved,
             environment_templates=env_templates or None,
         )
+        job = with_tables.job
     except (ValueError, DecodeValidationError) as error:
         raise ValidationError(f"parameters: {error}") from None
     try:
@@ -193,6 +196,8 @@ def plan_job(
     except (ValueError, RuntimeError) as error:  # pragma: no cover - decode already rejects cycles
         raise ValidationError(f"template: {error}") from None
 
+    # EXPR templates need openjd's resolved symbol tables on the worker (stepDetails/environmentDetails).
+    uses_expr = "EXPR" in [str(getattr(e, "value", e)) for e in (job.extensions or [])]
     raw_steps = document.get("steps") or []
     ids = {step.name: new_step_id() for step in job.steps}
     steps: list[StepPlan] = []
@@ -217,6 +222,9 @@ def plan_job(
                 space=space,
                 task_count=count,
                 initial_status=initial,
+                resolved_symbol_table=_symbol_table_text(
+                    with_tables.step_symbol_tables.get(step.name), uses_expr
+                ),
             )
         )
     environments = [
@@ -245,8 +253,16 @@ def plan_job(
         resolved_parameters={name: union_value(value) for name, value in resolved.items()},
         environments=environments,
         steps=steps,
+        resolved_symbol_table=_symbol_table_text(with_tables.job_symbol_table, uses_expr),
     )
     return plan, document
+
+
+def _symbol_table_text(table: Any, wanted: bool) -> str | None:
+    """openjd's serialized symbol table as the JSON string the worker protocol carries."""
+    if not wanted or table is None:
+        return None
+    return str(table.to_json_str())
 
 
 def _dependency_cycle(document: Mapping[str, Any]) -> list[str]:
