@@ -367,9 +367,10 @@ def _find_replay(call: Call, token: str, request_hash: str) -> _Replay | None:
     return _Replay(str(row.response["body"]).encode())
 
 
-# An over-limit body is read and thrown away up to this size before the 413 goes out: closing a
-# socket with unread data resets the connection, and the client would never see the answer.
-MAX_DISCARDED_BYTES = 256 * 1024 * 1024
+# An over-limit body is never buffered: up to this size it is read and thrown away before the 413
+# goes out, because closing a socket with unread data resets the connection and the client would
+# never see the answer. Beyond it the connection is simply closed.
+MAX_DISCARDED_BYTES = 64 * 1024 * 1024
 
 
 async def _read_body(scope: Scope, receive: Receive, headers: dict[str, str], limit: int) -> bytes:
