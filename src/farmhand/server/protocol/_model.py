@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-import botocore.session
+from botocore.loaders import create_loader
 from botocore.model import OperationModel, ServiceModel
 
 DEADLINE_API_VERSION = "2023-10-12"
@@ -20,8 +20,13 @@ DEADLINE_API_VERSION = "2023-10-12"
 
 @functools.cache
 def service_model(name: str) -> ServiceModel:
-    """Load one of botocore's bundled service models (deadline, logs, sts, s3)."""
-    return botocore.session.get_session().get_service_model(name)
+    """Load one of botocore's bundled service models (deadline, logs, sts, s3).
+
+    Read through botocore's data loader, not a session: a session would read the caller's AWS
+    profile, and a server must start whatever `AWS_PROFILE` says.
+    """
+    loader = create_loader()
+    return ServiceModel(loader.load_service_model(name, "service-2"), service_name=name)
 
 
 @dataclass(frozen=True)
