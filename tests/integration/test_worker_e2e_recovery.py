@@ -268,3 +268,36 @@ def test_a_restarted_worker_keeps_its_id_and_takes_work_again(tmp_path: Path, ru
     finally:
         running.stop_all()
         server.stop()
+
+
+def test_workers_run_a_job_on_a_postgresql_farm_and_survive_its_restart(
+    tmp_path: Path, running: Running, pg_cluster: Any
+) -> None:
+    port = _free_port()
+    url = pg_cluster.new_database()
+    server = ServerProcess(tmp_path / "server", port=port, database_url=url).start()
+    try:
+        farm = Farm(server)
+        require_worker_protocol(farm)
+        for i in range(2):
+            running.start(farm, tmp_path / f"w{i}")
+        # Given a job under way on a farm whose store is PostgreSQL
+        job_id = farm.submit(
+            job_template("pg", step("Work", 'echo "pg frame {{Task.Param.Frame}}"; sleep 0.3', frames="1-12"))
+        )
+        _wait_until(lambda: farm.job(job_id)["taskRunStatusCounts"]["SUCCEEDED"] >= 2, 60, "tasks to succeed")
+        # When the server is killed and started again
+        server.kill()
+        server = ServerProcess(tmp_path / "server", port=port, database_url=url).start()
+        farm.deadline = server.client("deadline")
+        farm.logs = server.client("logs")
+        # Then the job finishes, every task once, with its output in the session logs
+        job = farm.wait(job_id, timeout=120)
+        assert job["taskRunStatus"] == "SUCCEEDED"
+        succeeded = [a for a in _task_runs(farm, job_id) if a["status"] == "SUCCEEDED"]
+        assert len(succeeded) == 12
+        assert len({a["definition"]["taskRun"]["taskId"] for a in succeeded}) == 12
+        farm.wait_for_log(succeeded[-1]["sessionId"], "pg frame")
+    finally:
+        running.stop_all()
+        server.stop()
