@@ -45,10 +45,12 @@ def template(tasks: int) -> dict[str, Any]:
 # --- the farm --------------------------------------------------------------------------------------
 
 
-def run_on_farm(tasks: int, workers: int, work_dir: Path) -> dict[str, float]:
+def run_on_farm(
+    tasks: int, workers: int, work_dir: Path, database_url: str | None = None
+) -> dict[str, float]:
     from farmhand.testing import ServerProcess, WorkerProcess
 
-    with ServerProcess(work_dir / "server") as server:
+    with ServerProcess(work_dir / "server", database_url=database_url) as server:
         deadline = server.client("deadline")
         farm_id = deadline.create_farm(displayName="bench")["farmId"]
         queue_id = deadline.create_queue(
@@ -194,13 +196,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--openjd", default=shutil.which("openjd"), help="the openjd CLI (default: on PATH)")
     parser.add_argument("--skip-local", action="store_true")
+    parser.add_argument("--database-url", help="run the farm on this PostgreSQL database (default: SQLite)")
     args = parser.parse_args()
     tasks = 100 if args.quick else args.tasks
 
     with tempfile.TemporaryDirectory(prefix="farmhand-bench-") as tmp:
         work_dir = Path(tmp)
-        print(f"{tasks} tasks of `true`, {args.workers} workers / processes")
-        farm = run_on_farm(tasks, args.workers, work_dir)
+        store = "PostgreSQL" if args.database_url else "SQLite"
+        print(f"{tasks} tasks of `true`, {args.workers} workers / processes, farm on {store}")
+        farm = run_on_farm(tasks, args.workers, work_dir, args.database_url)
         print(
             f"farm:  {farm['wall']:.2f} s wall ({tasks / farm['wall']:.0f} tasks/s), "
             f"first task after {farm['first_task']:.2f} s, {farm['sessions']:.0f} sessions"
