@@ -100,3 +100,13 @@ def test_failure_cap_excludes_a_job_for_that_worker_only() -> None:
     assert choose_work(worker(failures_by_job={"flaky": 3}), jobs, failure_cap=3).job_id == "other"  # type: ignore[union-attr]
     assert choose_work(worker(failures_by_job={"flaky": 2}), jobs, failure_cap=3).job_id == "flaky"  # type: ignore[union-attr]
     assert choose_work(worker(failures_by_job={"flaky": 9}), jobs, failure_cap=0).job_id == "flaky"  # type: ignore[union-attr]
+
+
+def test_batches_grow_only_when_ready_work_dwarfs_the_workers() -> None:
+    from farmhand.server.scheduler import MAX_TASK_BATCH, task_batch
+
+    assert task_batch(1, 1) == 1
+    assert task_batch(3, 2) == 1  # little work: one task at a time, spread over workers
+    assert task_batch(40, 2) == 10
+    assert task_batch(100_000, 2) == MAX_TASK_BATCH
+    assert task_batch(0, 0) == 1

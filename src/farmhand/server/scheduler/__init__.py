@@ -13,7 +13,17 @@ from ._capabilities import (
     worker_capabilities_from_api,
     worker_satisfies,
 )
-from ._choice import DEFAULT_FAILURE_CAP, Choice, JobOption, StepOption, WorkerState, choose_work, job_order
+from ._choice import (
+    DEFAULT_FAILURE_CAP,
+    MAX_TASK_BATCH,
+    Choice,
+    JobOption,
+    StepOption,
+    WorkerState,
+    choose_work,
+    job_order,
+    task_batch,
+)
 from ._sessions import (
     Definition,
     StepPlan,
@@ -36,6 +46,7 @@ __all__ = [
     "BUSY_INTERVAL_SECONDS",
     "DEFAULT_FAILURE_CAP",
     "DEFAULT_IDLE_INTERVAL_SECONDS",
+    "MAX_TASK_BATCH",
     "Choice",
     "Definition",
     "FleetCapabilities",
@@ -56,6 +67,7 @@ __all__ = [
     "opening_actions",
     "requirements_from_api",
     "step_actions",
+    "task_batch",
     "task_run",
     "update_interval",
     "worker_capabilities_from_api",

@@ -7,6 +7,11 @@ session counts as room), and the worker has failed fewer than the per-worker fai
 job's tasks. A worker keeps its current session's job while that job is open to it and no open job
 has a strictly higher priority; within the job it stays on its current step while that step has
 ready work (so entered environments are reused).
+
+Batching: when a step has far more READY tasks than the fleet has workers, a worker is given several
+tasks of it at once (`task_batch`): fewer round trips per task for short tasks, while every worker
+still gets a share (a batch never exceeds half the ready tasks divided by the online workers, and
+is capped at `MAX_TASK_BATCH`). With little work each worker takes one task at a time.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass, field
 from ._capabilities import NO_REQUIREMENTS, Requirements, WorkerCapabilities, worker_satisfies
 
 DEFAULT_FAILURE_CAP = 3
+MAX_TASK_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class Choice:
     queue_id: str
     step_id: str
     keeps_session: bool
+    ready_count: int = 1
 
 
 def job_order(job: JobOption) -> tuple[int, dt.datetime, str]:
@@ -97,6 +104,16 @@ def choose_work(
     if current is not None and current[0].priority >= best[0].priority:
         job, steps = current
         step = next((s for s in steps if s.step_id == worker.session_step_id), steps[0])
-        return Choice(job.job_id, job.queue_id, step.step_id, keeps_session=True)
+        return Choice(
+            job.job_id, job.queue_id, step.step_id, keeps_session=True, ready_count=step.ready_count
+        )
     job, steps = best
-    return Choice(job.job_id, job.queue_id, steps[0].step_id, keeps_session=False)
+    return Choice(
+        job.job_id, job.queue_id, steps[0].step_id, keeps_session=False, ready_count=steps[0].ready_count
+    )
+
+
+def task_batch(ready_count: int, online_workers: int, *, limit: int = MAX_TASK_BATCH) -> int:
+    """How many tasks of a step to hand one worker at once (at least 1)."""
+    share = ready_count // max(1, 2 * online_workers)
+    return max(1, min(limit, share))

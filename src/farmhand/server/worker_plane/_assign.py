@@ -26,12 +26,22 @@ from ..scheduler import (
     opening_actions,
     requirements_from_api,
     step_actions,
+    task_batch,
     task_run,
     worker_capabilities_from_api,
 )
-from ..store import count_column, jobs, resources, session_actions, sessions, step_dependencies, steps
+from ..store import (
+    count_column,
+    jobs,
+    resources,
+    session_actions,
+    sessions,
+    step_dependencies,
+    steps,
+    workers,
+)
 from ._sessions import append_actions, open_actions, wind_down
-from ._tasks import claim_task
+from ._tasks import claim_tasks
 
 ASSOCIATION_KIND = "queue-fleet-association"
 #: Jobs in these lifecycle states are never scheduled.
@@ -235,14 +245,18 @@ def _append_task(
         entered_step_envs = [e for e in entered if e.startswith("STEP:")]
         definitions += step_actions(entered_step_envs, plan, has_attachments=has_attachments)
         entered = [e for e in entered if not e.startswith("STEP:")] + list(plan.environment_ids)
-    task_action_id = session_action_id(
-        session["session_id"], int(session["next_action_index"]) + len(definitions)
-    )
-    claimed = claim_task(conn, job.job_id, choice.step_id, task_action_id, now=now)
-    if claimed is None:
+    first = int(session["next_action_index"]) + len(definitions)
+    online = conn.execute(
+        select(func.count()).where(
+            and_(workers.c.fleet_id == worker.fleet_id, workers.c.status.in_(("STARTED", "IDLE", "RUNNING")))
+        )
+    ).scalar()
+    batch = task_batch(choice.ready_count, int(online or 1))
+    action_ids = [session_action_id(session["session_id"], first + i) for i in range(batch)]
+    claimed = claim_tasks(conn, job.job_id, choice.step_id, action_ids, now=now)
+    if not claimed:
         return False
-    task_id, parameters = claimed
-    definitions.append(task_run(choice.step_id, task_id, parameters))
+    definitions += [task_run(choice.step_id, task_id, parameters) for task_id, parameters in claimed]
     if current is None:
         conn.execute(insert(sessions).values(**session))
     conn.execute(

@@ -51,17 +51,15 @@ def reclaim_silent_workers(runtime: Any, *, now: dt.datetime | None = None) -> l
     now = now or dt.datetime.now(dt.UTC)
     cutoff = now - dt.timedelta(seconds=timeout_of(runtime))
     reclaimed: list[str] = []
+    is_silent = and_(
+        workers.c.status.in_(SCHEDULABLE_WORKER_STATUSES),
+        or_(workers.c.last_seen_at < cutoff, workers.c.last_seen_at.is_(None)),
+    )
+    with runtime.store.read() as conn:  # the common case: nobody is silent, no write lock taken
+        if conn.execute(select(workers.c.worker_id).where(is_silent).limit(1)).first() is None:
+            return reclaimed
     with runtime.store.write() as conn:
-        silent = list(
-            conn.execute(
-                select(workers.c.worker_id).where(
-                    and_(
-                        workers.c.status.in_(SCHEDULABLE_WORKER_STATUSES),
-                        or_(workers.c.last_seen_at < cutoff, workers.c.last_seen_at.is_(None)),
-                    )
-                )
-            )
-        )
+        silent = list(conn.execute(select(workers.c.worker_id).where(is_silent)))
         for row in silent:
             abandon_sessions(conn, row.worker_id, now=now, action_status="RECLAIMED")
             conn.execute(
@@ -84,7 +82,8 @@ class CompatibilityChecker:
 
     def __call__(self, runtime: Any) -> int:
         marked = 0
-        with runtime.store.write() as conn:
+        impossible: list[tuple[str, str]] = []
+        with runtime.store.read() as conn:
             waiting = or_(steps.c[count_column("READY")] > 0, steps.c[count_column("PENDING")] > 0)
             candidates = [
                 s
@@ -131,19 +130,22 @@ class CompatibilityChecker:
                 if possible:
                     self.runnable.add(step.step_id)
                     continue
+                impossible.append((step.job_id, step.step_id))
+        if not impossible:
+            return 0
+        with runtime.store.write() as conn:
+            for job_id, step_id in impossible:
                 ids = [
                     r.task_id
                     for r in conn.execute(
                         select(tasks.c.task_id).where(
-                            and_(
-                                tasks.c.step_id == step.step_id, tasks.c.run_status.in_(("READY", "PENDING"))
-                            )
+                            and_(tasks.c.step_id == step_id, tasks.c.run_status.in_(("READY", "PENDING")))
                         )
                     )
                 ]
                 marked += set_task_status(
                     conn,
-                    step.job_id,
+                    job_id,
                     ids,
                     "NOT_COMPATIBLE",
                     now=dt.datetime.now(dt.UTC),

@@ -32,7 +32,7 @@ from ._sessions import (
     open_sessions,
     wind_down,
 )
-from ._tasks import mark_task_running, settle_task
+from ._tasks import mark_task_running, settle_succeeded, settle_task
 
 #: Worker statuses in which UpdateWorkerSchedule is accepted.
 SCHEDULABLE_WORKER_STATUSES = ("STARTED", "IDLE", "RUNNING", "STOPPING")
@@ -151,6 +151,7 @@ def apply_updates(
         )
     )
     finished = False
+    succeeded: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for row in rows:
         if row.owner != worker_id:
             continue
@@ -160,11 +161,21 @@ def apply_updates(
         ).first()
         if current is None or current.status in FINISHED_ACTION_STATUSES:
             continue
-        finished |= _apply_one(conn, current, updates[row.session_action_id], now=now)
+        finished |= _apply_one(conn, current, updates[row.session_action_id], succeeded, now=now)
+    for job_id, pairs in succeeded.items():
+        settle_succeeded(conn, job_id, pairs, now=now)
     return finished
 
 
-def _apply_one(conn: Connection, action: Row[Any], info: Mapping[str, Any], *, now: dt.datetime) -> bool:
+def _apply_one(
+    conn: Connection,
+    action: Row[Any],
+    info: Mapping[str, Any],
+    succeeded: dict[str, list[tuple[str, str]]],
+    *,
+    now: dt.datetime,
+) -> bool:
+    """Apply one update; SUCCEEDED task runs are collected in `succeeded` and settled together."""
     kind = kind_of(action.definition)
     completed = info.get("completedStatus")
     values: dict[str, Any] = {"worker_updated_at": info.get("updatedAt") or now}
@@ -203,7 +214,10 @@ def _apply_one(conn: Connection, action: Row[Any], info: Mapping[str, Any], *, n
         .values(**values)
     )
     if kind == "taskRun" and action.task_id:
-        settle_task(conn, action.job_id, action.task_id, action.session_action_id, completed, now=now)
+        if completed == "SUCCEEDED":
+            succeeded[action.job_id].append((action.task_id, action.session_action_id))
+        else:
+            settle_task(conn, action.job_id, action.task_id, action.session_action_id, completed, now=now)
     if completed in ("FAILED", "CANCELED", "INTERRUPTED") and kind != "envExit":
         # The worker abandons the rest of the session but its environment exits (spec §5.7). A failed
         # environment or sync counts as a failed attempt of the task it was preparing.

@@ -11,11 +11,12 @@ reclaimed and handed to another worker.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from ..jobs import RUNNING_STATES, record_task_failure, set_task_status
-from ..store import tasks
+from ..store import jobs, tasks
 
 HELD_STATES = (*RUNNING_STATES, "INTERRUPTING")
 
@@ -66,23 +67,44 @@ def mark_task_running(
         set_task_status(conn, job_id, [task_id], "RUNNING", now=now)
 
 
-def claim_task(
-    conn: Connection, job_id: str, step_id: str, action_id: str, *, now: dt.datetime
-) -> tuple[str, dict[str, object]] | None:
-    """Take the first READY task of a step for an action: (task id, parameters), or None if none is left."""
-    for _ in range(5):
-        row = conn.execute(
+def claim_tasks(
+    conn: Connection, job_id: str, step_id: str, action_ids: Sequence[str], *, now: dt.datetime
+) -> list[tuple[str, dict[str, object]]]:
+    """Take up to `len(action_ids)` READY tasks of a step (lowest index first), one per action id.
+
+    The job's row lock is taken first, so two servers never hand out the same task.
+    """
+    conn.execute(select(jobs.c.job_id).where(jobs.c.job_id == job_id).with_for_update())
+    rows = list(
+        conn.execute(
             select(tasks.c.task_id, tasks.c.parameters)
             .where(and_(tasks.c.step_id == step_id, tasks.c.run_status == "READY"))
             .order_by(tasks.c.task_index)
-            .limit(1)
-        ).first()
-        if row is None:
-            return None
-        moved = set_task_status(conn, job_id, [row.task_id], "ASSIGNED", now=now, only_from=("READY",))
-        if moved:
-            conn.execute(
-                update(tasks).where(tasks.c.task_id == row.task_id).values(latest_session_action_id=action_id)
-            )
-            return str(row.task_id), dict(row.parameters or {})
-    return None
+            .limit(len(action_ids))
+        )
+    )
+    if not rows:
+        return []
+    set_task_status(conn, job_id, [r.task_id for r in rows], "ASSIGNED", now=now, only_from=("READY",))
+    conn.execute(
+        update(tasks)
+        .where(tasks.c.task_id == bindparam("claimed_task"))
+        .values(latest_session_action_id=bindparam("claiming_action")),
+        [{"claimed_task": r.task_id, "claiming_action": a} for r, a in zip(rows, action_ids, strict=False)],
+    )
+    return [(str(r.task_id), dict(r.parameters or {})) for r in rows]
+
+
+def settle_succeeded(
+    conn: Connection, job_id: str, pairs: Sequence[tuple[str, str]], *, now: dt.datetime
+) -> None:
+    """Many SUCCEEDED task runs of one job at once: (task id, action id) pairs."""
+    owned = {task_id: action_id for task_id, action_id in pairs}
+    rows = conn.execute(
+        select(tasks.c.task_id, tasks.c.latest_session_action_id).where(
+            and_(tasks.c.task_id.in_(list(owned)), tasks.c.run_status.in_(HELD_STATES))
+        )
+    )
+    ids = [r.task_id for r in rows if owned.get(r.task_id) == r.latest_session_action_id]
+    if ids:
+        set_task_status(conn, job_id, ids, "SUCCEEDED", now=now)
