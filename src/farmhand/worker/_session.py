@@ -408,21 +408,23 @@ class WorkerSession:
         assert self._openjd is not None
         cancel_sent = False
         while True:
-            self._signal.wait()
-            self._signal.clear()
+            # State first, then wait: a stop requested while the action was starting is not lost.
             if self._terminal is not None:
                 break
             with self._cond:
                 reason = self._stop_reason
-            if reason is not None and not cancel_sent:
-                cancel_sent = True
-                limit = None
-                if reason == "interrupt":
-                    limit = dt.timedelta(seconds=self.context.config.drain_timeout_seconds)
-                try:
-                    self._openjd.cancel_action(time_limit=limit)
-                except Exception as error:
-                    log.warning("session %s: cancel failed: %s", self.session_id, error)
+            if reason is None or cancel_sent:
+                self._signal.wait()
+                self._signal.clear()
+                continue
+            cancel_sent = True
+            limit = None
+            if reason == "interrupt":
+                limit = dt.timedelta(seconds=self.context.config.drain_timeout_seconds)
+            try:
+                self._openjd.cancel_action(time_limit=limit)
+            except Exception as error:
+                log.warning("session %s: cancel failed: %s", self.session_id, error)
         terminal = self._terminal
         with self._cond:
             reason = self._stop_reason
