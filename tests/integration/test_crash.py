@@ -51,3 +51,49 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path, database_url: str | 
         # And the same admin credentials still work, and new writes are accepted
         assert restarted.admin.access_key_id == server.admin.access_key_id
         after.create_queue(farmId=farm_id, displayName="after restart")
+
+
+FRAMES_TEMPLATE = """
+specificationVersion: jobtemplate-2023-09
+name: big
+parameterDefinitions:
+- {name: Frames, type: STRING}
+steps:
+- name: render
+  parameterSpace:
+    taskParameterDefinitions:
+    - {name: Frame, type: INT, range: "{{Param.Frames}}"}
+  script:
+    actions:
+      onRun: {command: "true"}
+"""
+
+
+def test_a_job_whose_tasks_were_still_being_written_fails_cleanly_after_kill_9(tmp_path: Path) -> None:
+    # Given a server writing the tasks of a very large job in the background
+    data_dir = tmp_path / "farm"
+    server = ServerProcess(data_dir).start()
+    try:
+        deadline: Any = server.client("deadline")
+        farm_id = deadline.create_farm(displayName="big jobs")["farmId"]
+        queue_id = deadline.create_queue(farmId=farm_id, displayName="q")["queueId"]
+        job_id = deadline.create_job(
+            farmId=farm_id,
+            queueId=queue_id,
+            template=FRAMES_TEMPLATE,
+            templateType="YAML",
+            priority=50,
+            parameters={"Frames": {"string": "1-2000000"}},
+        )["jobId"]
+        in_flight = deadline.get_job(farmId=farm_id, queueId=queue_id, jobId=job_id)["lifecycleStatus"]
+        # When the server is killed while that job is still being created
+        server.kill()
+    finally:
+        server.stop()
+    if in_flight != "CREATE_IN_PROGRESS":
+        pytest.skip("the job finished creating before the kill; nothing was interrupted")
+    # Then after a restart the job is CREATE_FAILED with a reason, not stuck in progress forever
+    with ServerProcess(data_dir) as restarted:
+        job = restarted.client("deadline").get_job(farmId=farm_id, queueId=queue_id, jobId=job_id)
+        assert job["lifecycleStatus"] == "CREATE_FAILED"
+        assert job["lifecycleStatusMessage"]

@@ -39,9 +39,25 @@ class ServerRuntime:
         self.store = Store(config.database_url or sqlite_url(config.data_dir))
         self.admin: AdminCredentials = ensure_admin(self.store, config.data_dir)
         self.account_id = self.admin.account_id
+        self._fail_interrupted_job_creations()
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="farmhand-bg")
         self.stopping = threading.Event()
         self._loops: list[threading.Thread] = []
+
+    def _fail_interrupted_job_creations(self) -> None:
+        """Jobs whose tasks a stopped server was still writing can never complete: fail them now.
+
+        Their writer died with the old process; left CREATE_IN_PROGRESS, waiting clients would hang.
+        (With several servers on one PostgreSQL database, start them one at a time.)
+        """
+        from .jobs import fail_interrupted_creations
+
+        with self.store.write() as conn:
+            failed = fail_interrupted_creations(conn)
+        if failed:
+            import logging
+
+            logging.getLogger("farmhand.server").warning("interrupted job creations failed: %s", failed)
 
     def run_in_background(self, work: Callable[[], None]) -> None:
         """Work that must not hold up the API answer (e.g. writing the tasks of a large job)."""
