@@ -333,3 +333,51 @@ def test_long_poll_returns_work_that_arrives_while_waiting(farm_server, admin, f
     # Then the same call returns the assignment, well before its wait ran out
     assert len(answer["assignedSessions"]) == 1
     assert elapsed < 20
+
+
+def test_an_urgent_job_takes_back_the_queued_part_of_a_batch(farm_server, admin, farm) -> None:
+    # Given a worker holding a batch of tasks of a low-priority job, the first one running
+    farm_id, queue_id, fleet_id = farm
+    low = submit(admin, farm_id, queue_id, job_template(step("A", 8)), priority=10)
+    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
+    answer = worker.poll()
+    ((session_id, session),) = answer["assignedSessions"].items()
+    runs = [a["sessionActionId"] for a in session["sessionActions"] if "taskRun" in a["definition"]]
+    assert len(runs) >= 2
+    worker.report_running(runs[0])
+    # When an urgent job arrives
+    urgent = submit(admin, farm_id, queue_id, job_template(step("U", 1)), priority=90)
+    answer = worker.poll()
+    # Then only the running task stays in the session; the others are READY again for anyone
+    listed = [a["sessionActionId"] for a in answer["assignedSessions"][session_id]["sessionActions"]]
+    assert runs[0] in listed and not set(runs[1:]) & set(listed)
+    counts = job_status(admin, farm_id, queue_id, low)["taskRunStatusCounts"]
+    assert counts["RUNNING"] == 1 and counts["READY"] == 7
+    # And once the running task is done, the worker moves to the urgent job
+    worker.run_assigned()
+    drive([worker], lambda: job_status(admin, farm_id, queue_id, urgent)["taskRunStatus"] == "SUCCEEDED")
+
+
+def test_update_session_ended_cancels_the_running_action(farm_server, admin, farm) -> None:
+    # Given a worker running a task
+    farm_id, queue_id, fleet_id = farm
+    job_id = submit(admin, farm_id, queue_id, job_template(step("A", 1)))
+    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
+    ((session_id, session),) = worker.poll()["assignedSessions"].items()
+    run = next(a["sessionActionId"] for a in session["sessionActions"] if "taskRun" in a["definition"])
+    worker.report_running(run)
+    worker.poll()
+    # When the user ends the session
+    admin.update_session(
+        farmId=farm_id, queueId=queue_id, jobId=job_id, sessionId=session_id, targetLifecycleStatus="ENDED"
+    )
+    # Then the worker is asked to cancel it, and after it reports, the session ends and the task is READY
+    answer = worker.poll()
+    assert answer["cancelSessionActions"] == {session_id: [run]}
+    worker.updates[run] = {"completedStatus": "CANCELED", "startedAt": time_now(), "endedAt": time_now()}
+    worker.done.add(run)
+    worker.poll()
+    view = admin.get_session(farmId=farm_id, queueId=queue_id, jobId=job_id, sessionId=session_id)
+    assert view["lifecycleStatus"] == "ENDED" and view["targetLifecycleStatus"] == "ENDED"
+    counts = job_status(admin, farm_id, queue_id, job_id)["taskRunStatusCounts"]
+    assert counts["READY"] + counts["ASSIGNED"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import Connection, and_, select, update
@@ -10,7 +11,7 @@ from sqlalchemy.engine import Row
 from ..jobs import require_job
 from ..protocol import ResourceNotFoundError, ValidationError
 from ..store import session_actions, sessions, workers
-from ..worker_plane import session_log, worker_log
+from ..worker_plane import carry_interruptions, session_log, worker_log
 from ._common import page
 from ._registry import Call, Output, Params, operation
 
@@ -130,6 +131,7 @@ def update_session(call: Call, params: Params) -> Output:
     if params["targetLifecycleStatus"] != "ENDED":
         raise ValidationError.for_field("targetLifecycleStatus", "must be ENDED")
     if row.lifecycle_status != "ENDED":
+        carry_interruptions(call.conn, row, defaultdict(list), now=call.now, end_all=True)
         call.conn.execute(
             update(sessions)
             .where(sessions.c.session_id == row.session_id)

@@ -40,7 +40,7 @@ from ..store import (
     steps,
     workers,
 )
-from ._sessions import append_actions, open_actions, wind_down
+from ._sessions import append_actions, finish_action, open_actions, wind_down
 from ._tasks import claim_tasks
 
 ASSOCIATION_KIND = "queue-fleet-association"
@@ -183,10 +183,15 @@ def assign_work(
     if any(s.target_lifecycle_status == "ENDED" for s in live):
         return False
     current = live[0] if live else None
-    if current is not None and any(
-        kind_of(a.definition) == "taskRun" for a in open_actions(conn, current.session_id)
-    ):
-        return False
+    queued_runs: list[Row[Any]] = []
+    if current is not None:
+        runs = [a for a in open_actions(conn, current.session_id) if kind_of(a.definition) == "taskRun"]
+        if runs:
+            # Busy. Tasks queued behind the first one (which may be running) are given back when a
+            # higher-priority job wants this worker, so a batch never holds up urgent work.
+            queued_runs = [a for a in runs[1:] if a.status in ("ASSIGNED", "SCHEDULED")]
+            if not queued_runs:
+                return False
     queue_ids = active_queue_ids(conn, worker.farm_id, worker.fleet_id)
     options = job_options(conn, queue_ids)
     state = WorkerState(
@@ -197,6 +202,11 @@ def assign_work(
         failures_by_job=failures_by_job(conn, worker.worker_id, [o.job_id for o in options]),
     )
     choice = choose_work(state, options, failure_cap=failure_cap)
+    if queued_runs:
+        if choice is not None and _outranks(conn, options, choice.job_id, current_job_id(current)):
+            for action in queued_runs:
+                finish_action(conn, action, "NEVER_ATTEMPTED", now=now)
+        return False
     if current is not None and (choice is None or choice.job_id != current.job_id):
         wind_down(conn, current, now=now)
         return False
@@ -266,3 +276,18 @@ def _append_task(
     )
     append_actions(conn, session, definitions, now=now)
     return True
+
+
+def _outranks(conn: Connection, options: list[JobOption], job_id: str, other_job_id: str | None) -> bool:
+    """Is `job_id` of strictly higher priority than `other_job_id`?"""
+    if other_job_id is None or job_id == other_job_id:
+        return False
+    priority = {o.job_id: o.priority for o in options}
+    other = priority.get(other_job_id)
+    if other is None:
+        other = conn.execute(select(jobs.c.priority).where(jobs.c.job_id == other_job_id)).scalar()
+    return priority.get(job_id, 0) > int(other or 0)
+
+
+def current_job_id(session: Row[Any] | None) -> str | None:
+    return None if session is None else str(session.job_id)

@@ -235,19 +235,31 @@ def _apply_one(
 
 
 def carry_interruptions(
-    conn: Connection, session: Row[Any], cancel: dict[str, list[str]], *, now: dt.datetime
+    conn: Connection,
+    session: Row[Any],
+    cancel: dict[str, list[str]],
+    *,
+    now: dt.datetime,
+    end_all: bool = False,
 ) -> bool:
-    """Stop work a user canceled/suspended/requeued, or all work of a session asked to END.
+    """Stop work a user canceled/suspended/requeued (or, with `end_all`, all work of the session).
 
     A running action is named in `cancelSessionActions` (CANCELING until the worker reports); queued
-    non-exit actions are dropped as NEVER_ATTEMPTED (the first one also named, in case it just
-    started); the session then winds down. Returns True when tasks were released.
+    non-exit actions are dropped as NEVER_ATTEMPTED (the first one is also named, in case it has
+    just started); the session then winds down. A CANCELING action the worker never reported as
+    started is named once more and closed. Returns True when tasks were released.
     """
     actions = open_actions(conn, session.session_id)
     if not actions:
         return False
-    ending = session.target_lifecycle_status == "ENDED"
-    task_ids = [a.task_id for a in actions if a.task_id]
+    released = False
+    for action in actions:
+        if action.status == "CANCELING":
+            cancel[session.session_id].append(action.session_action_id)
+            if action.started_at is None and not end_all:
+                finish_action(conn, action, "NEVER_ATTEMPTED", now=now)
+                released = True
+    task_ids = [a.task_id for a in actions if a.task_id and a.status != "CANCELING"]
     interrupted: set[str] = set()
     if task_ids:
         interrupted = {
@@ -258,20 +270,19 @@ def carry_interruptions(
                 )
             )
         }
-    canceling = [a.session_action_id for a in actions if a.status == "CANCELING"]
-    cancel[session.session_id].extend(canceling)
-    if not interrupted and not ending:
-        return False
-    released = False
+    if not interrupted and not end_all:
+        return released
     hit = False
     head = actions[0].session_action_id
     for action in actions:
         if kind_of(action.definition) == "envExit" or action.status == "CANCELING":
             continue
-        if not (ending or hit or action.task_id in interrupted):
+        if not (end_all or hit or action.task_id in interrupted):
             continue
         hit = True
-        if action.status == "RUNNING":
+        is_head = action.session_action_id == head
+        if action.status == "RUNNING" or (end_all and is_head):
+            # Delivered to the worker in the next answer when `end_all` (a user's UpdateSession).
             conn.execute(
                 update(session_actions)
                 .where(session_actions.c.session_action_id == action.session_action_id)
@@ -279,10 +290,9 @@ def carry_interruptions(
             )
             cancel[session.session_id].append(action.session_action_id)
         else:
-            if action.session_action_id == head:
+            if is_head:
                 cancel[session.session_id].append(action.session_action_id)
             finish_action(conn, action, "NEVER_ATTEMPTED", now=now)
             released = True
-    if hit or ending:
-        wind_down(conn, session, now=now)
+    wind_down(conn, session, now=now)
     return released
