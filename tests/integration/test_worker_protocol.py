@@ -29,11 +29,16 @@ from farmhand.testing import ServerProcess
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(scope="module")
-def farm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server with a failure cap of 2 (so the cap test is short)."""
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def farm_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A server with a failure cap of 2 (so the cap test is short), on SQLite and on PostgreSQL."""
+    url = request.getfixturevalue("pg_cluster").new_database() if request.param == "postgres" else None
     with ServerProcess(
-        Path(tmp_path_factory.mktemp("worker-protocol")), env={"FARMHAND_WORKER_FAILURE_CAP": "2"}
+        Path(tmp_path_factory.mktemp("worker-protocol")),
+        database_url=url,
+        env={"FARMHAND_WORKER_FAILURE_CAP": "2"},
     ) as proc:
         yield proc
 

@@ -65,6 +65,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 TELEMETRY_PATH = f"/{DEADLINE_API_VERSION}/telemetry"
+REQUEST_THREADS = 256
 
 
 @dataclass
@@ -424,6 +425,9 @@ async def _lifespan(receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            # Each request runs on a worker thread, and an idle farmhand worker's long poll holds
+            # one while it waits: room for many workers beyond anyio's default of 40.
+            anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
