@@ -12,7 +12,7 @@ assignment round trip. Two layers are measured:
 An assignment is a taskRun handed out; the figure is assignments / wall time until the job is done.
 
     .venv/bin/python benchmarks/dispatch.py --quick              # SQLite, 500 tasks, 2 workers
-    .venv/bin/python benchmarks/dispatch.py --postgres           # SQLite and PostgreSQL, 2000 tasks, 1/2/8 workers
+    .venv/bin/python benchmarks/dispatch.py --postgres   # SQLite and PostgreSQL, 2000 tasks, 1/2/8 workers
 
 Batches: with many READY tasks per worker, one answer hands out up to 16 tasks (see README,
 "How work reaches workers"), so assignments/s is higher than calls/s.
