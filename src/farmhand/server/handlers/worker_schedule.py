@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..worker_plane import ScheduleSettings, requested_wait, update_worker_schedule
+from ..worker_plane import ScheduleSettings, requested_wait, update_worker_schedule, worker_timeout_seconds
 from ._registry import Call, Output, Params, operation
 
 
@@ -25,7 +25,8 @@ def update_schedule(call: Call, params: Params) -> Output:
     )
     call.hints["quiet"] = not result.changed_work
     if not result.output["assignedSessions"]:
-        wait = requested_wait(call.headers)
+        # Never hold a call past half the silence that makes a worker NOT_RESPONDING.
+        wait = min(requested_wait(call.headers), worker_timeout_seconds(call.runtime) / 2)
         if wait > 0:
             call.hints["wait_for_work_seconds"] = wait
     return result.output

@@ -3,6 +3,7 @@
 from ._entities import get_job_entities, queue_role_arn
 from ._logs import session_log, worker_log
 from ._reclaim import CompatibilityChecker, reclaim_silent_workers, start_worker_plane
+from ._reclaim import timeout_of as worker_timeout_seconds
 from ._schedule import (
     ONLINE_WORKER_STATUSES,
     ScheduleResult,
@@ -38,4 +39,5 @@ __all__ = [
     "update_worker_schedule",
     "work_signal",
     "worker_log",
+    "worker_timeout_seconds",
 ]

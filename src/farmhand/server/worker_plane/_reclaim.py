@@ -49,7 +49,11 @@ def timeout_of(runtime: Any) -> float:
 def reclaim_silent_workers(runtime: Any, *, now: dt.datetime | None = None) -> list[str]:
     """Mark silent workers NOT_RESPONDING and free their work; returns their ids."""
     now = now or dt.datetime.now(dt.UTC)
-    cutoff = now - dt.timedelta(seconds=timeout_of(runtime))
+    timeout = timeout_of(runtime)
+    started = getattr(runtime, "worker_plane_started_at", None)
+    if started is not None and (now - started).total_seconds() < timeout:
+        return []  # a restarted server gives every worker a full timeout to call in again
+    cutoff = now - dt.timedelta(seconds=timeout)
     reclaimed: list[str] = []
     is_silent = and_(
         workers.c.status.in_(SCHEDULABLE_WORKER_STATUSES),
@@ -162,6 +166,7 @@ def start_worker_plane(runtime: Any) -> None:
     if getattr(runtime, "_worker_plane_started", False):
         return
     runtime._worker_plane_started = True
+    runtime.worker_plane_started_at = dt.datetime.now(dt.UTC)
     checker = CompatibilityChecker()
     interval = min(HOUSEKEEPING_INTERVAL_SECONDS, max(0.2, timeout_of(runtime) / 4))
 
