@@ -36,6 +36,7 @@ class RecordingReporter:
         self.completed_actions: dict[str, dict[str, Any]] = {}
         self.progress: dict[str, list[tuple[float | None, str | None]]] = {}
         self.order: list[str] = []
+        self.wakes: list[str | None] = []  # the last completed action each time the loop was woken
 
     def running(
         self,
@@ -141,7 +142,7 @@ def make_session(server: ServerProcess, tmp_path: Path) -> Iterator[Any]:
             deadline=None,
             logs=logs,
             reporter=reporter,
-            wake=lambda: None,
+            wake=lambda: reporter.wakes.append(reporter.order[-1] if reporter.order else None),
         )
         session_id = "session-" + uuid.uuid4().hex
         primed = JobEntities(
@@ -394,3 +395,21 @@ def test_notify_then_terminate_lets_the_task_clean_up_before_the_tree_is_killed(
     _, alive = psutil.wait_procs(tree, timeout=15)
     assert not alive
     assert cleaned.read_text().strip() == "cleaned"
+
+
+def test_the_loop_is_woken_when_the_session_runs_dry_or_an_action_fails(make_session: Any) -> None:
+    session, reporter, _ = make_session([script_step("step-1", "exit $(( {{Task.Param.N}} == 9 ? 4 : 0 ))")])
+    # Given a batch of three tasks that succeed
+    session.assign([task("a-0", "step-1", 1), task("a-1", "step-1", 2), task("a-2", "step-1", 3)])
+    session.start()
+    reporter.wait_for("a-2")
+    time.sleep(0.2)
+    # Then the scheduler loop was woken once, when the batch was done, not after every task
+    assert reporter.wakes == ["a-2"]
+    # When the next batch starts with a failing task
+    session.assign([task("a-3", "step-1", 9), task("a-4", "step-1", 1)])
+    assert reporter.wait_for("a-3")["status"] == "FAILED"
+    reporter.wait_for("a-4")
+    time.sleep(0.2)
+    # Then it is woken at once for the failure
+    assert reporter.wakes[1] in ("a-3", "a-4")

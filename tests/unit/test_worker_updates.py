@@ -20,22 +20,20 @@ def _request_shape() -> object:
 
 
 def test_completion_is_not_reopened_by_a_late_progress_report() -> None:
-    wakes: list[int] = []
-    updates = ActionUpdates(lambda: wakes.append(1))
+    updates = ActionUpdates()
     # Given an action that ran and completed
     updates.running("sa-0", started_at=START, progress=40, message="rendering")
     updates.completed("sa-0", "SUCCEEDED", started_at=START, ended_at=START, exit_code=0)
     # When openjd's last progress callback arrives after the completion
     updates.running("sa-0", started_at=START, progress=90)
-    # Then the farm is still told it SUCCEEDED, and the loop was woken for the completion
+    # Then the farm is still told it SUCCEEDED
     pending, _ = updates.snapshot()
     assert pending["sa-0"]["completedStatus"] == "SUCCEEDED"
     assert pending["sa-0"]["progressPercent"] == 100
-    assert wakes == [1]
 
 
 def test_updates_leave_only_when_a_call_carrying_them_succeeded() -> None:
-    updates = ActionUpdates(lambda: None)
+    updates = ActionUpdates()
     updates.running("sa-0", started_at=START, progress=10)
     updates.running("sa-1", started_at=START)
     # Given a snapshot sent to the farm
@@ -51,7 +49,7 @@ def test_updates_leave_only_when_a_call_carrying_them_succeeded() -> None:
 
 
 def test_updates_are_valid_request_members_for_the_model() -> None:
-    updates = ActionUpdates(lambda: None)
+    updates = ActionUpdates()
     updates.running(A0, started_at=START, progress=250.0, message="x" * 5000)
     updates.completed(A1, "NEVER_ATTEMPTED")
     updates.completed(A2, "FAILED", started_at=START, ended_at=START, exit_code=signed_exit_code(2**32 - 1))

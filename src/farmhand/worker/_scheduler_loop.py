@@ -5,7 +5,9 @@ the same updates are sent again); the answer lists every live session with all o
 actions, which replace each session's local queue (spec: service semantics §5.4). A session the
 answer no longer lists is ended. While idle the worker asks the farm to hold the call until work
 arrives (`x-farmhand-wait-seconds`), so a ready task reaches it without waiting a poll interval;
-while busy it polls every `updateIntervalSeconds`, and at once when an action finishes.
+while busy it polls every `updateIntervalSeconds`, and at once when a session finishes its last
+queued action or an action does not succeed (completions inside a batch of tasks ride along with
+the next poll, which keeps calls, and the farm's work, per task low).
 """
 
 from __future__ import annotations
@@ -33,12 +35,11 @@ MESSAGE_LIMIT = 4096
 class ActionUpdates:
     """Action updates waiting to reach the farm; an update leaves only after a call carrying it succeeds."""
 
-    def __init__(self, wake: Any) -> None:
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[str, dict[str, Any]] = {}
         self._versions: dict[str, int] = {}
         self._counter = 0
-        self._wake = wake
 
     def _store(self, action_id: str, info: dict[str, Any]) -> None:
         self._counter += 1
@@ -87,7 +88,6 @@ class ActionUpdates:
             info["progressPercent"] = 100
         with self._lock:
             self._store(action_id, info)
-        self._wake()
 
     def snapshot(self) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
         with self._lock:
@@ -125,7 +125,7 @@ class SchedulerLoop:
         queue_environment: Callable[[str], dict[str, str] | None] | None = None,
     ) -> None:
         self._wake = threading.Event()
-        self.updates = ActionUpdates(self._wake.set)
+        self.updates = ActionUpdates()
         self.context = SessionContext(
             config=config,
             worker_id=worker_id,

@@ -355,7 +355,11 @@ class WorkerSession:
                 if status in FAILED_OUTCOMES:
                     self._failed = True
                     self._abandon_queued()
-            self.context.wake()
+                idle = not self._queue
+            # Report at once when the session has run dry (it needs more work) or something went
+            # wrong (the farm must react); completions inside a batch go with the next regular poll.
+            if idle or status != "SUCCEEDED":
+                self.context.wake()
 
     def _execute(self, action: SessionAction) -> str:
         """Run one action to its end and report it; returns the completed status."""
