@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.engine import Row
 
 from ..protocol import ConflictError, ResourceNotFoundError
@@ -152,19 +152,62 @@ def apply_updates(
     )
     finished = False
     succeeded: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    plain_successes: list[dict[str, Any]] = []
+    dirty = False  # set once an update may have closed other actions of the batch
     for row in rows:
         if row.owner != worker_id:
             continue
-        # Re-read: an earlier update of this batch may have closed it (queued actions dropped).
-        current = conn.execute(
-            select(session_actions).where(session_actions.c.session_action_id == row.session_action_id)
-        ).first()
+        current: Row[Any] | None = row
+        if dirty:
+            current = conn.execute(
+                select(session_actions).where(session_actions.c.session_action_id == row.session_action_id)
+            ).first()
         if current is None or current.status in FINISHED_ACTION_STATUSES:
             continue
-        finished |= _apply_one(conn, current, updates[row.session_action_id], succeeded, now=now)
+        info = updates[row.session_action_id]
+        if info.get("completedStatus") == "SUCCEEDED":
+            # The common case, written for the whole batch in one statement.
+            plain_successes.append(_success_values(current, info, now))
+            if kind_of(current.definition) == "taskRun" and current.task_id:
+                succeeded[current.job_id].append((current.task_id, current.session_action_id))
+            finished = True
+            continue
+        dirty = True
+        finished |= _apply_one(conn, current, info, succeeded, now=now)
+    if plain_successes:
+        conn.execute(
+            update(session_actions)
+            .where(session_actions.c.session_action_id == bindparam("succeeded_action"))
+            .values(
+                status="SUCCEEDED",
+                started_at=bindparam("s_started"),
+                ended_at=bindparam("s_ended"),
+                worker_updated_at=bindparam("s_updated"),
+                process_exit_code=bindparam("s_exit"),
+                progress_message=bindparam("s_message"),
+                progress_percent=bindparam("s_percent"),
+                manifests=bindparam("s_manifests"),
+            ),
+            plain_successes,
+        )
     for job_id, pairs in succeeded.items():
         settle_succeeded(conn, job_id, pairs, now=now)
     return finished
+
+
+def _success_values(action: Row[Any], info: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+    started = info.get("startedAt") or action.started_at
+    is_task = kind_of(action.definition) == "taskRun"
+    return {
+        "succeeded_action": action.session_action_id,
+        "s_started": started,
+        "s_ended": info.get("endedAt") or (now if started is not None else None),
+        "s_updated": info.get("updatedAt") or now,
+        "s_exit": info.get("processExitCode", action.process_exit_code),
+        "s_message": info.get("progressMessage", action.progress_message),
+        "s_percent": 100 if is_task else action.progress_percent,
+        "s_manifests": info.get("manifests", action.manifests),
+    }
 
 
 def _apply_one(
