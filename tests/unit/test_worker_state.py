@@ -109,3 +109,20 @@ def test_two_agents_cannot_share_a_data_dir(tmp_path: Path) -> None:
     again = WorkerConfig(farm_id=FARM, fleet_id=FLEET, data_dir=tmp_path)
     again.prepare()
     again.release()
+
+
+def test_session_directories_of_a_killed_run_are_cleared_at_start(tmp_path: Path) -> None:
+    config = WorkerConfig(farm_id=FARM, fleet_id=FLEET, data_dir=tmp_path)
+    config.prepare()
+    try:
+        # Given a session directory left behind by an agent killed mid-session
+        leftover = config.sessions_dir / "session-abc-xyz"
+        (leftover / "files").mkdir(parents=True)
+        (leftover / "files" / "scene.txt").write_text("partial")
+        # When the agent starts again
+        assert config.clear_stale_sessions() == 1
+        # Then the directory is gone, and only session directories were touched
+        assert not leftover.exists()
+        assert config.state_file.parent.exists()
+    finally:
+        config.release()

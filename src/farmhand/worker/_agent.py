@@ -77,6 +77,9 @@ class WorkerAgent:
         config.prepare()
         if handle_signals:
             self.install_signal_handlers()
+        stale = config.clear_stale_sessions()
+        if stale:
+            log.info("removed %d session directories left by an earlier run", stale)
         bootstrap = bootstrap_session(config)
         host = host_properties()
         worker_caps = capabilities()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -67,6 +68,17 @@ class WorkerConfig:
             handle.write(f"{os.getpid()}\n")
             handle.flush()
             self._lock = handle
+
+    def clear_stale_sessions(self) -> int:
+        """Remove session directories a previous run of this agent left (it was killed mid-session)."""
+        if self.retain_session_dirs:
+            return 0
+        removed = 0
+        for entry in self.sessions_dir.iterdir():
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed += 1
+        return removed
 
     def release(self) -> None:
         if self._lock is not None:
