@@ -386,3 +386,29 @@ def test_update_session_ended_cancels_the_running_action(farm_server, admin, far
     assert view["lifecycleStatus"] == "ENDED" and view["targetLifecycleStatus"] == "ENDED"
     counts = job_status(admin, farm_id, queue_id, job_id)["taskRunStatusCounts"]
     assert counts["READY"] + counts["ASSIGNED"] == 1
+
+
+def test_stop_scheduling_and_cancel_tasks_stops_running_work(farm_server, admin, farm) -> None:
+    # Given a worker running a task of the queue
+    farm_id, queue_id, fleet_id = farm
+    job_id = submit(admin, farm_id, queue_id, job_template(step("A", 1)))
+    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
+    ((session_id, session),) = worker.poll()["assignedSessions"].items()
+    run = next(a["sessionActionId"] for a in session["sessionActions"] if "taskRun" in a["definition"])
+    worker.report_running(run)
+    worker.poll()
+    # When the queue's association with the fleet is told to stop and cancel
+    admin.update_queue_fleet_association(
+        farmId=farm_id, queueId=queue_id, fleetId=fleet_id, status="STOP_SCHEDULING_AND_CANCEL_TASKS"
+    )
+    # Then the worker is asked to cancel the running action, and gets no more work from that queue
+    answer = worker.poll()
+    assert answer["cancelSessionActions"] == {session_id: [run]}
+    worker.updates[run] = {"completedStatus": "CANCELED", "startedAt": time_now(), "endedAt": time_now()}
+    worker.done.add(run)
+    worker.work(3)
+    assert worker.last["assignedSessions"] == {}
+    # And the task waits READY for a fleet that still serves the queue; the association is STOPPED
+    assert job_status(admin, farm_id, queue_id, job_id)["taskRunStatusCounts"]["READY"] == 1
+    association = admin.get_queue_fleet_association(farmId=farm_id, queueId=queue_id, fleetId=fleet_id)
+    assert association["status"] == "STOPPED"

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Row
 
 from ..protocol import ConflictError, ResourceNotFoundError
 from ..scheduler import kind_of, update_interval
-from ..store import session_actions, sessions, tasks, workers
+from ..store import resources, session_actions, sessions, tasks, workers
 from ._assign import assign_work
 from ._logs import session_log
 from ._sessions import (
@@ -95,8 +95,12 @@ def update_worker_schedule(
     conn.execute(update(workers).where(workers.c.worker_id == worker_id).values(last_seen_at=now))
     changed = apply_updates(conn, worker_id, updates, now=now)
     cancel: dict[str, list[str]] = defaultdict(list)
-    for session in open_sessions(conn, worker_id):
-        changed |= carry_interruptions(conn, session, cancel, now=now)
+    live = open_sessions(conn, worker_id)
+    stopping = canceling_queues(conn, farm_id, fleet_id) if live else set()
+    for session in live:
+        # STOP_SCHEDULING_AND_CANCEL_TASKS on the queue's association: its running work stops now.
+        end_all = session.queue_id in stopping and session.target_lifecycle_status != "ENDED"
+        changed |= carry_interruptions(conn, session, cancel, now=now, end_all=end_all)
     if worker.status != "STOPPING":
         assign_work(conn, worker, now=now, failure_cap=settings.failure_cap, by=by)
     assigned: dict[str, Any] = {}
@@ -126,6 +130,23 @@ def update_worker_schedule(
         "updateIntervalSeconds": update_interval(busy=bool(assigned), idle_interval=settings.idle_interval),
     }
     return ScheduleResult(output, changed)
+
+
+def canceling_queues(conn: Connection, farm_id: str, fleet_id: str) -> set[str]:
+    """Queues whose association with this fleet asks for running work to be canceled."""
+    return {
+        str(r.parent_id)
+        for r in conn.execute(
+            select(resources.c.parent_id).where(
+                and_(
+                    resources.c.kind == "queue-fleet-association",
+                    resources.c.farm_id == farm_id,
+                    resources.c.ref_id == fleet_id,
+                    resources.c.status == "STOP_SCHEDULING_AND_CANCEL_TASKS",
+                )
+            )
+        )
+    }
 
 
 def assigned_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
