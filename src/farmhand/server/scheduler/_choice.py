@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ._capabilities import NO_REQUIREMENTS, Requirements, WorkerCapabilities, worker_satisfies
 
 DEFAULT_FAILURE_CAP = 3
-MAX_TASK_BATCH = 16
+MAX_TASK_BATCH = 32
 
 
 @dataclass(frozen=True)
