@@ -20,7 +20,8 @@ def test_create_get_update_list_delete_farm(deadline: Any) -> None:
     assert farm["createdBy"].startswith("arn:aws:iam::")
     deadline.update_farm(farmId=farm_id, displayName="Renamed")
     assert deadline.get_farm(farmId=farm_id)["displayName"] == "Renamed"
-    assert farm_id in [f["farmId"] for f in deadline.list_farms()["farms"]]
+    listed = [f["farmId"] for page in deadline.get_paginator("list_farms").paginate() for f in page["farms"]]
+    assert farm_id in listed
     deadline.delete_farm(farmId=farm_id)
     with pytest.raises(ClientError) as info:
         deadline.get_farm(farmId=farm_id)
