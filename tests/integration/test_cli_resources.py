@@ -165,10 +165,10 @@ def test_profile_option_never_reaches_the_config_file_even_with_telemetry_on(
     credentials = Path(str(other.env["AWS_SHARED_CREDENTIALS_FILE"]))
     credentials.write_text(credentials.read_text().replace(f"[{PROFILE}]", "[plain]"))
     other.extra_env["DEADLINE_CLOUD_TELEMETRY_OPT_OUT"] = ""
-    # When a command runs with --profile plain
-    result = other.run("farm", "list", "--profile", "plain", "--json")
+    # When a command runs with --profile plain, in a fresh process (telemetry starts once per process)
+    result = other.run_process("farm", "list", "--profile", "plain", "--json")
     # Then it used that profile, and the config file still names the configured one
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     assert station.farm_id in result.stdout
     written = other.deadline_config.read_text()
     assert "identifier = " in written  # the file was written during the command
