@@ -274,7 +274,11 @@ class FarmApp:
             if deadline is None:
                 deadline = time.monotonic() + float(wait)
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not signal.wait_past(generation, remaining):
+            if (
+                remaining <= 0
+                or self.runtime.stopping.is_set()
+                or not signal.wait_past(generation, remaining)
+            ):
                 return output
             params = {**params, "updatedSessionActions": {}}
 

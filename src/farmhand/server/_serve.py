@@ -6,11 +6,13 @@ import errno
 import logging
 import socket
 from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 
 from ._app import FarmApp
 from ._runtime import ServerConfig, ServerRuntime
+from .worker_plane import work_signal
 
 
 class PortInUseError(RuntimeError):
@@ -56,6 +58,16 @@ def serve(config: ServerConfig, on_ready: Callable[[str, ServerRuntime], None] |
             on_ready(url, runtime)
 
     server.startup = startup  # type: ignore[method-assign]
+
+    original_handle_exit = server.handle_exit
+
+    def handle_exit(sig: int, frame: FrameType | None) -> None:
+        """Release held long polls at once, so shutdown does not wait out their timeouts."""
+        runtime.stopping.set()
+        work_signal(runtime).notify()
+        original_handle_exit(sig, frame)
+
+    server.handle_exit = handle_exit  # type: ignore[method-assign]
     try:
         server.run(sockets=[sock])
     finally:
