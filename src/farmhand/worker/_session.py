@@ -30,6 +30,7 @@ log = logging.getLogger("farmhand.worker")
 
 FAILED_OUTCOMES = frozenset({"FAILED", "CANCELED", "INTERRUPTED"})
 LOCAL_EXIT_SECONDS = 30.0
+LOG_FLUSH_BEFORE_REPORT_SECONDS = 2.0
 BOOTSTRAP_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 
@@ -134,6 +135,7 @@ class WorkerSession:
         self._terminal: ActionStatus | None = None
         self._started: dt.datetime | None = None
         self._openjd: Session | None = None
+        self._shipper: LogShipper | None = None
         self.entities = entities or JobEntities(
             context.deadline,
             farm_id=context.config.farm_id,
@@ -246,6 +248,7 @@ class WorkerSession:
                 f"farmhand worker {self.context.worker_id} on {socket.gethostname()}: "
                 f"session {self.session_id} of job {self.job_id} in queue {self.queue_id}"
             )
+            self._shipper = shipper
             handler = ShippingHandler(shipper, session_id=self.session_id)
             handler.setFormatter(logging.Formatter("%(message)s"))
             OPENJD_LOG.addHandler(handler)
@@ -359,6 +362,8 @@ class WorkerSession:
             # Report at once when the session has run dry (it needs more work) or something went
             # wrong (the farm must react); completions inside a batch go with the next regular poll.
             if idle or status != "SUCCEEDED":
+                if idle:
+                    self._flush_log()  # a job read as finished has its output in the log
                 self.context.wake()
 
     def _execute(self, action: SessionAction) -> str:
@@ -434,6 +439,8 @@ class WorkerSession:
             reason = self._stop_reason
         status, message = _outcome(terminal, reason)
         exit_code = signed_exit_code(terminal.exit_code) if terminal.exit_code is not None else None
+        if status != "SUCCEEDED":
+            self._flush_log()  # whoever reads why it failed finds the output already in the log
         self.context.reporter.completed(
             action.action_id,
             status,
@@ -443,6 +450,11 @@ class WorkerSession:
             message=message[:4096] if message else None,
         )
         return status
+
+    def _flush_log(self) -> None:
+        """Send the session log so far before a result the user will want to read it for (bounded)."""
+        if self._shipper is not None:
+            self._shipper.flush(timeout=LOG_FLUSH_BEFORE_REPORT_SECONDS)
 
     def _sync_attachments(self, action: SessionAction, started: dt.datetime) -> str:
         """Jobs without attachments need no sync; jobs with them cannot run on this worker yet."""
