@@ -200,6 +200,23 @@ def test_running_then_succeeding_sets_times_counters_and_resolves_dependencies(c
     assert_counters_match_tasks(conn)
 
 
+def test_a_task_finishing_within_one_poll_still_has_a_start_time(conn: Connection) -> None:
+    # Given a task a worker holds (ASSIGNED) and one nobody ran (READY)
+    ids = make_job(conn, {"render": (2, [])})
+    set_task_status(conn, JOB, ids["render"][:1], "ASSIGNED", now=NOW)
+    # When the held one is reported SUCCEEDED without ever being reported RUNNING
+    later = NOW + dt.timedelta(seconds=1)
+    set_task_status(conn, JOB, ids["render"][:1], "SUCCEEDED", now=later)
+    # Then it, its step and its job have a start time
+    assert task_row(conn, ids["render"][0]).started_at == later
+    assert step_row(conn, "render").started_at == later
+    assert job_row(conn).started_at == later
+    # When a user marks the never-run task SUCCEEDED, Then it gets no start time
+    set_task_status(conn, JOB, ids["render"][1:], "SUCCEEDED", now=later)
+    assert task_row(conn, ids["render"][1]).started_at is None
+    assert_counters_match_tasks(conn)
+
+
 def test_only_from_moves_only_tasks_in_those_states(conn: Connection) -> None:
     # Given a step with three READY tasks, one of them RUNNING
     ids = make_job(conn, {"render": (3, [])})

@@ -34,7 +34,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, literal, select, true, update
+from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select, true, update
 
 from ..store import TASK_RUN_STATUSES, Epoch, count_column, jobs, step_dependencies, steps, tasks
 
@@ -46,6 +46,8 @@ RUNNING_STATES = ("ASSIGNED", "STARTING", "SCHEDULED", "RUNNING")
 #: The statuses in which a task, step or job has finished for waiting purposes.
 TERMINAL_STATUSES = frozenset(TERMINAL_ORDER)
 #: Task statuses that count as a finished run (a task's `endedAt` is set on entering them).
+_RUN_RESULTS = frozenset(("SUCCEEDED", "FAILED"))
+_HELD = (*RUNNING_STATES, "INTERRUPTING")
 _TASK_ENDED = frozenset(("SUCCEEDED", "FAILED", "CANCELED", "NOT_COMPATIBLE", "SUSPENDED"))
 #: The targets a user may ask for (UpdateJob/UpdateStep/UpdateTask).
 USER_TARGETS = ("READY", "FAILED", "SUCCEEDED", "CANCELED", "SUSPENDED", "PENDING")
@@ -124,6 +126,16 @@ def _move(
         values["updated_by"] = by
     if status == "RUNNING":
         values["started_at"] = func.coalesce(tasks.c.started_at, literal(now, Epoch()))
+    elif status in _RUN_RESULTS:
+        # A short task can finish within one worker poll, never reported RUNNING on its own:
+        # a task that was held by a worker has still started.
+        values["started_at"] = case(
+            (
+                and_(tasks.c.run_status.in_(_HELD), tasks.c.started_at.is_(None)),
+                literal(now, Epoch()),
+            ),
+            else_=tasks.c.started_at,
+        )
     if status in _TASK_ENDED:
         values["ended_at"] = now
     elif status != "INTERRUPTING":
@@ -145,7 +157,8 @@ def _move(
     for step_id, delta in per_step.items():
         conn.execute(update(steps).where(steps.c.step_id == step_id).values(**_shift(steps, delta)))
     conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**_shift(jobs, per_job)))
-    if status == "RUNNING":
+    ran = status == "RUNNING" or (status in _RUN_RESULTS and any(old in _HELD for _, old, _ in deltas))
+    if ran:
         conn.execute(
             update(steps)
             .where(and_(steps.c.step_id.in_(list(per_step)), steps.c.started_at.is_(None)))
