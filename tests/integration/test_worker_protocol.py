@@ -412,3 +412,24 @@ def test_stop_scheduling_and_cancel_tasks_stops_running_work(farm_server, admin,
     assert job_status(admin, farm_id, queue_id, job_id)["taskRunStatusCounts"]["READY"] == 1
     association = admin.get_queue_fleet_association(farmId=farm_id, queueId=queue_id, fleetId=fleet_id)
     assert association["status"] == "STOPPED"
+
+
+def test_step_details_carry_the_resolved_symbol_table_of_expr_templates(farm_server, admin, farm) -> None:
+    # Given an EXPR job whose step binds a value with `let`
+    farm_id, queue_id, fleet_id = farm
+    template = job_template(
+        {**step("A"), "let": ["double = Param.N * 2"]},
+        extensions=["EXPR"],
+        parameterDefinitions=[{"name": "N", "type": "INT", "default": 3}],
+    )
+    job_id = submit(admin, farm_id, queue_id, template)
+    step_id = admin.list_steps(farmId=farm_id, queueId=queue_id, jobId=job_id)["steps"][0]["stepId"]
+    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
+    # When the worker asks for the step's details
+    answer = worker.client.batch_get_job_entity(
+        **worker.ids(), identifiers=[{"stepDetails": {"jobId": job_id, "stepId": step_id}}]
+    )
+    # Then they list the extension and carry openjd's symbol table with the binding
+    details = answer["entities"][0]["stepDetails"]
+    assert details["extensions"] == ["EXPR"]
+    assert "double" in details["resolvedSymbolTable"]

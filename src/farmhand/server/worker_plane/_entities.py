@@ -125,7 +125,7 @@ def step_details(conn: Connection, farm_id: str, job_id: str, step_id: str) -> d
             select(step_dependencies.c.depends_on_step_id).where(step_dependencies.c.step_id == step_id)
         )
     ]
-    return {
+    details = {
         "jobId": job_id,
         "stepId": step_id,
         "schemaVersion": JOB_SCHEMA,
@@ -133,6 +133,14 @@ def step_details(conn: Connection, farm_id: str, job_id: str, step_id: str) -> d
         "dependencies": upstream,
         "extensions": list(job.extensions or []),
     }
+    return _with_symbols(details, step.resolved_symbol_table)
+
+
+def _with_symbols(details: dict[str, Any], symbol_table: str | None) -> dict[str, Any]:
+    """Add openjd's resolved symbol table (EXPR templates' `let` bindings) when the job has one."""
+    if symbol_table:
+        details["resolvedSymbolTable"] = symbol_table
+    return details
 
 
 def environment_details(conn: Connection, farm_id: str, job_id: str, environment_id: str) -> dict[str, Any]:
@@ -141,27 +149,31 @@ def environment_details(conn: Connection, farm_id: str, job_id: str, environment
     if environment_id.startswith("STEP:"):
         _, step_id, name = environment_id.split(":", 2)
         step = conn.execute(
-            select(steps.c.template).where(and_(steps.c.step_id == step_id, steps.c.job_id == job_id))
+            select(steps.c.template, steps.c.resolved_symbol_table).where(
+                and_(steps.c.step_id == step_id, steps.c.job_id == job_id)
+            )
         ).first()
         for env in ((step.template if step else None) or {}).get("stepEnvironments") or []:
             if env.get("name") == name:
-                return {
+                details = {
                     "jobId": job_id,
                     "environmentId": environment_id,
                     "schemaVersion": JOB_SCHEMA,
                     "template": dict(env),
                     "extensions": extensions,
                 }
+                return _with_symbols(details, step.resolved_symbol_table if step else None)
     else:
         for env in job.environments or []:
             if env.get("environmentId") == environment_id:
-                return {
+                details = {
                     "jobId": job_id,
                     "environmentId": environment_id,
                     "schemaVersion": env.get("schemaVersion") or JOB_SCHEMA,
                     "template": dict(env["template"]),
                     "extensions": extensions,
                 }
+                return _with_symbols(details, job.resolved_symbol_table)
     raise EntityError("ResourceNotFoundException", f"Environment {environment_id} not found in job {job_id}")
 
 
