@@ -265,10 +265,10 @@ def test_suspended_upstream_suspends_the_job_and_resuming_reopens_it(conn: Conne
     [
         (2, 1, "READY", 1),
         (2, 2, "READY", 2),
-        (2, 3, "FAILED", 3),
-        (0, 1, "FAILED", 1),
+        (2, 3, "FAILED", 2),
+        (0, 1, "FAILED", 0),
         (None, 5, "READY", 5),
-        (None, 6, "FAILED", 6),
+        (None, 6, "FAILED", 5),
     ],
 )
 def test_retry_policy(
@@ -282,7 +282,7 @@ def test_retry_policy(
     for _ in range(failures):
         set_task_status(conn, JOB, [task], "RUNNING", now=NOW)
         status = record_task_failure(conn, JOB, task, now=NOW)
-    # Then it is retried until the retries run out, and every failure is counted
+    # Then it is retried until the retries run out, and each retry granted is counted
     assert status == expected_status
     assert task_row(conn, task).run_status == expected_status
     assert task_row(conn, task).failure_retry_count == expected_count

@@ -14,7 +14,9 @@ def test_models_load_with_a_missing_aws_profile() -> None:
         "from farmhand.server.protocol import deadline_routes, service_model;"
         "print(sum(1 for _ in deadline_routes()), service_model('logs').metadata['targetPrefix'])"
     )
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
     # Then they load: every deadline operation has a route
     assert result.returncode == 0, result.stderr
     count, prefix = result.stdout.split()

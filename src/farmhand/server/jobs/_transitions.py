@@ -210,8 +210,9 @@ def set_task_status(
 def record_task_failure(conn: Connection, job_id: str, task_id: str, *, now: dt.datetime) -> str:
     """Apply the retry policy to a failed task run; returns the task's new status.
 
-    The task goes back to READY while `failure_retry_count <= maxRetriesPerTask` (default 5), else
-    FAILED. Once the job has `maxFailedTasksCount` FAILED tasks, its remaining unfinished tasks are
+    The task goes back to READY (one more retry counted) while it has had fewer than
+    `maxRetriesPerTask` retries (default 5), else it is FAILED: at most 1 + maxRetriesPerTask runs.
+    Once the job has `maxFailedTasksCount` FAILED tasks, its remaining unfinished tasks are
     canceled (running ones through INTERRUPTING).
     """
     job = lock_job(conn, job_id)
@@ -232,21 +233,26 @@ def record_task_failure(conn: Connection, job_id: str, task_id: str, *, now: dt.
     if task.run_status not in RUNNING_STATES:
         # A late report about a run the task has moved on from (requeued, canceled): nothing to count.
         return str(task.run_status)
-    retries = int(task.failure_retry_count or 0) + 1
-    conn.execute(update(tasks).where(tasks.c.task_id == task_id).values(failure_retry_count=retries))
-    conn.execute(
-        update(steps)
-        .where(steps.c.step_id == task.step_id)
-        .values(task_failure_retry_count=steps.c.task_failure_retry_count + 1)
-    )
-    conn.execute(
-        update(jobs)
-        .where(jobs.c.job_id == job_id)
-        .values(task_failure_retry_count=jobs.c.task_failure_retry_count + 1)
-    )
     max_retries = job.max_retries_per_task
     limit = DEFAULT_MAX_RETRIES_PER_TASK if max_retries is None else int(max_retries)
-    new_status = "READY" if retries <= limit else "FAILED"
+    # `failureRetryCount` counts retries granted: a task runs at most 1 + maxRetriesPerTask times.
+    new_status = "READY" if int(task.failure_retry_count or 0) < limit else "FAILED"
+    if new_status == "READY":
+        conn.execute(
+            update(tasks)
+            .where(tasks.c.task_id == task_id)
+            .values(failure_retry_count=tasks.c.failure_retry_count + 1)
+        )
+        conn.execute(
+            update(steps)
+            .where(steps.c.step_id == task.step_id)
+            .values(task_failure_retry_count=steps.c.task_failure_retry_count + 1)
+        )
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.job_id == job_id)
+            .values(task_failure_retry_count=jobs.c.task_failure_retry_count + 1)
+        )
     if new_status == "READY" and job.target_task_run_status == "SUSPENDED":
         new_status = "SUSPENDED"
     _move(conn, job_id, tasks.c.task_id == task_id, new_status, now=now, by=None)
