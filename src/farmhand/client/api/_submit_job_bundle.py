@@ -24,6 +24,7 @@ from ..job_bundle import (
     apply_job_parameters,
     check_bundle_containment,
     describe_hooks,
+    describe_template_error,
     merge_queue_job_parameters,
     read_asset_references,
     read_hooks,
@@ -193,7 +194,11 @@ def create_job_from_job_bundle(
     template = read_job_template(bundle_dir)
     if name is not None:
         template = template.with_name(name)
-    validate_job_template(template)
+    if debug_snapshot_dir:
+        # Nothing is sent, so nothing else would check the template. Otherwise the farm checks it with
+        # the same openjd-model rules and names the field; importing openjd here would cost a CLI
+        # submission about half a second.
+        validate_job_template(template)
 
     deadline = get_boto3_client("deadline", config)
     farm_id = get_setting("defaults.farm_id", config)
@@ -305,7 +310,7 @@ def create_job_from_job_bundle(
         print_function_callback(f"Wrote a debug snapshot of the submission to {debug_snapshot_dir}")
         return None
 
-    response = deadline.create_job(**create_job_args)
+    response = _create_job(deadline, create_job_args)
     job_id = response.get("jobId")
     if not job_id:
         raise DeadlineOperationError("CreateJob response was empty, or did not contain a Job ID.")
@@ -331,3 +336,18 @@ def create_job_from_job_bundle(
         post_metadata = {**metadata, "submissionPayload": create_job_args, "jobId": job_id}
         run_hooks("post", post_hooks, post_metadata, print_function_callback)
     return str(job_id)
+
+
+def _create_job(deadline: Any, create_job_args: dict[str, Any]) -> dict[str, Any]:
+    """CreateJob; the farm's verdict on a bad template becomes the same one-line error as a local check."""
+    from botocore.exceptions import ClientError
+
+    try:
+        response: dict[str, Any] = deadline.create_job(**create_job_args)
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        message = str(details.get("Message", ""))
+        if details.get("Code") == "ValidationException" and message.startswith("template:"):
+            raise DeadlineOperationError(describe_template_error(message[len("template:") :])) from error
+        raise
+    return response

@@ -16,6 +16,7 @@ __all__ = [
     "AssetReferences",
     "JobBundleTemplate",
     "check_bundle_containment",
+    "describe_template_error",
     "read_asset_references",
     "read_bundle_file",
     "read_job_template",
@@ -149,7 +150,12 @@ def validate_job_template(template: JobBundleTemplate) -> None:
     try:
         decode_job_template(template=template.document, supported_extensions=[e.value for e in ExtensionName])
     except DecodeValidationError as error:
-        raise DeadlineOperationError(f"The job template is not valid: {_one_line(str(error))}") from error
+        raise DeadlineOperationError(describe_template_error(str(error))) from error
+
+
+def describe_template_error(report: str) -> str:
+    """openjd's validation report (from openjd-model here, or from the farm) as one line."""
+    return f"The job template is not valid: {_one_line(report)}"
 
 
 def _one_line(report: str) -> str:
