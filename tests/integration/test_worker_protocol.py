@@ -433,3 +433,26 @@ def test_step_details_carry_the_resolved_symbol_table_of_expr_templates(farm_ser
     details = answer["entities"][0]["stepDetails"]
     assert details["extensions"] == ["EXPR"]
     assert "double" in details["resolvedSymbolTable"]
+
+
+def test_a_busy_session_running_low_is_topped_up_before_it_runs_dry(farm_server, admin, farm) -> None:
+    # Given a worker holding a batch of tasks of a 40-task step
+    farm_id, queue_id, fleet_id = farm
+    submit(admin, farm_id, queue_id, job_template(step("A", 40)))
+    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
+    answer = worker.poll()
+    ((session_id, session),) = answer["assignedSessions"].items()
+    batch = [a["sessionActionId"] for a in session["sessionActions"] if "taskRun" in a["definition"]]
+    assert 2 <= len(batch) < 40
+    # When it has run every task of the batch but the last
+    setup = len(session["sessionActions"]) - len(batch)
+    worker.run_assigned(limit=setup + len(batch) - 1)
+    answer = worker.poll()
+    # Then the same session lists that last task followed by a new batch of the same step
+    listed = [
+        a["sessionActionId"]
+        for a in answer["assignedSessions"][session_id]["sessionActions"]
+        if "taskRun" in a["definition"]
+    ]
+    assert listed[0] == batch[-1]
+    assert len(listed) > 1

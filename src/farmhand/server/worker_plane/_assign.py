@@ -159,6 +159,9 @@ def _step_plan(conn: Connection, step_id: str) -> StepPlan:
     return StepPlan(step_id, step_environment_ids(step_id, row.template if row else None), has_dependencies)
 
 
+REFILL_BELOW = 2  # a busy worker's session is topped up once fewer task runs than this wait behind the first
+
+
 def assign_work(
     conn: Connection,
     worker: Row[Any],
@@ -184,14 +187,14 @@ def assign_work(
         return False
     current = live[0] if live else None
     queued_runs: list[Row[Any]] = []
+    busy = False
     if current is not None:
         runs = [a for a in open_actions(conn, current.session_id) if kind_of(a.definition) == "taskRun"]
         if runs:
             # Busy. Tasks queued behind the first one (which may be running) are given back when a
             # higher-priority job wants this worker, so a batch never holds up urgent work.
+            busy = True
             queued_runs = [a for a in runs[1:] if a.status in ("ASSIGNED", "SCHEDULED")]
-            if not queued_runs:
-                return False
     queue_ids = active_queue_ids(conn, worker.farm_id, worker.fleet_id)
     options = job_options(conn, queue_ids)
     state = WorkerState(
@@ -202,8 +205,16 @@ def assign_work(
         failures_by_job=failures_by_job(conn, worker.worker_id, [o.job_id for o in options]),
     )
     choice = choose_work(state, options, failure_cap=failure_cap)
-    if queued_runs:
-        if choice is not None and _outranks(conn, options, choice.job_id, current_job_id(current)):
+    if busy:
+        assert current is not None
+        if choice is None:
+            return False
+        if choice.job_id == current.job_id and choice.step_id == current.step_id:
+            if len(queued_runs) < REFILL_BELOW:
+                # Running low on the same step: top the session up now, so the worker never waits
+                # a round trip between batches.
+                return _append_task(conn, worker, current, choice, now=now, by=by)
+        elif queued_runs and _outranks(conn, options, choice.job_id, current_job_id(current)):
             for action in queued_runs:
                 finish_action(conn, action, "NEVER_ATTEMPTED", now=now)
         return False
