@@ -24,13 +24,16 @@ def customer_managed(**capabilities: Any) -> dict[str, Any]:
     return {"customerManaged": {"mode": "NO_SCALING", "workerCapabilities": worker_capabilities}}
 
 
-def create_fleet(deadline: Any, farm_id: str, name: str = "fleet", **extra: Any) -> str:
+def create_fleet(
+    deadline: Any, farm_id: str, name: str = "fleet", *, max_workers: int = 4, **extra: Any
+) -> str:
+    """A customer-managed Linux fleet (the shape every worker test needs)."""
     return str(
         deadline.create_fleet(
             farmId=farm_id,
             displayName=name,
-            roleArn=FLEET_ROLE,
-            maxWorkerCount=4,
+            roleArn=extra.pop("roleArn", FLEET_ROLE),
+            maxWorkerCount=max_workers,
             configuration=extra.pop("configuration", customer_managed()),
             **extra,
         )["fleetId"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _management import create_fleet
 from botocore.exceptions import ClientError
 
 from farmhand.client import api, config
@@ -235,23 +236,7 @@ def test_lists_return_every_page_and_accept_a_caller_next_token(farm: dict[str, 
 
 def test_list_fleets_jobs_and_storage_profiles(farm: dict[str, Any]) -> None:
     deadline = farm["deadline"]
-    fleet_id = deadline.create_fleet(
-        farmId=farm["farm_id"],
-        displayName="client fleet",
-        roleArn="arn:aws:iam::123456789012:role/fleet",
-        maxWorkerCount=2,
-        configuration={
-            "customerManaged": {
-                "mode": "NO_SCALING",
-                "workerCapabilities": {
-                    "vCpuCount": {"min": 1},
-                    "memoryMiB": {"min": 512},
-                    "osFamily": "LINUX",
-                    "cpuArchitectureType": "x86_64",
-                },
-            }
-        },
-    )["fleetId"]
+    fleet_id = create_fleet(deadline, farm["farm_id"], "client fleet", max_workers=2)
     fleets = api.list_fleets(farmId=farm["farm_id"])["fleets"]
     assert [f["displayName"] for f in fleets if f["fleetId"] == fleet_id] == ["client fleet"]
     jobs = api.list_jobs(farmId=farm["farm_id"], queueId=farm["queue_id"])
@@ -1019,23 +1004,7 @@ def test_monitor_profiles_read_session_logs_with_queue_role_credentials(farm: di
 
 def test_monitor_profiles_read_worker_logs_with_fleet_role_credentials(farm: dict[str, Any]) -> None:
     deadline = farm["deadline"]
-    fleet_id = deadline.create_fleet(
-        farmId=farm["farm_id"],
-        displayName="log fleet",
-        roleArn="arn:aws:iam::123456789012:role/fleet",
-        maxWorkerCount=1,
-        configuration={
-            "customerManaged": {
-                "mode": "NO_SCALING",
-                "workerCapabilities": {
-                    "vCpuCount": {"min": 1},
-                    "memoryMiB": {"min": 512},
-                    "osFamily": "LINUX",
-                    "cpuArchitectureType": "x86_64",
-                },
-            }
-        },
-    )["fleetId"]
+    fleet_id = create_fleet(deadline, farm["farm_id"], "log fleet", max_workers=1)
     worker_id = "worker-abcdefabcdefabcdefabcdefabcdefab"
     put_log_lines(farm, f"/aws/deadline/{farm['farm_id']}/{fleet_id}", worker_id, ["agent up"])
     scoped = monitor_config(farm, farm["queue_id"])
