@@ -45,3 +45,18 @@ def new_session_token() -> str:
 
 def deadline_arn(region: str, account: str, resource_path: str) -> str:
     return f"arn:aws:deadline:{region}:{account}:{resource_path}"
+
+
+def task_key(task: str) -> tuple[str, int] | None:
+    """The (step id, index) a task id names, or None when it is not a task id at all.
+
+    Task ids are derived from their step and position, so the store keys tasks by (step, index)
+    and needs no index of its own on the id text.
+    """
+    kind, _, rest = task.partition("-")
+    hex_part, _, index = rest.partition("-")
+    if kind != "task" or not hex_part or not index.isascii() or not index.isdigit() or len(index) > 10:
+        return None
+    if index != "0" and index.startswith("0"):
+        return None
+    return f"step-{hex_part}", int(index)

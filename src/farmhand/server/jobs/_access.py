@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select, update
 
 from ..protocol import ConflictError, ResourceNotFoundError, ValidationError
-from ..store import jobs, steps, tasks
+from ..store import jobs, steps, task_is, tasks
 from ._transitions import request_tasks_status
 
 UPDATE_SUCCEEDED_MESSAGE = "Job update succeeded"
@@ -47,7 +47,7 @@ def require_task(
     row = conn.execute(
         select(tasks).where(
             and_(
-                tasks.c.task_id == task_id,
+                task_is(task_id),
                 tasks.c.step_id == step_id,
                 tasks.c.job_id == job_id,
                 tasks.c.farm_id == farm_id,

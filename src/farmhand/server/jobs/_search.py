@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 
 from ..protocol import ValidationError
-from ..store import jobs, steps, tasks
+from ..store import jobs, steps, tasks, tasks_of_job
 
 MAX_PAGE_SIZE = 100
 MAX_FILTERS = 3
@@ -382,4 +382,6 @@ def queue_scope(
     condition = and_(table.c.farm_id == farm_id, table.c.queue_id.in_(list(queue_ids)))
     if job_id:
         condition = and_(condition, table.c.job_id == job_id)
+        if table is tasks:  # tasks carry no job index: reach them through the job's steps
+            condition = and_(condition, tasks_of_job(job_id))
     return condition

@@ -34,9 +34,20 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select, true, update
+from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select, update
 
-from ..store import TASK_RUN_STATUSES, Epoch, count_column, jobs, step_dependencies, steps, tasks
+from ..store import (
+    TASK_RUN_STATUSES,
+    Epoch,
+    count_column,
+    jobs,
+    step_dependencies,
+    steps,
+    task_is,
+    tasks,
+    tasks_in,
+    tasks_of_job,
+)
 
 ACTIVE_ORDER = ("RUNNING", "INTERRUPTING", "STARTING", "SCHEDULED", "ASSIGNED", "READY")
 TERMINAL_ORDER = ("FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE", "SUCCEEDED")
@@ -197,7 +208,7 @@ def set_task_status(
     moved = 0
     ids = list(dict.fromkeys(task_ids))
     for chunk in _in_chunks(ids):
-        where: ColumnElement[bool] = tasks.c.task_id.in_(list(chunk))
+        where: ColumnElement[bool] = tasks_in(chunk)
         if only_from is not None:
             where = and_(where, tasks.c.run_status.in_(list(only_from)))
         n, _ = _move(conn, job_id, where, status, now=now, by=by)
@@ -221,13 +232,13 @@ def record_task_failure(conn: Connection, job_id: str, task_id: str, *, now: dt.
     task = conn.execute(
         select(
             tasks.c.step_id, tasks.c.failure_retry_count, tasks.c.run_status, tasks.c.target_run_status
-        ).where(and_(tasks.c.job_id == job_id, tasks.c.task_id == task_id))
+        ).where(and_(task_is(task_id), tasks.c.job_id == job_id))
     ).first()
     if task is None:
         raise LookupError(task_id)
     if task.run_status == "INTERRUPTING" and task.target_run_status:
         # The user asked for another status while the run was failing: that wish wins.
-        _move(conn, job_id, tasks.c.task_id == task_id, task.target_run_status, now=now, by=None)
+        _move(conn, job_id, task_is(task_id), task.target_run_status, now=now, by=None)
         refresh_job(conn, job_id, now=now)
         return str(task.target_run_status)
     if task.run_status not in RUNNING_STATES:
@@ -239,9 +250,7 @@ def record_task_failure(conn: Connection, job_id: str, task_id: str, *, now: dt.
     new_status = "READY" if int(task.failure_retry_count or 0) < limit else "FAILED"
     if new_status == "READY":
         conn.execute(
-            update(tasks)
-            .where(tasks.c.task_id == task_id)
-            .values(failure_retry_count=tasks.c.failure_retry_count + 1)
+            update(tasks).where(task_is(task_id)).values(failure_retry_count=tasks.c.failure_retry_count + 1)
         )
         conn.execute(
             update(steps)
@@ -255,11 +264,11 @@ def record_task_failure(conn: Connection, job_id: str, task_id: str, *, now: dt.
         )
     if new_status == "READY" and job.target_task_run_status == "SUSPENDED":
         new_status = "SUSPENDED"
-    _move(conn, job_id, tasks.c.task_id == task_id, new_status, now=now, by=None)
+    _move(conn, job_id, task_is(task_id), new_status, now=now, by=None)
     if new_status == "FAILED" and job.max_failed_tasks_count is not None:
         failed = conn.execute(select(jobs.c[count_column("FAILED")]).where(jobs.c.job_id == job_id)).scalar()
         if int(failed or 0) >= int(job.max_failed_tasks_count):
-            _apply_target(conn, job_id, true(), "CANCELED", now=now, by=None)
+            _apply_target(conn, job_id, tasks_of_job(job_id), "CANCELED", now=now, by=None)
     refresh_job(conn, job_id, now=now)
     return new_status
 
@@ -285,9 +294,9 @@ def request_tasks_status(
     changed = 0
     if task_ids is not None:
         for chunk in _in_chunks(list(dict.fromkeys(task_ids))):
-            changed += _apply_target(conn, job_id, tasks.c.task_id.in_(list(chunk)), target, now=now, by=by)
+            changed += _apply_target(conn, job_id, tasks_in(chunk), target, now=now, by=by)
     else:
-        where: ColumnElement[bool] = true() if step_id is None else tasks.c.step_id == step_id
+        where: ColumnElement[bool] = tasks_of_job(job_id) if step_id is None else tasks.c.step_id == step_id
         changed = _apply_target(conn, job_id, where, target, now=now, by=by)
     refresh_job(conn, job_id, now=now)
     return changed

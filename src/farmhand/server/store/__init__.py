@@ -13,6 +13,7 @@ from ._schema import (
     tags,
     telemetry_events,
 )
+from ._task_keys import task_is, tasks_in, tasks_of_job
 from ._types import Epoch, Json, utcnow
 from ._workers_schema import session_actions, sessions, workers
 
@@ -38,7 +39,10 @@ __all__ = [
     "step_dependencies",
     "steps",
     "tags",
+    "task_is",
     "tasks",
+    "tasks_in",
+    "tasks_of_job",
     "telemetry_events",
     "utcnow",
     "workers",

@@ -117,12 +117,12 @@ step_dependencies = Table(
 tasks = Table(
     "tasks",
     metadata,
-    Column("task_id", String(80), primary_key=True),
-    Column("step_id", String(64), nullable=False),
+    Column("task_id", String(80), nullable=False),  # derived from (step_id, task_index); see _task_keys
+    Column("step_id", String(64), primary_key=True),
     Column("job_id", String(64), nullable=False),
     Column("queue_id", String(64), nullable=False),
     Column("farm_id", String(64), nullable=False),
-    Column("task_index", Integer, nullable=False),
+    Column("task_index", Integer, primary_key=True, autoincrement=False),
     Column("run_status", String(32), nullable=False),
     Column("target_run_status", String(32), nullable=True),
     Column("failure_retry_count", Integer, nullable=False, default=0),
@@ -133,7 +133,5 @@ tasks = Table(
     Column("started_at", Epoch, nullable=True),
     Column("ended_at", Epoch, nullable=True),
     Column("latest_session_action_id", String(80), nullable=True),
-    Index("ix_tasks_step", "step_id", "task_index"),
     Index("ix_tasks_step_status", "step_id", "run_status", "task_index"),
-    Index("ix_tasks_job_status", "job_id", "run_status"),
 )

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Row
 
 from ..protocol import ConflictError, ResourceNotFoundError
 from ..scheduler import kind_of, update_interval
-from ..store import resources, session_actions, sessions, tasks, workers
+from ..store import resources, session_actions, sessions, tasks, tasks_in, workers
 from ._assign import assign_work
 from ._logs import session_log
 from ._sessions import (
@@ -329,9 +329,7 @@ def carry_interruptions(
         interrupted = {
             r.task_id
             for r in conn.execute(
-                select(tasks.c.task_id).where(
-                    and_(tasks.c.task_id.in_(task_ids), tasks.c.run_status == "INTERRUPTING")
-                )
+                select(tasks.c.task_id).where(and_(tasks_in(task_ids), tasks.c.run_status == "INTERRUPTING"))
             )
         }
     if not interrupted and not end_all:

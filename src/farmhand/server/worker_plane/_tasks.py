@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, and_, bindparam, select, update
 
 from ..jobs import RUNNING_STATES, record_task_failure, set_task_status
-from ..store import jobs, tasks
+from ..store import jobs, task_is, tasks, tasks_in
 
 HELD_STATES = (*RUNNING_STATES, "INTERRUPTING")
 
@@ -34,7 +34,7 @@ def settle_task(
     """Apply an action outcome to its task; returns the task's new status (None when not applied)."""
     task = conn.execute(
         select(tasks.c.run_status, tasks.c.target_run_status, tasks.c.latest_session_action_id).where(
-            and_(tasks.c.job_id == job_id, tasks.c.task_id == task_id)
+            and_(task_is(task_id), tasks.c.job_id == job_id)
         )
     ).first()
     if task is None or task.latest_session_action_id != action_id or task.run_status not in HELD_STATES:
@@ -58,7 +58,7 @@ def mark_task_running(
     """The worker started the task's run."""
     task = conn.execute(
         select(tasks.c.run_status, tasks.c.latest_session_action_id).where(
-            and_(tasks.c.job_id == job_id, tasks.c.task_id == task_id)
+            and_(task_is(task_id), tasks.c.job_id == job_id)
         )
     ).first()
     if task is None or task.latest_session_action_id != action_id:
@@ -77,7 +77,7 @@ def claim_tasks(
     conn.execute(select(jobs.c.job_id).where(jobs.c.job_id == job_id).with_for_update())
     rows = list(
         conn.execute(
-            select(tasks.c.task_id, tasks.c.parameters)
+            select(tasks.c.task_id, tasks.c.task_index, tasks.c.parameters)
             .where(and_(tasks.c.step_id == step_id, tasks.c.run_status == "READY"))
             .order_by(tasks.c.task_index)
             .limit(len(action_ids))
@@ -88,9 +88,12 @@ def claim_tasks(
     set_task_status(conn, job_id, [r.task_id for r in rows], "ASSIGNED", now=now, only_from=("READY",))
     conn.execute(
         update(tasks)
-        .where(tasks.c.task_id == bindparam("claimed_task"))
+        .where(and_(tasks.c.step_id == step_id, tasks.c.task_index == bindparam("claimed_index")))
         .values(latest_session_action_id=bindparam("claiming_action")),
-        [{"claimed_task": r.task_id, "claiming_action": a} for r, a in zip(rows, action_ids, strict=False)],
+        [
+            {"claimed_index": r.task_index, "claiming_action": action}
+            for r, action in zip(rows, action_ids, strict=False)
+        ],
     )
     return [(str(r.task_id), dict(r.parameters or {})) for r in rows]
 
@@ -102,7 +105,7 @@ def settle_succeeded(
     owned = {task_id: action_id for task_id, action_id in pairs}
     rows = conn.execute(
         select(tasks.c.task_id, tasks.c.latest_session_action_id).where(
-            and_(tasks.c.task_id.in_(list(owned)), tasks.c.run_status.in_(HELD_STATES))
+            and_(tasks_in(owned), tasks.c.run_status.in_(HELD_STATES))
         )
     )
     ids = [r.task_id for r in rows if owned.get(r.task_id) == r.latest_session_action_id]
