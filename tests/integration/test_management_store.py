@@ -89,3 +89,44 @@ def test_keyset_pages_cover_rows_with_equal_timestamps_exactly_once(store: Store
         params = {"maxResults": 7, "nextToken": token}
     # Then every row comes once, in (created_at, id) order
     assert seen == [f"r{index:02d}" for index in range(25)]
+
+
+def test_tasks_rekeyed_by_step_and_index_keep_their_rows(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Revision 0004 moves the tasks' key to (step_id, task_index) on a database holding tasks."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine, text
+
+    from farmhand.server.store import metadata, steps, task_is, tasks
+    from farmhand.server.store._migrate import upgrade
+
+    for url in (sqlite_url(tmp_path), request.getfixturevalue("pg_cluster").new_database()):
+        # Given a store at revision 0003 holding three tasks of one step
+        engine = create_engine(url)
+        upgrade(engine, "0003")
+        step = "step-" + "b" * 32
+        with engine.begin() as conn:
+            for index in range(3):
+                conn.execute(
+                    text(
+                        "INSERT INTO tasks (task_id, step_id, job_id, queue_id, farm_id, task_index,"
+                        " run_status, failure_retry_count, created_at)"
+                        " VALUES (:t, :s, 'job-1', 'queue-1', 'farm-1', :i, 'READY', 0, 1.0)"
+                    ),
+                    {"t": f"task-{'b' * 32}-{index}", "s": step, "i": index},
+                )
+        engine.dispose()
+        # When the store opens (migrating to the head revision)
+        store = Store(url)
+        try:
+            with store.read() as conn:
+                # Then the schema is exactly what the code declares, and every task is found by its id
+                assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+                assert conn.execute(select(func.count()).select_from(tasks)).scalar() == 3
+                found = conn.execute(select(tasks.c.task_index).where(task_is(f"task-{'b' * 32}-2"))).all()
+                assert [row.task_index for row in found] == [2]
+                assert "ready_from" in steps.c
+        finally:
+            store.dispose()

@@ -19,6 +19,7 @@ from farmhand.server.store import (
     sqlite_url,
     step_dependencies,
     steps,
+    task_is,
     tasks,
 )
 
@@ -133,7 +134,7 @@ def step_row(conn: Connection, name: str) -> Any:
 
 
 def task_row(conn: Connection, task: str) -> Any:
-    return conn.execute(select(tasks).where(tasks.c.task_id == task)).one()
+    return conn.execute(select(tasks).where(task_is(task))).one()
 
 
 def counts_of(row: Any) -> dict[str, int]:

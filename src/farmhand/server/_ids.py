@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import secrets
 import string
-import uuid
+import time
 
 
 def new_id(prefix: str) -> str:
-    """A resource id such as `farm-0123...` (32 lowercase hex digits, as the model's patterns want)."""
-    return f"{prefix}-{uuid.uuid4().hex}"
+    """A resource id such as `farm-0123...` (32 lowercase hex digits, as the model's patterns want).
+
+    The first 16 digits are the creation time in nanoseconds, the rest random: ids sort in creation
+    order, so a new step's million task keys append at the right edge of the tasks index instead
+    of splitting pages in the middle of it (several times faster on PostgreSQL).
+    """
+    return f"{prefix}-{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
 def hex_of(resource_id: str) -> str:

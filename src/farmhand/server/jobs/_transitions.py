@@ -122,7 +122,7 @@ def _move(
     """Move the tasks matching `where` (not already in `status`) and shift the counters accordingly."""
     scope = and_(tasks.c.job_id == job_id, where, tasks.c.run_status != status)
     deltas = conn.execute(
-        select(tasks.c.step_id, tasks.c.run_status, func.count())
+        select(tasks.c.step_id, tasks.c.run_status, func.count(), func.min(tasks.c.task_index))
         .where(scope)
         .group_by(tasks.c.step_id, tasks.c.run_status)
     ).all()
@@ -159,16 +159,23 @@ def _move(
     per_step: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     per_job: dict[str, int] = defaultdict(int)
     moved = 0
-    for step_id, old, n in deltas:
+    lowest: dict[str, int] = {}
+    for step_id, old, n, first in deltas:
+        lowest[step_id] = min(lowest.get(step_id, first), first)
         per_step[step_id][old] -= n
         per_step[step_id][status] += n
         per_job[old] -= n
         per_job[status] += n
         moved += n
     for step_id, delta in per_step.items():
-        conn.execute(update(steps).where(steps.c.step_id == step_id).values(**_shift(steps, delta)))
+        shifted = _shift(steps, delta)
+        if status == "READY":  # keep `ready_from` a lower bound of the step's READY indexes
+            shifted["ready_from"] = case(
+                (steps.c.ready_from > lowest[step_id], lowest[step_id]), else_=steps.c.ready_from
+            )
+        conn.execute(update(steps).where(steps.c.step_id == step_id).values(**shifted))
     conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**_shift(jobs, per_job)))
-    ran = status == "RUNNING" or (status in _RUN_RESULTS and any(old in _HELD for _, old, _ in deltas))
+    ran = status == "RUNNING" or (status in _RUN_RESULTS and any(old in _HELD for _, old, _, _ in deltas))
     if ran:
         conn.execute(
             update(steps)

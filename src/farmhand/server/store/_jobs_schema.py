@@ -91,6 +91,8 @@ steps = Table(
     Column("target_task_run_status", String(32), nullable=True),
     Column("task_failure_retry_count", Integer, nullable=False, default=0),
     Column("task_count", Integer, nullable=False, default=0),
+    # No READY task of this step has a lower index: the scheduler's scan starts here (see _task_keys).
+    Column("ready_from", Integer, nullable=False, default=0, server_default="0"),
     Column("template", Json, nullable=False),  # the step object of the template (stepDetails.template)
     Column("parameter_space", Json, nullable=True),  # GetStep.parameterSpace
     Column("required_capabilities", Json, nullable=True),  # GetStep.requiredCapabilities
@@ -133,5 +135,4 @@ tasks = Table(
     Column("started_at", Epoch, nullable=True),
     Column("ended_at", Epoch, nullable=True),
     Column("latest_session_action_id", String(80), nullable=True),
-    Index("ix_tasks_step_status", "step_id", "run_status", "task_index"),
 )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, and_, bindparam, select, update
 
 from ..jobs import RUNNING_STATES, record_task_failure, set_task_status
-from ..store import jobs, task_is, tasks, tasks_in
+from ..store import jobs, steps, task_is, tasks, tasks_in
 
 HELD_STATES = (*RUNNING_STATES, "INTERRUPTING")
 
@@ -72,19 +72,25 @@ def claim_tasks(
 ) -> list[tuple[str, dict[str, object]]]:
     """Take up to `len(action_ids)` READY tasks of a step (lowest index first), one per action id.
 
-    The job's row lock is taken first, so two servers never hand out the same task.
+    The job's row lock is taken first, so two servers never hand out the same task. The scan walks
+    the step's key range from `ready_from` (no READY task lies below it), then moves it past the
+    tasks taken: the first READY tasks at or above it are exactly the ones this call claims.
     """
     conn.execute(select(jobs.c.job_id).where(jobs.c.job_id == job_id).with_for_update())
+    start = select(steps.c.ready_from).where(steps.c.step_id == step_id).scalar_subquery()
     rows = list(
         conn.execute(
             select(tasks.c.task_id, tasks.c.task_index, tasks.c.parameters)
-            .where(and_(tasks.c.step_id == step_id, tasks.c.run_status == "READY"))
+            .where(
+                and_(tasks.c.step_id == step_id, tasks.c.task_index >= start, tasks.c.run_status == "READY")
+            )
             .order_by(tasks.c.task_index)
             .limit(len(action_ids))
         )
     )
     if not rows:
         return []
+    conn.execute(update(steps).where(steps.c.step_id == step_id).values(ready_from=rows[-1].task_index + 1))
     set_task_status(conn, job_id, [r.task_id for r in rows], "ASSIGNED", now=now, only_from=("READY",))
     conn.execute(
         update(tasks)
