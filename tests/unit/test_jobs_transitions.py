@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +11,8 @@ from sqlalchemy import Connection, insert, select
 from farmhand.server.jobs import record_task_failure, request_tasks_status, rollup, set_task_status
 from farmhand.server.store import (
     TASK_RUN_STATUSES,
-    Store,
     count_column,
     jobs,
-    sqlite_url,
     step_dependencies,
     steps,
     task_is,
@@ -115,14 +111,6 @@ def make_job(
         )
     conn.execute(jobs.update().where(jobs.c.job_id == JOB).values(**job_counts))
     return ids
-
-
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[Connection]:
-    store = Store(sqlite_url(tmp_path))
-    with store.write() as connection:
-        yield connection
-    store.dispose()
 
 
 def job_row(conn: Connection) -> Any:

@@ -7,8 +7,6 @@ they find the right rows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, select
@@ -16,20 +14,12 @@ from test_jobs_transitions import JOB, make_job, step_id
 
 from farmhand.server._ids import new_id, task_id, task_key
 from farmhand.server.jobs import request_tasks_status, set_task_status
-from farmhand.server.store import Store, sqlite_url, steps, task_is, tasks, tasks_in, tasks_of_job
+from farmhand.server.store import steps, task_is, tasks, tasks_in, tasks_of_job
 from farmhand.server.worker_plane._tasks import claim_tasks
 
 pytestmark = pytest.mark.timeout(60)
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[Connection]:
-    store = Store(sqlite_url(tmp_path))
-    with store.write() as connection:
-        yield connection
-    store.dispose()
 
 
 @pytest.mark.parametrize(

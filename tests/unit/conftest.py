@@ -1,0 +1,20 @@
+"""Fixtures shared by unit tests that need a real store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection
+
+from farmhand.server.store import Store, sqlite_url
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[Connection]:
+    """One write transaction on a fresh, migrated SQLite store."""
+    store = Store(sqlite_url(tmp_path))
+    with store.write() as connection:
+        yield connection
+    store.dispose()
