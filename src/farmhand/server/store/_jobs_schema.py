@@ -91,7 +91,7 @@ steps = Table(
     Column("target_task_run_status", String(32), nullable=True),
     Column("task_failure_retry_count", Integer, nullable=False, default=0),
     Column("task_count", Integer, nullable=False, default=0),
-    # No READY task of this step has a lower index: the scheduler's scan starts here (see _task_keys).
+    # No READY task of this step has a lower index: claim_tasks scans from here, _move lowers it.
     Column("ready_from", Integer, nullable=False, default=0, server_default="0"),
     Column("template", Json, nullable=False),  # the step object of the template (stepDetails.template)
     Column("parameter_space", Json, nullable=True),  # GetStep.parameterSpace
