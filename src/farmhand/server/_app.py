@@ -24,10 +24,10 @@ from sqlalchemy.exc import OperationalError
 
 from ._identity import Principal, SigningKeyCache
 from ._runtime import ServerRuntime
+from ._scopes import check_call_scope
 from .handlers import Call, Registered, load_handlers
 from .protocol import (
     DEADLINE_API_VERSION,
-    AccessDeniedError,
     ConflictError,
     InternalServerError,
     NotImplementedOperationError,
@@ -296,7 +296,7 @@ class FarmApp:
         registered: Registered | None = self.handlers.get((service, name))
         if registered is None:
             raise NotImplementedOperationError(f"{name} is not implemented by this farmhand server")
-        _check_scope(principal, name, params, registered.writes)
+        check_call_scope(principal.scope, principal.arn, name, params, registered.writes)
         store = self.runtime.store
         token = params.get("clientToken") if registered.writes else None
         transaction = store.write if registered.writes else store.read
@@ -325,17 +325,6 @@ class FarmApp:
         for hook in call.after_commit:
             hook()
         return output, call.hints
-
-
-def _check_scope(principal: Principal, name: str, params: dict[str, Any], writes: bool) -> None:
-    """Temporary credentials bound to a farm, queue or fleet reach only that farm, queue or fleet."""
-    scope = principal.scope or {}
-    for member in ("farmId", "queueId", "fleetId"):
-        bound = scope.get(member)
-        if bound is not None and params.get(member) is not None and params[member] != bound:
-            raise AccessDeniedError(f"{principal.arn} is not authorized to call {name} on {params[member]}")
-    if scope.get("role") == "read" and writes:
-        raise AccessDeniedError(f"{principal.arn} has read-only access and cannot call {name}")
 
 
 class _Replay:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .._identity import ensure_principal, mint_temporary_credentials
+from .._scopes import fleet_worker_scope, queue_role_scope
 from ..protocol import ConflictError
 from ..worker_plane import ONLINE_WORKER_STATUSES, queue_role_arn, require_worker, status_conflict
 from ._registry import Call, Output, Params, operation
@@ -22,7 +23,7 @@ def assume_fleet_role_for_worker(call: Call, params: Params) -> Output:
     principal_id = f"fleetrole-{worker_id}"
     arn = f"arn:aws:sts::{call.account_id}:assumed-role/farmhand-fleet-{fleet_id}/{worker_id}"
     ensure_principal(call.conn, principal_id, arn, "fleet-role", f"fleet role of {worker_id}")
-    scope = {"farmId": farm_id, "fleetId": fleet_id, "workerId": worker_id, "role": "fleet"}
+    scope = fleet_worker_scope(farm_id, fleet_id, worker_id)
     call.hints["quiet"] = True
     return {
         "credentials": mint_temporary_credentials(call.conn, principal_id, scope, FLEET_CREDENTIALS_LIFETIME)
@@ -53,5 +54,5 @@ def assume_queue_role_for_worker(call: Call, params: Params) -> Output:
             resource_id=queue_id,
         )
     principal_id = queue_role_principal(call, farm_id, queue_id, "worker")
-    scope = {"farmId": farm_id, "queueId": queue_id, "role": "worker"}
+    scope = queue_role_scope(queue, "worker")
     return {"credentials": mint_temporary_credentials(call.conn, principal_id, scope)}

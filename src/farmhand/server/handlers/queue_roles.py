@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 
 from .._identity import ensure_principal, mint_temporary_credentials
+from .._scopes import fleet_read_scope, queue_role_scope
 from ._registry import Call, Output, Params, operation
 from .fleets import require_fleet
 from .queues import require_queue
@@ -33,10 +34,9 @@ def queue_role_principal(call: Call, farm_id: str, queue_id: str, role: str) -> 
 
 def _assume_queue_role(call: Call, params: Params, role: str) -> Output:
     farm_id, queue_id = params["farmId"], params["queueId"]
-    require_queue(call.conn, farm_id, queue_id)
+    queue = require_queue(call.conn, farm_id, queue_id)
     principal_id = queue_role_principal(call, farm_id, queue_id, role)
-    scope = {"farmId": farm_id, "queueId": queue_id, "role": role}
-    return {"credentials": mint_temporary_credentials(call.conn, principal_id, scope)}
+    return {"credentials": mint_temporary_credentials(call.conn, principal_id, queue_role_scope(queue, role))}
 
 
 @operation("AssumeQueueRoleForUser", writes=True)
@@ -55,5 +55,5 @@ def assume_fleet_role_for_read(call: Call, params: Params) -> Output:
     farm_id, fleet_id = params["farmId"], params["fleetId"]
     require_fleet(call.conn, farm_id, fleet_id)
     principal_id = role_principal(call, f"farmhand-fleet-{fleet_id}-read", "fleet-role")
-    scope = {"farmId": farm_id, "fleetId": fleet_id, "role": "read"}
+    scope = fleet_read_scope(farm_id, fleet_id)
     return {"credentials": mint_temporary_credentials(call.conn, principal_id, scope)}

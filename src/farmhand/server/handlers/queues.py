@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, not_, or_, select
@@ -27,7 +28,6 @@ from .farms import require_farm
 
 KIND = "queue"
 DEFAULT_BUDGET_ACTION = "NONE"
-PLACEHOLDER_ACCOUNT = "000000000000"
 
 # Task run statuses that mean the queue has work to hand out or work in flight.
 SCHEDULABLE_STATUSES = ("READY", "ASSIGNED", "STARTING", "SCHEDULED", "RUNNING", "INTERRUPTING")
@@ -46,20 +46,6 @@ _SCALARS = (
 
 def queue_arn(call: Call, farm_id: str, queue_id: str) -> str:
     return call.arn(f"farm/{farm_id}/queue/{queue_id}")
-
-
-def queue_role_arn(doc: dict[str, Any]) -> str | None:
-    """The role a queue's jobs run with (`jobDetails.queueRoleArn`).
-
-    The queue's own `roleArn` when one was given; otherwise, for a queue with job attachments, a
-    syntactically valid role ARN, because the worker agent refuses attachment work without one.
-    """
-    if doc.get("roleArn"):
-        return str(doc["roleArn"])
-    if doc.get("jobAttachmentSettings"):
-        account = doc.get("accountId") or PLACEHOLDER_ACCOUNT
-        return f"arn:aws:iam::{account}:role/farmhand-queue-{doc['queueId']}"
-    return None
 
 
 def require_queue(conn: Connection, farm_id: str, queue_id: str) -> dict[str, Any]:
@@ -107,6 +93,29 @@ def _check_run_as_user(run_as: dict[str, Any] | None) -> None:
         raise ValidationError.for_field("jobRunAsUser", "QUEUE_CONFIGURED_USER needs a posix or windows user")
 
 
+# botocore refuses any other bucket name client-side, so a queue naming one could never be used.
+_BUCKET_NAME = re.compile(r"[a-zA-Z0-9._-]{1,255}")
+
+
+def _check_attachment_settings(settings: dict[str, Any] | None) -> None:
+    """Settings every S3 client can use: a bucket botocore accepts, a prefix of non-empty segments.
+
+    Object keys are "<rootPrefix>/Data/...": a prefix with an empty segment (leading, trailing or
+    double slash) would give keys an object store must refuse.
+    """
+    if not settings:
+        return
+    bucket, prefix = settings["s3BucketName"], settings["rootPrefix"]
+    if not _BUCKET_NAME.fullmatch(bucket):
+        raise ValidationError.for_field(
+            "jobAttachmentSettings.s3BucketName", "may hold only letters, digits, '.', '-' and '_'"
+        )
+    if "" in prefix.split("/"):
+        raise ValidationError.for_field(
+            "jobAttachmentSettings.rootPrefix", "must not start or end with '/' or contain '//'"
+        )
+
+
 def _check_storage_profiles(call: Call, farm_id: str, ids: list[str]) -> None:
     for profile_id in ids:
         if find_resource(call.conn, "storage-profile", profile_id, farm_id=farm_id) is None:
@@ -126,6 +135,7 @@ def create_queue(call: Call, params: Params) -> Output:
     farm_id = params["farmId"]
     require_farm(call, farm_id)
     _check_run_as_user(params.get("jobRunAsUser"))
+    _check_attachment_settings(params.get("jobAttachmentSettings"))
     _check_storage_profiles(call, farm_id, params.get("allowedStorageProfileIds", []))
     queue_id = new_id("queue")
     doc = stamp_created(
@@ -133,7 +143,6 @@ def create_queue(call: Call, params: Params) -> Output:
         {
             "farmId": farm_id,
             "queueId": queue_id,
-            "accountId": call.account_id,  # not a model member: lets queue_role_arn name the account
             "defaultBudgetAction": params.get("defaultBudgetAction", DEFAULT_BUDGET_ACTION),
             "requiredFileSystemLocationNames": list(params.get("requiredFileSystemLocationNames", [])),
             "allowedStorageProfileIds": list(params.get("allowedStorageProfileIds", [])),
@@ -155,6 +164,7 @@ def update_queue(call: Call, params: Params) -> Output:
     farm_id, queue_id = params["farmId"], params["queueId"]
     doc = require_queue(call.conn, farm_id, queue_id)
     _check_run_as_user(params.get("jobRunAsUser"))
+    _check_attachment_settings(params.get("jobAttachmentSettings"))
     _check_storage_profiles(call, farm_id, params.get("allowedStorageProfileIdsToAdd", []))
     for member in _SCALARS:
         if member in params:

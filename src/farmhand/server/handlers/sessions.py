@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.engine import Row
 
-from ..jobs import require_job
+from ..jobs import require_job, with_ids
 from ..protocol import ResourceNotFoundError, ValidationError
 from ..store import session_actions, sessions, workers
 from ..worker_plane import carry_interruptions, session_log, worker_log
@@ -106,6 +106,11 @@ def get_session(call: Call, params: Params) -> Output:
     return session_view(_require_session(call.conn, params))
 
 
+def _job_ids(identifier: dict[str, str]) -> dict[str, str]:
+    """Batch reads echo the ids of each item (required members of the model's batch shapes)."""
+    return {key: identifier[key] for key in ("farmId", "queueId", "jobId")}
+
+
 @operation("BatchGetSession")
 def batch_get_session(call: Call, params: Params) -> Output:
     found, errors = [], []
@@ -120,7 +125,7 @@ def batch_get_session(call: Call, params: Params) -> Output:
         if row is None:
             errors.append({**identifier, "code": "ResourceNotFoundException", "message": "Session not found"})
         else:
-            found.append(session_view(row))
+            found.append(with_ids(session_view(row), **_job_ids(identifier)))
     return {"sessions": found, "errors": errors}
 
 
@@ -187,7 +192,7 @@ def batch_get_session_action(call: Call, params: Params) -> Output:
                 {**identifier, "code": "ResourceNotFoundException", "message": "Session action not found"}
             )
         else:
-            found.append(action_view(row))
+            found.append(with_ids(action_view(row), **_job_ids(identifier)))
     return {"sessionActions": found, "errors": errors}
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from .._ids import new_id
+from .._path_mapping import profile_for_queue
 from ..protocol import ConflictError, ResourceNotFoundError, ValidationError
 from ..store import resources
 from ._common import (
@@ -126,4 +127,5 @@ def get_storage_profile_for_queue(call: Call, params: Params) -> Output:
             profile_id,
             f"Storage profile {profile_id} is not allowed on queue {params['queueId']}",
         )
-    return require_storage_profile(call, farm_id, profile_id)
+    profile = require_storage_profile(call, farm_id, profile_id)
+    return profile_for_queue(profile, queue.get("requiredFileSystemLocationNames") or [])

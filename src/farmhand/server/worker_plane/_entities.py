@@ -3,7 +3,7 @@
 - jobDetails: the queue's `jobRunAsUser` (default: run as the worker agent's user), the session log
   group, `jobtemplate-2023-09`, every resolved parameter, the queue's job attachment settings, a
   `queueRoleArn` when the queue has a role or job attachments (AssumeQueueRoleForWorker then answers
-  with credentials), path-mapping rules (job storage profile → the fleet's), the job's extensions;
+  with credentials), path-mapping rules (see `_path_mapping`), the job's extensions;
 - stepDetails: the step object of the template, its upstream step ids;
 - environmentDetails: a queue/job environment (`JOB:<jobId>:<id>`) or a step environment
   (`STEP:<stepId>:<name>`);
@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
+from .._path_mapping import path_mapping_rules
 from ..store import jobs, resources, step_dependencies, steps
 from ._logs import session_log_group
 
@@ -56,27 +57,18 @@ def run_as_user(queue: Mapping[str, Any]) -> dict[str, Any]:
     return {"runAs": "WORKER_AGENT_USER"}
 
 
-def path_mapping_rules(conn: Connection, job: Any, fleet: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    source = _doc(conn, "storage-profile", job.storage_profile_id)
-    worker_profile_id = (
+def _path_mapping_rules(
+    conn: Connection, job: Any, queue: Mapping[str, Any], fleet: Mapping[str, Any] | None
+) -> list[dict[str, str]]:
+    fleet_profile_id = (
         ((fleet or {}).get("configuration") or {}).get("customerManaged", {}).get("storageProfileId")
     )
-    destination = _doc(conn, "storage-profile", worker_profile_id)
-    if source is None or destination is None:
-        return []
-    destination_paths = {loc["name"]: loc["path"] for loc in destination.get("fileSystemLocations") or []}
-    rules = []
-    for location in source.get("fileSystemLocations") or []:
-        target = destination_paths.get(location["name"])
-        if target is not None and target != location["path"]:
-            rules.append(
-                {
-                    "sourcePathFormat": "windows" if source.get("osFamily") == "WINDOWS" else "posix",
-                    "sourcePath": location["path"],
-                    "destinationPath": target,
-                }
-            )
-    return rules
+    return path_mapping_rules(
+        _doc(conn, "storage-profile", job.storage_profile_id),
+        _doc(conn, "storage-profile", fleet_profile_id),
+        list(queue.get("requiredFileSystemLocationNames") or []),
+        list((job.attachments or {}).get("manifests") or []),
+    )
 
 
 def _job(conn: Connection, farm_id: str, job_id: str) -> Any:
@@ -98,7 +90,7 @@ def job_details(
         "schemaVersion": JOB_SCHEMA,
         "parameters": dict(job.resolved_parameters or {}),
         "extensions": list(job.extensions or []),
-        "pathMappingRules": path_mapping_rules(conn, job, _doc(conn, "fleet", fleet_id)),
+        "pathMappingRules": _path_mapping_rules(conn, job, queue, _doc(conn, "fleet", fleet_id)),
     }
     if queue.get("jobAttachmentSettings"):
         settings = queue["jobAttachmentSettings"]
