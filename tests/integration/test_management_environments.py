@@ -138,7 +138,7 @@ def test_templates_over_the_size_limit_are_refused(deadline_any: Any, farm: str,
 
 
 def test_storage_profiles_and_their_queue_views(deadline_any: Any, farm: str) -> None:
-    # Given two storage profiles, only one of them allowed on the queue
+    # Given two storage profiles, only one of them allowed on the queue (which requires its location)
     allowed = deadline_any.create_storage_profile(
         farmId=farm,
         displayName="linux",
@@ -148,9 +148,12 @@ def test_storage_profiles_and_their_queue_views(deadline_any: Any, farm: str) ->
     other = deadline_any.create_storage_profile(farmId=farm, displayName="win", osFamily="WINDOWS")[
         "storageProfileId"
     ]
-    queue = deadline_any.create_queue(farmId=farm, displayName="q", allowedStorageProfileIds=[allowed])[
-        "queueId"
-    ]
+    queue = deadline_any.create_queue(
+        farmId=farm,
+        displayName="q",
+        allowedStorageProfileIds=[allowed],
+        requiredFileSystemLocationNames=["Assets"],
+    )["queueId"]
     # Then the farm lists both, the queue only the allowed one
     farm_list = deadline_any.list_storage_profiles(farmId=farm)["storageProfiles"]
     assert [p["storageProfileId"] for p in farm_list] == [allowed, other]

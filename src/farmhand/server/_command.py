@@ -46,6 +46,14 @@ def default_data_dir() -> Path:
     envvar="FARMHAND_WORKER_FAILURE_CAP",
     help="A worker that failed this many tasks of a job gets no more of that job (0: no cap).",
 )
+@click.option(
+    "--object-stores",
+    "object_stores_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    envvar="FARMHAND_OBJECT_STORES",
+    help="A private TOML file naming external S3-compatible stores and the queue buckets they hold.",
+)
 def server_command(
     data_dir: Path | None,
     host: str,
@@ -54,6 +62,7 @@ def server_command(
     max_body_bytes: int,
     worker_timeout_seconds: float | None,
     worker_failure_cap: int,
+    object_stores_file: Path | None,
 ) -> None:
     """Run the farm server (Deadline Cloud API, CloudWatch Logs, STS, telemetry) until interrupted."""
     config = ServerConfig(
@@ -64,6 +73,7 @@ def server_command(
         max_body_bytes=max_body_bytes,
         worker_timeout_seconds=worker_timeout_seconds,
         worker_failure_cap=worker_failure_cap,
+        object_stores_file=object_stores_file,
     )
 
     def ready(url: str, runtime: ServerRuntime) -> None:
@@ -73,6 +83,8 @@ def server_command(
     try:
         serve(config, ready)
     except PortInUseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:  # a refused object-stores file
         raise click.ClickException(str(exc)) from exc
 
 

@@ -182,26 +182,45 @@ def mint_temporary_credentials(
     lifetime: dt.timedelta = dt.timedelta(hours=1, minutes=30),
 ) -> dict[str, Any]:
     """Temporary credentials for a role principal, in the `AwsCredentials` shape of the model."""
+    return record_temporary_credentials(
+        conn,
+        principal_id,
+        scope,
+        access_key_id=new_access_key_id(temporary=True),
+        secret_access_key=new_secret(),
+        session_token=new_session_token(),
+        expires=utcnow() + lifetime,
+    )
+
+
+def record_temporary_credentials(
+    conn: Connection,
+    principal_id: str,
+    scope: dict[str, Any],
+    *,
+    access_key_id: str,
+    secret_access_key: str,
+    session_token: str,
+    expires: dt.datetime,
+) -> dict[str, Any]:
+    """Keep temporary credentials (minted here or issued by an external store) so that requests
+    signed with them are verified as `principal_id` within `scope` until they expire."""
     now = utcnow()
-    expires = now + lifetime
-    key_id = new_access_key_id(temporary=True)
-    secret = new_secret()
-    token = new_session_token()
     conn.execute(delete(access_keys).where(access_keys.c.expires_at < now - dt.timedelta(hours=1)))
     conn.execute(
         insert(access_keys).values(
-            access_key_id=key_id,
-            secret_access_key=secret,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
             principal_id=principal_id,
-            session_token=token,
+            session_token=session_token,
             expires_at=expires,
             scope=scope,
             created_at=now,
         )
     )
     return {
-        "accessKeyId": key_id,
-        "secretAccessKey": secret,
-        "sessionToken": token,
+        "accessKeyId": access_key_id,
+        "secretAccessKey": secret_access_key,
+        "sessionToken": session_token,
         "expiration": expires,
     }

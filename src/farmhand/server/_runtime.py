@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._identity import DEFAULT_REGION, AdminCredentials, ensure_admin
+from .buckets import BucketStores, load_external_stores
 from .store import Store, sqlite_url
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -27,6 +28,8 @@ class ServerConfig:
     worker_timeout_seconds: float | None = None
     worker_failure_cap: int = 3
     idle_update_interval_seconds: int = 2
+    # External S3-compatible stores holding some queues' buckets (a private TOML file; see `buckets`).
+    object_stores_file: Path | None = None
 
 
 class ServerRuntime:
@@ -39,6 +42,8 @@ class ServerRuntime:
         self.store = Store(config.database_url or sqlite_url(config.data_dir))
         self.admin: AdminCredentials = ensure_admin(self.store, config.data_dir)
         self.account_id = self.admin.account_id
+        external = load_external_stores(config.object_stores_file) if config.object_stores_file else []
+        self.buckets = BucketStores(external=external)
         self._fail_interrupted_job_creations()
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="farmhand-bg")
         self.stopping = threading.Event()

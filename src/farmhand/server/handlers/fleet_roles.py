@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from .._identity import ensure_principal, mint_temporary_credentials
-from .._scopes import fleet_worker_scope, queue_role_scope
+from .._scopes import fleet_worker_scope
 from ..protocol import ConflictError
 from ..worker_plane import ONLINE_WORKER_STATUSES, queue_role_arn, require_worker, status_conflict
 from ._registry import Call, Output, Params, operation
-from .queue_roles import queue_role_principal
+from .queue_roles import issue_queue_credentials
 from .queues import require_queue
 
 FLEET_CREDENTIALS_LIFETIME = dt.timedelta(hours=2)
@@ -53,6 +53,4 @@ def assume_queue_role_for_worker(call: Call, params: Params) -> Output:
             resource_type="queue",
             resource_id=queue_id,
         )
-    principal_id = queue_role_principal(call, farm_id, queue_id, "worker")
-    scope = queue_role_scope(queue, "worker")
-    return {"credentials": mint_temporary_credentials(call.conn, principal_id, scope)}
+    return {"credentials": issue_queue_credentials(call, queue, "worker")}

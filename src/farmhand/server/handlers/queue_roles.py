@@ -1,15 +1,21 @@
 """Role credentials users assume: a queue's user and read roles, and a fleet's read role.
 
 Each is a temporary key pair bound to its queue or fleet (the scope the server enforces on every
-call signed with it), accepted by this server only.
+call signed with it). The farm mints them, except for a queue whose bucket lives in an external
+object store: that store's STS issues them (limited to the queue's prefix) and the farm records
+them, so the same credentials work for the store, the farm's APIs and its STS.
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
-from .._identity import ensure_principal, mint_temporary_credentials
-from .._scopes import fleet_read_scope, queue_role_scope
+from .._identity import ensure_principal, mint_temporary_credentials, record_temporary_credentials
+from .._ids import hex_of
+from .._scopes import fleet_read_scope, queue_role_scope, s3_scope_of
+from ..buckets import BucketStoreError
+from ..protocol import InternalServerError
 from ._registry import Call, Output, Params, operation
 from .fleets import require_fleet
 from .queues import require_queue
@@ -32,11 +38,38 @@ def queue_role_principal(call: Call, farm_id: str, queue_id: str, role: str) -> 
     return role_principal(call, role_name, "queue-role", variant=role)
 
 
-def _assume_queue_role(call: Call, params: Params, role: str) -> Output:
-    farm_id, queue_id = params["farmId"], params["queueId"]
-    queue = require_queue(call.conn, farm_id, queue_id)
+def issue_queue_credentials(call: Call, queue: dict[str, Any], role: str) -> dict[str, Any]:
+    """Credentials of a queue role (`user`, `read`, `worker`) for the caller, in `AwsCredentials` form."""
+    farm_id, queue_id = queue["farmId"], queue["queueId"]
     principal_id = queue_role_principal(call, farm_id, queue_id, role)
-    return {"credentials": mint_temporary_credentials(call.conn, principal_id, queue_role_scope(queue, role))}
+    scope = queue_role_scope(queue, role)
+    s3 = s3_scope_of(scope)
+    store = call.runtime.buckets.external_store(s3["bucket"]) if s3 else None
+    if store is None or s3 is None:
+        return mint_temporary_credentials(call.conn, principal_id, scope)
+    try:
+        issued = store.issue_queue_credentials(
+            s3["bucket"], s3["prefix"], s3["access"], f"farmhand-{role}-{hex_of(queue_id)[16:]}"
+        )
+    except BucketStoreError as exc:
+        raise InternalServerError(f"Queue credentials are unavailable: {exc}") from exc
+    # STS GetCallerIdentity answers the store's account for them: x-amz-expected-bucket-owner is
+    # compared with it by the store.
+    scope.update(store=store.name, account=issued.account)
+    return record_temporary_credentials(
+        call.conn,
+        principal_id,
+        scope,
+        access_key_id=issued.access_key_id,
+        secret_access_key=issued.secret_access_key,
+        session_token=issued.session_token,
+        expires=issued.expiration,
+    )
+
+
+def _assume_queue_role(call: Call, params: Params, role: str) -> Output:
+    queue = require_queue(call.conn, params["farmId"], params["queueId"])
+    return {"credentials": issue_queue_credentials(call, queue, role)}
 
 
 @operation("AssumeQueueRoleForUser", writes=True)

@@ -1,0 +1,140 @@
+"""Queue buckets in an external S3-compatible store (SeaweedFS with STS), end to end.
+
+The farm obtains queue credentials from the store's STS AssumeRole with a session policy limited to
+the queue's bucket and prefix, records them, and hands them out: the store enforces the prefix, the
+farm's own APIs accept the same credentials within the queue's scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from _seaweedfs_sts import STORE_ACCOUNT, SeaweedSTS
+from farmhand.testing import ServerProcess
+
+pytestmark = pytest.mark.timeout(180)
+
+BUCKET = "render-attachments"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedSTS]:
+    with SeaweedSTS(tmp_path_factory.mktemp("seaweed")) as running:
+        s3: Any = running.service_client("s3")
+        for bucket in (BUCKET, "unrelated"):
+            s3.create_bucket(Bucket=bucket)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def farm_server(store: SeaweedSTS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("external-farm")
+    stores = store.stores_file(data.parent / f"{data.name}-stores.toml", [BUCKET])
+    with ServerProcess(data, extra_args=["--object-stores", str(stores)]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def deadline(farm_server: ServerProcess) -> Any:
+    return farm_server.client("deadline")
+
+
+@pytest.fixture(scope="module")
+def queues(deadline: Any) -> tuple[str, str, str]:
+    farm_id = deadline.create_farm(displayName="external store")["farmId"]
+    first, second = (
+        deadline.create_queue(
+            farmId=farm_id,
+            displayName=name,
+            jobAttachmentSettings={"s3BucketName": BUCKET, "rootPrefix": f"jobs/{name}"},
+        )["queueId"]
+        for name in ("q1", "q2")
+    )
+    return farm_id, first, second
+
+
+def session_of(credentials: dict[str, Any]) -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id=credentials["accessKeyId"],
+        aws_secret_access_key=credentials["secretAccessKey"],
+        aws_session_token=credentials["sessionToken"],
+        region_name="us-west-2",
+    )
+
+
+def store_s3(store: SeaweedSTS, credentials: dict[str, Any]) -> Any:
+    return session_of(credentials).client(
+        "s3", endpoint_url=store.url, config=Config(retries={"max_attempts": 1})
+    )
+
+
+def outcome(call: Any) -> str:
+    try:
+        call()
+        return "ok"
+    except ClientError as error:
+        return str(error.response["Error"]["Code"])
+
+
+def test_user_credentials_come_from_the_store_and_reach_only_the_queue_prefix(
+    store: SeaweedSTS, farm_server: ServerProcess, deadline: Any, queues: tuple[str, str, str]
+) -> None:
+    farm_id, queue_id, other_queue = queues
+    # When a user assumes the queue's role
+    credentials = deadline.assume_queue_role_for_user(farmId=farm_id, queueId=queue_id)["credentials"]
+    assert credentials["expiration"] - dt.datetime.now(dt.UTC) >= dt.timedelta(hours=1)
+    s3 = store_s3(store, credentials)
+    # Then the store accepts them for the queue's prefix, read and write
+    s3.put_object(Bucket=BUCKET, Key="jobs/q1/Data/abc.xxh128", Body=b"payload")
+    assert s3.get_object(Bucket=BUCKET, Key="jobs/q1/Data/abc.xxh128")["Body"].read() == b"payload"
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="jobs/q1/")["KeyCount"] == 1
+    # And nothing else in the store
+    assert outcome(lambda: s3.put_object(Bucket=BUCKET, Key="jobs/q2/Data/x", Body=b"x")) == "AccessDenied"
+    assert outcome(lambda: s3.put_object(Bucket=BUCKET, Key="jobs/q1-other/x", Body=b"x")) == "AccessDenied"
+    assert outcome(lambda: s3.list_objects_v2(Bucket=BUCKET, Prefix="jobs/")) == "AccessDenied"
+    assert outcome(lambda: s3.put_object(Bucket="unrelated", Key="jobs/q1/x", Body=b"x")) == "AccessDenied"
+    # And the farm accepts the same credentials, within the queue, answering the store's account
+    farm_deadline = farm_server.client("deadline", session=session_of(credentials))
+    assert farm_deadline.get_queue(farmId=farm_id, queueId=queue_id)["displayName"] == "q1"
+    with pytest.raises(ClientError) as info:
+        farm_deadline.get_queue(farmId=farm_id, queueId=other_queue)
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    identity = farm_server.client("sts", session=session_of(credentials)).get_caller_identity()
+    assert identity["Account"] == STORE_ACCOUNT
+    # And uploads carrying that account as the expected bucket owner are accepted by the store
+    s3.head_object(Bucket=BUCKET, Key="jobs/q1/Data/abc.xxh128", ExpectedBucketOwner=identity["Account"])
+
+
+def test_read_credentials_only_read(store: SeaweedSTS, deadline: Any, queues: tuple[str, str, str]) -> None:
+    farm_id, queue_id, _ = queues
+    writer = store_s3(
+        store, deadline.assume_queue_role_for_user(farmId=farm_id, queueId=queue_id)["credentials"]
+    )
+    writer.put_object(Bucket=BUCKET, Key="jobs/q1/Manifests/m", Body=b"{}")
+    reader = store_s3(
+        store, deadline.assume_queue_role_for_read(farmId=farm_id, queueId=queue_id)["credentials"]
+    )
+    assert reader.get_object(Bucket=BUCKET, Key="jobs/q1/Manifests/m")["Body"].read() == b"{}"
+    assert reader.list_objects_v2(Bucket=BUCKET, Prefix="jobs/q1/Manifests/")["KeyCount"] == 1
+    assert (
+        outcome(lambda: reader.put_object(Bucket=BUCKET, Key="jobs/q1/Manifests/n", Body=b"x"))
+        == "AccessDenied"
+    )
+
+
+def test_a_stores_file_others_can_read_is_refused(store: SeaweedSTS, tmp_path: Path) -> None:
+    stores = store.stores_file(tmp_path / "stores.toml", [BUCKET])
+    os.chmod(stores, 0o644)
+    server = ServerProcess(tmp_path / "data", extra_args=["--object-stores", str(stores)])
+    with pytest.raises(RuntimeError) as info:
+        server.start(timeout=30)
+    assert "chmod 600" in str(info.value)
