@@ -8,6 +8,7 @@ farm's own APIs accept the same credentials within the queue's scope.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+import xxhash
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -24,6 +26,11 @@ from farmhand.testing import ServerProcess
 pytestmark = pytest.mark.timeout(180)
 
 BUCKET = "render-attachments"
+TEMPLATE = {
+    "specificationVersion": "jobtemplate-2023-09",
+    "name": "external",
+    "steps": [{"name": "A", "script": {"actions": {"onRun": {"command": "true"}}}}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +145,50 @@ def test_a_stores_file_others_can_read_is_refused(store: SeaweedSTS, tmp_path: P
     with pytest.raises(RuntimeError) as info:
         server.start(timeout=30)
     assert "chmod 600" in str(info.value)
+
+
+def test_create_job_checks_input_manifests_in_the_store(
+    store: SeaweedSTS, deadline: Any, queues: tuple[str, str, str]
+) -> None:
+    farm_id, queue_id, _ = queues
+    # Given an input manifest the submitter uploaded with the queue's credentials
+    manifest = json.dumps(
+        {"hashAlg": "xxh128", "manifestVersion": "2023-03-03", "paths": [], "totalSize": 0},
+        separators=(",", ":"),
+    ).encode()
+    digest = xxhash.xxh3_128_hexdigest(manifest)
+    path = f"{farm_id}/{queue_id}/Inputs/{'ab' * 16}/{'cd' * 16}_input"
+    user = deadline.assume_queue_role_for_user(farmId=farm_id, queueId=queue_id)["credentials"]
+    store_s3(store, user).put_object(Bucket=BUCKET, Key=f"jobs/q1/Manifests/{path}", Body=manifest)
+
+    def create(**manifest_members: str) -> str:
+        attachments = {"manifests": [{"rootPath": "/in", "rootPathFormat": "posix", **manifest_members}]}
+        return str(
+            deadline.create_job(
+                farmId=farm_id,
+                queueId=queue_id,
+                template=json.dumps(TEMPLATE),
+                templateType="JSON",
+                priority=50,
+                attachments=attachments,
+            )["jobId"]
+        )
+
+    # Then a job naming it with its hash is created
+    job_id = create(inputManifestPath=path, inputManifestHash=digest)
+    assert (
+        deadline.get_job(farmId=farm_id, queueId=queue_id, jobId=job_id)["attachments"]["manifests"][0][
+            "inputManifestHash"
+        ]
+        == digest
+    )
+    # And a wrong hash, or a manifest that is not there, is refused naming the manifest
+    for members, field in (
+        ({"inputManifestPath": path, "inputManifestHash": "0" * 32}, "inputManifestHash"),
+        ({"inputManifestPath": path + "-missing", "inputManifestHash": digest}, "inputManifestPath"),
+    ):
+        with pytest.raises(ClientError) as info:
+            create(**members)
+        assert info.value.response["Error"]["Code"] == "ValidationException"
+        assert f"attachments.manifests[0].{field}" in info.value.response["Error"]["Message"]
+    assert len(deadline.list_jobs(farmId=farm_id, queueId=queue_id)["jobs"]) == 1

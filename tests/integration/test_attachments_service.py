@@ -6,6 +6,7 @@ Real server, real boto3 clients; workers are synthetic boto3 clients driving the
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from typing import Any
 
@@ -382,3 +383,68 @@ def test_storage_profiles_for_a_queue_and_the_rules_its_sessions_get(
     batch = deadline.batch_get_job(identifiers=[{"farmId": farm_id, "queueId": queue_id, "jobId": job_id}])
     assert batch["jobs"][0]["attachments"] == attachments
     assert batch["jobs"][0]["storageProfileId"] == workstation
+
+
+# -- CreateJob attachments: bad input ---------------------------------------------------------------
+
+
+def _manifest(**members: Any) -> dict[str, Any]:
+    return {"rootPath": "/in", "rootPathFormat": "posix", **members}
+
+
+@pytest.mark.parametrize(
+    ("manifest", "field"),
+    [
+        (_manifest(inputManifestPath="a/b_input"), "attachments.manifests[0].inputManifestHash"),
+        (_manifest(inputManifestHash="0" * 32), "attachments.manifests[0].inputManifestPath"),
+        (_manifest(inputManifestPath="../q2/x_input", inputManifestHash="0" * 32), "inputManifestPath"),
+        (_manifest(inputManifestPath="/abs_input", inputManifestHash="0" * 32), "inputManifestPath"),
+        (_manifest(inputManifestPath="a//b", inputManifestHash="0" * 32), "inputManifestPath"),
+        (_manifest(inputManifestPath="a/b_input", inputManifestHash="not-a-hash"), "inputManifestHash"),
+        (_manifest(outputRelativeDirectories=["../../etc"]), "outputRelativeDirectories[0]"),
+        (_manifest(outputRelativeDirectories=["ok", "/abs"]), "outputRelativeDirectories[1]"),
+        (_manifest(outputRelativeDirectories=["C:\\out"]), "outputRelativeDirectories[0]"),
+        (_manifest(inputManifestPath="a/b_input", inputManifestHash="0" * 32), "attachments"),
+    ],
+)
+def test_bad_attachments_are_refused_naming_the_member_and_store_nothing(
+    deadline: Any, manifest: dict[str, Any], field: str
+) -> None:
+    farm_id, queue_id, _ = attachment_farm(deadline)
+    with pytest.raises(ClientError) as info:
+        deadline.create_job(
+            farmId=farm_id,
+            queueId=queue_id,
+            template=json.dumps(job_template(step("A"))),
+            templateType="JSON",
+            priority=50,
+            attachments={"manifests": [manifest]},
+        )
+    assert _code(info) == "ValidationException"
+    assert field in info.value.response["Error"]["Message"], info.value.response["Error"]["Message"]
+    assert deadline.list_jobs(farmId=farm_id, queueId=queue_id)["jobs"] == []
+
+
+def test_attachments_need_a_queue_with_settings_and_known_locations(deadline: Any) -> None:
+    farm_id = deadline.create_farm(displayName="no settings")["farmId"]
+    plain = deadline.create_queue(farmId=farm_id, displayName="plain")["queueId"]
+    with pytest.raises(ClientError) as info:
+        submit(deadline, farm_id, plain, job_template(step("A")), attachments=OUTPUT_ONLY)
+    assert _code(info) == "ValidationException"
+    assert "jobAttachmentSettings" in info.value.response["Error"]["Message"]
+    # A manifest tagged with a location its storage profile does not have is refused too
+    profile = deadline.create_storage_profile(
+        farmId=farm_id,
+        displayName="ws",
+        osFamily="LINUX",
+        fileSystemLocations=[{"name": "Proj", "path": "/proj", "type": "LOCAL"}],
+    )["storageProfileId"]
+    queue_id = deadline.create_queue(
+        farmId=farm_id, displayName="q", jobAttachmentSettings=SETTINGS, allowedStorageProfileIds=[profile]
+    )["queueId"]
+    tagged = {"manifests": [_manifest(fileSystemLocationName="Other")]}
+    with pytest.raises(ClientError) as info:
+        submit(
+            deadline, farm_id, queue_id, job_template(step("A")), attachments=tagged, storageProfileId=profile
+        )
+    assert "attachments.manifests[0].fileSystemLocationName" in info.value.response["Error"]["Message"]

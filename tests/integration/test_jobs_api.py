@@ -30,7 +30,11 @@ STATUSES = {
 
 
 def make_queue(deadline: Any, farm_id: str) -> str:
-    return str(deadline.create_queue(farmId=farm_id, displayName="q")["queueId"])
+    """A queue whose jobs may carry attachments (their manifests' objects live in its bucket)."""
+    settings = {"s3BucketName": "jobs-bucket", "rootPrefix": "DeadlineCloud"}
+    return str(
+        deadline.create_queue(farmId=farm_id, displayName="q", jobAttachmentSettings=settings)["queueId"]
+    )
 
 
 def make_queue_environment(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import xxhash
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -144,6 +145,30 @@ class ExternalStore:
 
     def read_object(self, bucket: str, key: str, max_bytes: int) -> bytes | None:
         """The object's bytes, or None when it does not exist."""
+        body = self._open(bucket, key, max_bytes)
+        if body is None:
+            return None
+        try:
+            return bytes(body.read(max_bytes + 1))
+        finally:
+            body.close()
+
+    def xxh128_of(self, bucket: str, key: str) -> str | None:
+        """The xxh3-128 hex digest of the object (streamed), or None when it does not exist."""
+        body = self._open(bucket, key, None)
+        if body is None:
+            return None
+        digest = xxhash.xxh3_128()
+        try:
+            for chunk in body.iter_chunks(1 << 20):
+                digest.update(chunk)
+        except (BotoCoreError, OSError) as exc:
+            raise BucketStoreError(f"object store {self.name} could not read {bucket}/{key}: {exc}") from exc
+        finally:
+            body.close()
+        return str(digest.hexdigest())
+
+    def _open(self, bucket: str, key: str, max_bytes: int | None) -> Any:
         try:
             answer = self._client("s3").get_object(Bucket=bucket, Key=key)
         except ClientError as exc:
@@ -152,13 +177,10 @@ class ExternalStore:
             raise BucketStoreError(f"object store {self.name} could not read {bucket}/{key}: {exc}") from exc
         except BotoCoreError as exc:
             raise BucketStoreError(f"object store {self.name} could not read {bucket}/{key}: {exc}") from exc
-        body = answer["Body"]
-        try:
-            if int(answer.get("ContentLength") or 0) > max_bytes:
-                raise ObjectTooLargeError(f"{bucket}/{key} is larger than {max_bytes} bytes")
-            return bytes(body.read(max_bytes + 1))
-        finally:
-            body.close()
+        if max_bytes is not None and int(answer.get("ContentLength") or 0) > max_bytes:
+            answer["Body"].close()
+            raise ObjectTooLargeError(f"{bucket}/{key} is larger than {max_bytes} bytes")
+        return answer["Body"]
 
     def write_object(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         try:

@@ -9,6 +9,7 @@ from sqlalchemy import and_, select
 from .._ids import new_id
 from ..jobs import (
     INLINE_TASK_LIMIT,
+    check_attachments,
     check_max_worker_count,
     insert_job_rows,
     job_details,
@@ -23,7 +24,7 @@ from ..jobs import (
 )
 from ..protocol import ResourceNotFoundError, ServiceError, ValidationError
 from ..store import jobs, resources
-from ._common import get_resource, jsonable, page, save_tags
+from ._common import find_resource, get_resource, jsonable, page, save_tags
 from ._registry import Call, Output, Params, operation
 
 
@@ -51,6 +52,11 @@ def create_job(call: Call, params: Params) -> Output:
         raise ValidationError.for_field(
             "storageProfileId", f"{storage_profile_id} is not one of the queue's allowed storage profiles"
         )
+    if params.get("attachments"):
+        profile = (
+            find_resource(call.conn, "storage-profile", storage_profile_id) if storage_profile_id else None
+        )
+        check_attachments(params["attachments"], queue, profile, call.runtime.buckets)
     template, template_type = params.get("template"), params.get("templateType")
     parameters: dict[str, Any] = dict(params.get("parameters") or {})
     source_job_id = params.get("sourceJobId")

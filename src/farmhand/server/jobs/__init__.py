@@ -10,6 +10,7 @@ from ._access import (
     update_step,
     update_tasks,
 )
+from ._attachments import check_attachments
 from ._instantiate import (
     SUPPORTED_EXTENSIONS,
     JobPlan,
@@ -61,6 +62,7 @@ __all__ = [
     "USER_TARGETS",
     "JobPlan",
     "StepPlan",
+    "check_attachments",
     "check_max_worker_count",
     "dependency_counts",
     "fail_interrupted_creations",
