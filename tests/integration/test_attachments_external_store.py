@@ -192,3 +192,33 @@ def test_create_job_checks_input_manifests_in_the_store(
         assert info.value.response["Error"]["Code"] == "ValidationException"
         assert f"attachments.manifests[0].{field}" in info.value.response["Error"]["Message"]
     assert len(deadline.list_jobs(farmId=farm_id, queueId=queue_id)["jobs"]) == 1
+
+
+def test_copy_job_template_writes_into_the_store_within_the_callers_reach(
+    store: SeaweedSTS, farm_server: ServerProcess, deadline: Any, queues: tuple[str, str, str]
+) -> None:
+    farm_id, queue_id, _ = queues
+    job_id = deadline.create_job(
+        farmId=farm_id, queueId=queue_id, template=json.dumps(TEMPLATE), templateType="JSON", priority=50
+    )["jobId"]
+    ids = {"farmId": farm_id, "queueId": queue_id, "jobId": job_id}
+    # When the template is copied into the queue's bucket
+    answer = deadline.copy_job_template(
+        **ids, targetS3Location={"bucketName": BUCKET, "key": "jobs/q1/t.json"}
+    )
+    # Then the object holds the template as submitted
+    assert answer["templateType"] == "JSON"
+    s3: Any = store.service_client("s3")
+    assert json.loads(s3.get_object(Bucket=BUCKET, Key="jobs/q1/t.json")["Body"].read()) == TEMPLATE
+    # And queue credentials may copy only inside their own prefix
+    user = deadline.assume_queue_role_for_user(farmId=farm_id, queueId=queue_id)["credentials"]
+    as_user = farm_server.client("deadline", session=session_of(user))
+    as_user.copy_job_template(**ids, targetS3Location={"bucketName": BUCKET, "key": "jobs/q1/mine.json"})
+    with pytest.raises(ClientError) as info:
+        as_user.copy_job_template(
+            **ids, targetS3Location={"bucketName": BUCKET, "key": "jobs/q2/theirs.json"}
+        )
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(ClientError) as info:
+        deadline.copy_job_template(**ids, targetS3Location={"bucketName": BUCKET, "key": "jobs/../x.json"})
+    assert info.value.response["Error"]["Code"] == "ValidationException"

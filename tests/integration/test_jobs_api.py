@@ -468,8 +468,10 @@ def test_large_job_is_written_in_the_background(deadline: Any, farm_id: str, que
     assert last["parameters"] == {"Frame": {"int": "60000"}}
 
 
-def test_copy_job_template_says_there_is_no_object_store(deadline: Any, farm_id: str, queue_id: str) -> None:
-    # Given a job, When its template is copied to S3 on a farm without an object store
+def test_copy_job_template_to_a_bucket_the_farm_lacks_is_invalid(
+    deadline: Any, farm_id: str, queue_id: str
+) -> None:
+    # Given a job, When its template is copied to a bucket no store of the farm holds
     job_id = submit(deadline, farm_id, queue_id, job_template(step("R")))
     with pytest.raises(ClientError) as info:
         deadline.copy_job_template(
@@ -478,9 +480,11 @@ def test_copy_job_template_says_there_is_no_object_store(deadline: Any, farm_id:
             jobId=job_id,
             targetS3Location={"bucketName": "b", "key": "k.json"},
         )
-    # Then the answer says so plainly, naming the target
+    # Then the answer says so plainly, naming the bucket
     code, message = error_of(info)
-    assert code == "ValidationException" and "s3://b/k.json" in message
+    assert (
+        code == "ValidationException" and "targetS3Location.bucketName" in message and "bucket b" in message
+    )
 
 
 def test_storage_profile_must_be_allowed_by_the_queue(deadline: Any, farm_id: str) -> None:

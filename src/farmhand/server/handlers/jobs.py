@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from .._ids import new_id
+from .._scopes import may_write_object
+from ..buckets import BucketStoreError, NoStoreError
 from ..jobs import (
     INLINE_TASK_LIMIT,
     check_attachments,
@@ -22,7 +24,13 @@ from ..jobs import (
     write_tasks_inline,
     write_tasks_later,
 )
-from ..protocol import ResourceNotFoundError, ServiceError, ValidationError
+from ..protocol import (
+    AccessDeniedError,
+    InternalServerError,
+    ResourceNotFoundError,
+    ServiceError,
+    ValidationError,
+)
 from ..store import jobs, resources
 from ._common import find_resource, get_resource, jsonable, page, save_tags
 from ._registry import Call, Output, Params, operation
@@ -197,11 +205,22 @@ def list_job_parameter_definitions(call: Call, params: Params) -> Output:
 
 @operation("CopyJobTemplate")
 def copy_job_template(call: Call, params: Params) -> Output:
-    """Needs an object store to write into; this server has none yet, so it says so (never a fake copy)."""
+    """Write the job's template to an object in a bucket of this farm's stores.
+
+    Queue credentials may write only inside their queue's prefix, as with any other object.
+    """
     job = require_job(call.conn, params["farmId"], params["queueId"], params["jobId"])
     target = params["targetS3Location"]
-    raise ValidationError.for_field(
-        "targetS3Location",
-        f"this farm has no S3 object store to write s3://{target['bucketName']}/{target['key']} into; "
-        f"read the {job.template_type} template of {job.job_id} with the job's bundle instead",
-    )
+    bucket, key = target["bucketName"], target["key"]
+    if "\x00" in key or any(part in ("", ".", "..") for part in key.split("/")):
+        raise ValidationError.for_field("targetS3Location.key", "must not have empty, '.' or '..' parts")
+    if not may_write_object(call.principal.scope, bucket, key):
+        raise AccessDeniedError(f"{call.principal.arn} may not write s3://{bucket}/{key}")
+    content_type = "application/json" if job.template_type == "JSON" else "application/yaml"
+    try:
+        call.runtime.buckets.store_for(bucket).write_object(bucket, key, job.template.encode(), content_type)
+    except NoStoreError as exc:
+        raise ValidationError.for_field("targetS3Location.bucketName", str(exc)) from exc
+    except BucketStoreError as exc:
+        raise InternalServerError(f"The template could not be written: {exc}") from exc
+    return {"templateType": job.template_type}
