@@ -39,6 +39,16 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def credentials_session(credentials: dict[str, Any]) -> boto3.Session:
+    """A boto3 session signed with temporary credentials in the model's `AwsCredentials` shape."""
+    return boto3.Session(
+        aws_access_key_id=credentials["accessKeyId"],
+        aws_secret_access_key=credentials["secretAccessKey"],
+        aws_session_token=credentials["sessionToken"],
+        region_name="us-west-2",
+    )
+
+
 def farm_with_fleet(deadline: Any, *, gpu: bool = False) -> tuple[str, str, str]:
     """A farm, a queue and a customer-managed Linux fleet associated with it (ACTIVE)."""
     farm_id = deadline.create_farm(displayName="worker protocol")["farmId"]
@@ -119,13 +129,7 @@ class SyntheticWorker:
             farmId=farm_id, fleetId=fleet_id, workerId=self.worker_id
         )["credentials"]
         self.credentials = credentials
-        session = boto3.Session(
-            aws_access_key_id=credentials["accessKeyId"],
-            aws_secret_access_key=credentials["secretAccessKey"],
-            aws_session_token=credentials["sessionToken"],
-            region_name="us-west-2",
-        )
-        self.client = server.client("deadline", session=session)
+        self.client = server.client("deadline", session=credentials_session(credentials))
         self.capabilities = capabilities or LINUX_CAPABILITIES
         self.updates: dict[str, dict[str, Any]] = {}
         self.done: set[str] = set()

@@ -9,10 +9,7 @@ download-output` brings the output back. Bytes go straight between the tools and
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _aws_agent import running_aws_agent
 from _worker_farm import Farm
 
 from _seaweedfs_sts import SeaweedSTS
@@ -54,13 +52,6 @@ TEMPLATE = {
         }
     ],
 }
-
-
-def _agent_executable() -> str:
-    found = os.environ.get("FARMHAND_AWS_WORKER_AGENT") or shutil.which("deadline-worker-agent")
-    if not found:
-        pytest.skip("the AWS worker agent is not installed (set FARMHAND_AWS_WORKER_AGENT)")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -100,42 +91,9 @@ def tool_environment(farm: Farm, store: SeaweedSTS, home: Path) -> dict[str, str
 
 @pytest.fixture(scope="module")
 def aws_agent(farm: Farm, store: SeaweedSTS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    executable = _agent_executable()
     home = tmp_path_factory.mktemp("agent")
-    for sub in ("logs", "persistence", "sessions"):
-        (home / sub).mkdir()
-    args = [executable, "--farm-id", farm.farm_id, "--fleet-id", farm.fleet_id, "--run-jobs-as-agent-user"]
-    args += ["--no-shutdown", "--no-host-metrics-logging"]
-    for sub in ("logs", "persistence"):
-        args += [f"--{sub}-dir", str(home / sub)]
-    args += ["--session-root-dir", str(home / "sessions"), "--profile", "bootstrap"]
-    # Bootstrap keys in a profile, not the environment: jobs run as the agent's user inherit its
-    # environment, where keys would outrank the queue credentials (spec 7.4).
-    env = tool_environment(farm, store, home)
-    admin = farm.server.admin
-    Path(env["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
-        f"[bootstrap]\naws_access_key_id = {admin.access_key_id}\n"
-        f"aws_secret_access_key = {admin.secret_access_key}\n"
-    )
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        env.pop(name)
-    with (home / "agent.out").open("wb") as out:
-        process = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-    try:
+    with running_aws_agent(farm.farm_id, farm.fleet_id, home, tool_environment(farm, store, home)):
         yield
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        print((home / "agent.out").read_text(errors="replace")[-6000:])
-        for log in sorted((home / "logs").glob("queue-*/session-*.log"))[-1:]:
-            print(log.read_text(errors="replace")[-4000:])
 
 
 def deadline_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import xxhash
+from _synthetic_workers import credentials_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -69,17 +69,8 @@ def queues(deadline: Any) -> tuple[str, str, str]:
     return farm_id, first, second
 
 
-def session_of(credentials: dict[str, Any]) -> boto3.Session:
-    return boto3.Session(
-        aws_access_key_id=credentials["accessKeyId"],
-        aws_secret_access_key=credentials["secretAccessKey"],
-        aws_session_token=credentials["sessionToken"],
-        region_name="us-west-2",
-    )
-
-
 def store_s3(store: SeaweedSTS, credentials: dict[str, Any]) -> Any:
-    return session_of(credentials).client(
+    return credentials_session(credentials).client(
         "s3", endpoint_url=store.url, config=Config(retries={"max_attempts": 1})
     )
 
@@ -110,12 +101,12 @@ def test_user_credentials_come_from_the_store_and_reach_only_the_queue_prefix(
     assert outcome(lambda: s3.list_objects_v2(Bucket=BUCKET, Prefix="jobs/")) == "AccessDenied"
     assert outcome(lambda: s3.put_object(Bucket="unrelated", Key="jobs/q1/x", Body=b"x")) == "AccessDenied"
     # And the farm accepts the same credentials, within the queue, answering the store's account
-    farm_deadline = farm_server.client("deadline", session=session_of(credentials))
+    farm_deadline = farm_server.client("deadline", session=credentials_session(credentials))
     assert farm_deadline.get_queue(farmId=farm_id, queueId=queue_id)["displayName"] == "q1"
     with pytest.raises(ClientError) as info:
         farm_deadline.get_queue(farmId=farm_id, queueId=other_queue)
     assert info.value.response["Error"]["Code"] == "AccessDeniedException"
-    identity = farm_server.client("sts", session=session_of(credentials)).get_caller_identity()
+    identity = farm_server.client("sts", session=credentials_session(credentials)).get_caller_identity()
     assert identity["Account"] == STORE_ACCOUNT
     # And uploads carrying that account as the expected bucket owner are accepted by the store
     s3.head_object(Bucket=BUCKET, Key="jobs/q1/Data/abc.xxh128", ExpectedBucketOwner=identity["Account"])
@@ -212,7 +203,7 @@ def test_copy_job_template_writes_into_the_store_within_the_callers_reach(
     assert json.loads(s3.get_object(Bucket=BUCKET, Key="jobs/q1/t.json")["Body"].read()) == TEMPLATE
     # And queue credentials may copy only inside their own prefix
     user = deadline.assume_queue_role_for_user(farmId=farm_id, queueId=queue_id)["credentials"]
-    as_user = farm_server.client("deadline", session=session_of(user))
+    as_user = farm_server.client("deadline", session=credentials_session(user))
     as_user.copy_job_template(**ids, targetS3Location={"bucketName": BUCKET, "key": "jobs/q1/mine.json"})
     with pytest.raises(ClientError) as info:
         as_user.copy_job_template(

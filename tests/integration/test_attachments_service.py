@@ -10,9 +10,16 @@ import json
 import sqlite3
 from typing import Any
 
-import boto3
 import pytest
-from _synthetic_workers import SyntheticWorker, drive, job_status, job_template, step, submit
+from _synthetic_workers import (
+    SyntheticWorker,
+    credentials_session,
+    drive,
+    job_status,
+    job_template,
+    step,
+    submit,
+)
 from botocore.exceptions import ClientError
 
 from farmhand.testing import ServerProcess
@@ -50,15 +57,6 @@ def attachment_farm(deadline: Any, **queue: Any) -> tuple[str, str, str]:
     )["fleetId"]
     deadline.create_queue_fleet_association(farmId=farm_id, queueId=queue_id, fleetId=fleet_id)
     return farm_id, queue_id, fleet_id
-
-
-def session_of(credentials: dict[str, Any]) -> boto3.Session:
-    return boto3.Session(
-        aws_access_key_id=credentials["accessKeyId"],
-        aws_secret_access_key=credentials["secretAccessKey"],
-        aws_session_token=credentials["sessionToken"],
-        region_name="us-west-2",
-    )
 
 
 def stored_scope(server: ServerProcess, access_key_id: str) -> dict[str, Any]:
@@ -125,7 +123,7 @@ def test_queue_credentials_last_an_hour_and_are_scoped_to_the_queue_prefix(
         # Then they last at least an hour (botocore refreshes 15 minutes ahead)
         assert credentials["expiration"] - dt.datetime.now(dt.UTC) >= dt.timedelta(hours=1)
         # And STS answers for them with the farm's account, as the queue role
-        identity = server.client("sts", session=session_of(credentials)).get_caller_identity()
+        identity = server.client("sts", session=credentials_session(credentials)).get_caller_identity()
         assert identity["Account"] == server.admin.account_id
         assert f"farmhand-queue-{queue_id}" in identity["Arn"]
         # And the object-store entry they carry is the queue's bucket, under "<rootPrefix>/"
@@ -136,7 +134,7 @@ def test_queue_credentials_last_an_hour_and_are_scoped_to_the_queue_prefix(
             "access": access,
         }
     # And read credentials cannot change the queue
-    reader = server.client("deadline", session=session_of(read))
+    reader = server.client("deadline", session=credentials_session(read))
     with pytest.raises(ClientError) as info:
         reader.update_queue(farmId=farm_id, queueId=queue_id, description="no")
     assert _code(info) == "AccessDeniedException"

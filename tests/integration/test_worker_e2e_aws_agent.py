@@ -1,37 +1,22 @@
 """The unmodified AWS Deadline Cloud worker agent runs a job on a farmhand farm.
 
-The agent is found through FARMHAND_AWS_WORKER_AGENT (path of `deadline-worker-agent`) or on PATH;
-install it with `pip install deadline-cloud-worker-agent` (ideally in a separate environment).
-It is pointed at the farm only through its process environment (spec §7.4) and runs jobs as its own
-user, without shutting the host down, with local directories.
+It is pointed at the farm only through its process environment (spec §7.4); see `_aws_agent`.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _aws_agent import running_aws_agent
 from _worker_farm import Farm, job_template, require_worker_protocol, step
 
 from farmhand.testing import ServerProcess, server_environment
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def _agent_executable() -> str:
-    found = os.environ.get("FARMHAND_AWS_WORKER_AGENT") or shutil.which("deadline-worker-agent")
-    if not found:
-        pytest.skip(
-            "the AWS worker agent is not installed (pip install deadline-cloud-worker-agent, "
-            "then set FARMHAND_AWS_WORKER_AGENT to its deadline-worker-agent)"
-        )
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -44,46 +29,9 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
 
 @pytest.fixture(scope="module")
 def aws_agent(farm: Farm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
-    executable = _agent_executable()
     home = tmp_path_factory.mktemp("aws-agent")
-    for sub in ("logs", "persistence", "sessions"):
-        (home / sub).mkdir()
-    env = server_environment(farm.server, home)
-    env.update(AWS_REGION="us-west-2", DEADLINE_CLOUD_TELEMETRY_OPT_OUT="true")
-    with (home / "agent.out").open("wb") as out:
-        process = subprocess.Popen(
-            [
-                executable,
-                "--farm-id",
-                farm.farm_id,
-                "--fleet-id",
-                farm.fleet_id,
-                "--run-jobs-as-agent-user",
-                "--no-shutdown",
-                "--logs-dir",
-                str(home / "logs"),
-                "--persistence-dir",
-                str(home / "persistence"),
-                "--session-root-dir",
-                str(home / "sessions"),
-                "--no-host-metrics-logging",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        print((home / "agent.out").read_text(errors="replace")[-20000:])
+    with running_aws_agent(farm.farm_id, farm.fleet_id, home, server_environment(farm.server, home)) as agent:
+        yield agent
 
 
 def test_the_aws_worker_agent_runs_a_job_and_ships_its_logs(
