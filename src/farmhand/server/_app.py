@@ -22,6 +22,7 @@ import anyio.to_thread
 from sqlalchemy import and_, insert, select
 from sqlalchemy.exc import OperationalError
 
+from .._models import IDENTITY_SERVICE, IDENTITY_TARGET_PREFIX
 from ._identity import Principal, SigningKeyCache
 from ._runtime import ServerRuntime
 from ._scopes import check_call_scope
@@ -86,6 +87,7 @@ class FarmApp:
         self.deadline = service_model("deadline")
         self.logs = service_model("logs")
         self.sts = service_model("sts")
+        self.identity = service_model(IDENTITY_SERVICE)
         self.signing_keys = SigningKeyCache(runtime.store)
         start_worker_plane(runtime)
 
@@ -172,13 +174,21 @@ class FarmApp:
             return Answer(500, headers, body)
 
     def _json_rpc(self, request: SignedRequest, request_id: str, target: str) -> Answer:
-        model = self.logs
+        service, model = (
+            (IDENTITY_SERVICE, self.identity)
+            if target.startswith(IDENTITY_TARGET_PREFIX + ".")
+            else ("logs", self.logs)
+        )
         try:
             operation = resolve_target(model, target)
+            if operation.auth_type == "none":
+                raise NotImplementedOperationError(
+                    f"{operation.name} is not implemented by this farmhand server"
+                )
             principal, region = self._authenticate(request)
             params = parse_json_request(operation, request.body)
             output = self._invoke(
-                "logs",
+                service,
                 operation.name,
                 params,
                 principal,

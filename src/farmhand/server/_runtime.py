@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ._identity import DEFAULT_REGION, AdminCredentials, ensure_admin
 from .buckets import BucketStores, load_external_stores
+from .identity_store import identity_store_id
 from .store import Store, sqlite_url
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -42,6 +43,8 @@ class ServerRuntime:
         self.store = Store(config.database_url or sqlite_url(config.data_dir))
         self.admin: AdminCredentials = ensure_admin(self.store, config.data_dir)
         self.account_id = self.admin.account_id
+        with self.store.write() as conn:
+            self.identity_store_id = identity_store_id(conn)
         external = load_external_stores(config.object_stores_file) if config.object_stores_file else []
         self.buckets = BucketStores(external=external)
         self._fail_interrupted_job_creations()

@@ -15,17 +15,20 @@ from urllib.parse import unquote
 from botocore.loaders import create_loader
 from botocore.model import OperationModel, ServiceModel
 
+from ..._models import MODELS_DIR
+
 DEADLINE_API_VERSION = "2023-10-12"
 
 
 @functools.cache
 def service_model(name: str) -> ServiceModel:
-    """Load one of botocore's bundled service models (deadline, logs, sts, s3).
+    """Load one of botocore's bundled service models (deadline, logs, sts, s3) or farmhand's own
+    (`farmhand-identity`, in the same format).
 
     Read through botocore's data loader, not a session: a session would read the caller's AWS
     profile, and a server must start whatever `AWS_PROFILE` says.
     """
-    loader = create_loader()
+    loader = create_loader(str(MODELS_DIR))
     return ServiceModel(loader.load_service_model(name, "service-2"), service_name=name)
 
 

@@ -1,6 +1,15 @@
 """The farm's durable store: SQLAlchemy Core tables, Alembic migrations, transactions."""
 
 from ._engine import Store, sqlite_url
+from ._identity_schema import (
+    device_authorizations,
+    group_members,
+    refresh_tokens,
+    sign_in_failures,
+    sign_in_keys,
+    user_groups,
+    users,
+)
 from ._jobs_schema import TASK_RUN_STATUSES, count_column, jobs, step_dependencies, steps, tasks
 from ._logs_schema import log_events, log_groups, log_streams
 from ._schema import (
@@ -24,6 +33,8 @@ __all__ = [
     "Store",
     "access_keys",
     "count_column",
+    "device_authorizations",
+    "group_members",
     "idempotency_records",
     "jobs",
     "log_events",
@@ -31,10 +42,13 @@ __all__ = [
     "log_streams",
     "metadata",
     "principals",
+    "refresh_tokens",
     "resources",
     "session_actions",
     "sessions",
     "settings",
+    "sign_in_failures",
+    "sign_in_keys",
     "sqlite_url",
     "step_dependencies",
     "steps",
@@ -44,6 +58,8 @@ __all__ = [
     "tasks_in",
     "tasks_of_job",
     "telemetry_events",
+    "user_groups",
+    "users",
     "utcnow",
     "workers",
 ]

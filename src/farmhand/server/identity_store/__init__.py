@@ -1,0 +1,73 @@
+"""The farm's identity store: users and groups, their principal ids, passwords and group memberships.
+
+For access decisions: `lookup_principal` says who a principal id is (a USER or a GROUP, enabled or
+not), `groups_of` which groups it belongs to, `identity_store_id` the farm's store id (the
+`identityStoreId` of memberships). The rest serves the `farmhand-identity` API and its CLI.
+"""
+
+from ._directory import (
+    DISABLED,
+    ENABLED,
+    GROUP,
+    USER,
+    DirectoryEntry,
+    DirectoryError,
+    GroupRecord,
+    NameTakenError,
+    UnknownNameError,
+    UserRecord,
+    add_member,
+    create_group,
+    create_user,
+    delete_group,
+    delete_user,
+    find_group,
+    find_user,
+    groups_of,
+    groups_of_user,
+    identity_store_id,
+    list_groups,
+    list_members,
+    list_users,
+    lookup_principal,
+    remove_member,
+    revoke_sign_ins,
+    set_password,
+    update_user,
+    user_arn,
+)
+from ._passwords import hash_password, verify_password
+
+__all__ = [
+    "DISABLED",
+    "ENABLED",
+    "GROUP",
+    "USER",
+    "DirectoryEntry",
+    "DirectoryError",
+    "GroupRecord",
+    "NameTakenError",
+    "UnknownNameError",
+    "UserRecord",
+    "add_member",
+    "create_group",
+    "create_user",
+    "delete_group",
+    "delete_user",
+    "find_group",
+    "find_user",
+    "groups_of",
+    "groups_of_user",
+    "hash_password",
+    "identity_store_id",
+    "list_groups",
+    "list_members",
+    "list_users",
+    "lookup_principal",
+    "remove_member",
+    "revoke_sign_ins",
+    "set_password",
+    "update_user",
+    "user_arn",
+    "verify_password",
+]
