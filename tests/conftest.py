@@ -69,3 +69,21 @@ def server_any(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 @pytest.fixture(scope="session")
 def deadline_any(server_any: ServerProcess) -> Any:
     return server_any.client("deadline")
+
+
+# --- S3: the farm's object store, and SeaweedFS as the reference S3 implementation -----------------
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """SeaweedFS (`weed mini`) on loopback for the session, with an admin identity."""
+    from _seaweedfs import SeaweedFS
+
+    with SeaweedFS(tmp_path_factory.mktemp("seaweedfs")) as store:
+        yield store
+
+
+@pytest.fixture(scope="session")
+def farm_s3(server: ServerProcess) -> Any:
+    """boto3's S3 client with its default configuration, signed with the farm's admin key."""
+    return server.boto3_session().client("s3", endpoint_url=server.url)

@@ -27,6 +27,7 @@ from ._identity import Principal, SigningKeyCache
 from ._runtime import ServerRuntime
 from ._scopes import check_call_scope
 from .handlers import Call, Registered, load_handlers
+from .object_store import S3Endpoint, is_s3_request
 from .protocol import (
     DEADLINE_API_VERSION,
     ConflictError,
@@ -89,6 +90,10 @@ class FarmApp:
         self.sts = service_model("sts")
         self.identity = service_model(IDENTITY_SERVICE)
         self.signing_keys = SigningKeyCache(runtime.store)
+        self.s3 = S3Endpoint(
+            runtime.object_store, self._authenticate, runtime.account_id, admin_principal_id="admin"
+        )
+        runtime.every(3600, runtime.object_store.housekeep, "object-store-housekeeping")
         start_worker_plane(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -99,6 +104,9 @@ class FarmApp:
             return
         request_id = str(uuid.uuid4())
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if is_s3_request(headers, scope.get("query_string", b"")):
+            await self.s3(scope, receive, send, headers, request_id)
+            return
         try:
             body = await _read_body(scope, receive, headers, self.runtime.config.max_body_bytes)
         except PayloadTooLargeError as error:

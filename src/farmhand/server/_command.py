@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._runtime import DEFAULT_MAX_BODY_BYTES, ServerConfig, ServerRuntime
+from ._runtime import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_OBJECT_BYTES, ServerConfig, ServerRuntime
 from ._serve import PortInUseError, serve
 
 
@@ -30,6 +30,13 @@ def default_data_dir() -> Path:
     "--database-url", default=None, help="postgresql+psycopg://... (default: SQLite in the data dir)."
 )
 @click.option("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, show_default=True)
+@click.option(
+    "--max-object-bytes",
+    type=int,
+    default=DEFAULT_MAX_OBJECT_BYTES,
+    show_default=True,
+    help="The largest object (or multipart part) the farm's S3 endpoint accepts in one PUT.",
+)
 @click.option(
     "--worker-timeout-seconds",
     type=float,
@@ -60,6 +67,7 @@ def server_command(
     port: int,
     database_url: str | None,
     max_body_bytes: int,
+    max_object_bytes: int,
     worker_timeout_seconds: float | None,
     worker_failure_cap: int,
     object_stores_file: Path | None,
@@ -71,6 +79,7 @@ def server_command(
         host=host,
         port=port,
         max_body_bytes=max_body_bytes,
+        max_object_bytes=max_object_bytes,
         worker_timeout_seconds=worker_timeout_seconds,
         worker_failure_cap=worker_failure_cap,
         object_stores_file=object_stores_file,

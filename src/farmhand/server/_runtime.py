@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._identity import DEFAULT_REGION, AdminCredentials, ensure_admin
-from .buckets import BucketStores, load_external_stores
+from .buckets import BucketStores, FarmStore, load_external_stores
 from .identity_store import identity_store_id
+from .object_store import ObjectStore
 from .store import Store, sqlite_url
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_OBJECT_BYTES = 5 * 1024**3
 
 
 @dataclass
@@ -31,6 +33,8 @@ class ServerConfig:
     idle_update_interval_seconds: int = 2
     # External S3-compatible stores holding some queues' buckets (a private TOML file; see `buckets`).
     object_stores_file: Path | None = None
+    # The farm's object store (S3 endpoint): the largest object or part a PUT may declare.
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
 
 
 class ServerRuntime:
@@ -45,8 +49,9 @@ class ServerRuntime:
         self.account_id = self.admin.account_id
         with self.store.write() as conn:
             self.identity_store_id = identity_store_id(conn)
+        self.object_store = ObjectStore(config.data_dir / "objects", max_object_bytes=config.max_object_bytes)
         external = load_external_stores(config.object_stores_file) if config.object_stores_file else []
-        self.buckets = BucketStores(external=external)
+        self.buckets = BucketStores(farm=FarmStore(self.object_store), external=external)
         self._fail_interrupted_job_creations()
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="farmhand-bg")
         self.stopping = threading.Event()
@@ -90,4 +95,5 @@ class ServerRuntime:
     def close(self) -> None:
         self.stopping.set()
         self.background.shutdown(wait=True)
+        self.object_store.close()
         self.store.dispose()

@@ -18,6 +18,7 @@ from ._external import (
     IssuedCredentials,
     load_external_stores,
 )
+from ._farm import FarmStore
 
 __all__ = [
     "BucketStore",
@@ -25,6 +26,7 @@ __all__ = [
     "BucketStores",
     "ExternalStore",
     "ExternalStoreConfig",
+    "FarmStore",
     "IssuedCredentials",
     "NoStoreError",
     "ObjectTooLargeError",

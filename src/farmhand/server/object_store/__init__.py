@@ -1,0 +1,40 @@
+"""The farm's S3-compatible object store: storage engine, S3 endpoint, and who may use it.
+
+The rest of the server uses `ObjectStore` (create a queue's bucket, read or check an object such as
+an input manifest); the ASGI app hands requests signed for `s3` to `S3Endpoint`; `authorize` is the
+one place that decides what a principal may do in the store.
+"""
+
+from ._access import S3Action, authorize
+from ._endpoint import S3Endpoint, is_s3_request
+from ._errors import S3Error
+from ._store import (
+    INLINE_MAX_BYTES,
+    MIN_PART_BYTES,
+    UPLOAD_LIFETIME_SECONDS,
+    ListPage,
+    ObjectInfo,
+    ObjectReader,
+    ObjectStore,
+    PartInfo,
+    StagedBlob,
+    UploadInfo,
+)
+
+__all__ = [
+    "INLINE_MAX_BYTES",
+    "MIN_PART_BYTES",
+    "UPLOAD_LIFETIME_SECONDS",
+    "ListPage",
+    "ObjectInfo",
+    "ObjectReader",
+    "ObjectStore",
+    "PartInfo",
+    "S3Action",
+    "S3Endpoint",
+    "S3Error",
+    "StagedBlob",
+    "UploadInfo",
+    "authorize",
+    "is_s3_request",
+]
