@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..object_store import ObjectStore, S3Error
-from ._errors import BucketStoreError, ObjectTooLargeError
+from ._errors import BucketStoreError, NoStoreError, ObjectTooLargeError
 
 __all__ = ["FarmStore"]
 
@@ -34,6 +34,8 @@ class FarmStore:
 
 
 def _translated(error: S3Error, bucket: str, key: str) -> BucketStoreError:
+    if error.code == "NoSuchBucket":
+        return NoStoreError(f"no object store of this farm holds bucket {bucket}")
     if error.code == "EntityTooLarge":
         return ObjectTooLargeError(error.message)
     return BucketStoreError(

@@ -1,0 +1,205 @@
+"""The farm's S3 endpoint beside SeaweedFS, in one run, with boto3's S3 client on loopback.
+
+Both stores run on this machine; each phase runs against one, then the other, with the same client
+code and configuration, so load from other processes weighs on both alike. Phases:
+
+* 10,000 x 10 KiB PutObject from 16 threads (objects/s), with the store's peak RSS during the run;
+* HeadObject of those keys from 16 threads (per s);
+* a 1 GiB file uploaded by boto3's transfer manager (multipart, 8 MiB parts, 10 threads) and read
+  back with its ranged GETs (MiB/s), beside a plain copy of the same file (the ceiling).
+
+Goals: small PUT and HEAD at least SeaweedFS's; bulk at least 0.8x SeaweedFS and 0.5x the copy;
+the farm server's RSS at most 250 MiB during the 10k run.
+
+    python benchmarks/object_store.py            # 10,000 objects, 1 GiB
+    python benchmarks/object_store.py --quick    # 1,000 objects, 256 MiB
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _seaweedfs import SeaweedFS
+from farmhand.testing import ServerProcess
+
+MiB = 1024 * 1024
+THREADS = 16
+
+
+class PeakRss:
+    """Samples the resident memory of a process tree every 50 ms while a phase runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                tree = [self.process, *self.process.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in tree))
+            except psutil.Error:
+                pass
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def timed(work: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def in_threads(items: list[Any], call: Callable[[Any], None]) -> None:
+    with ThreadPoolExecutor(THREADS) as pool:
+        for _ in pool.map(call, items):
+            pass
+
+
+def small_puts(s3: Any, bucket: str, count: int, pid: int) -> tuple[float, int]:
+    body = os.urandom(10 * 1024)
+    keys = [f"Root/Data/{i:08x}.xxh128" for i in range(count)]
+    with PeakRss(pid) as rss:
+        seconds = timed(
+            lambda: in_threads(keys, lambda key: s3.put_object(Bucket=bucket, Key=key, Body=body))
+        )
+    return count / seconds, rss.peak
+
+
+def heads(s3: Any, bucket: str, count: int) -> float:
+    keys = [f"Root/Data/{i:08x}.xxh128" for i in range(count)]
+    return count / timed(lambda: in_threads(keys, lambda key: s3.head_object(Bucket=bucket, Key=key)))
+
+
+def bulk(s3: Any, bucket: str, source: Path, work: Path) -> tuple[float, float]:
+    size_mib = source.stat().st_size / MiB
+    config = TransferConfig()  # what the job-attachments code uses: 8 MiB parts, 10 threads
+    up = timed(lambda: s3.upload_file(str(source), bucket, "Root/Data/bulk.xxh128", Config=config))
+    target = work / "downloaded"
+    down = timed(lambda: s3.download_file(bucket, "Root/Data/bulk.xxh128", str(target), Config=config))
+    assert target.stat().st_size == source.stat().st_size
+    target.unlink()
+    return size_mib / up, size_mib / down
+
+
+def plain_copy(source: Path, work: Path) -> float:
+    target = work / "copy"
+
+    def copy() -> None:
+        shutil.copyfile(source, target)
+        with open(target, "rb") as handle:
+            os.fsync(handle.fileno())
+
+    seconds = timed(copy)
+    target.unlink()
+    return source.stat().st_size / MiB / seconds
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="1,000 objects and 256 MiB")
+    parser.add_argument("--objects", type=int, default=None)
+    parser.add_argument("--bulk-mib", type=int, default=None)
+    args = parser.parse_args()
+    count = args.objects or (1000 if args.quick else 10_000)
+    bulk_mib = args.bulk_mib or (256 if args.quick else 1024)
+
+    with tempfile.TemporaryDirectory(prefix="farmhand-s3-bench-") as tmp:
+        root = Path(tmp)
+        source = root / "source.bin"
+        with open(source, "wb") as handle:
+            block = os.urandom(MiB)
+            for _ in range(bulk_mib):
+                handle.write(block)
+        print(f"load before: {load()}")
+        results: dict[str, dict[str, float]] = {}
+        with ServerProcess(root / "farm") as farm, SeaweedFS(root / "seaweedfs") as seaweed:
+            config = Config(max_pool_connections=32, retries={"max_attempts": 1})
+            clients = {
+                "farm": (farm.boto3_session().client("s3", endpoint_url=farm.url, config=config), farm),
+                "seaweedfs": (
+                    seaweed.session().client("s3", endpoint_url=seaweed.url, config=config),
+                    seaweed,
+                ),
+            }
+            for name, (s3, _) in clients.items():
+                s3.create_bucket(Bucket="bench")
+                results[name] = {}
+            for name, (s3, proc) in clients.items():
+                assert proc.process is not None
+                rate, peak = small_puts(s3, "bench", count, proc.process.pid)
+                results[name].update(put=rate, rss=peak / MiB)
+                print(f"{name}: {count} x 10 KiB PUT {rate:.0f}/s, peak RSS {peak / MiB:.0f} MiB", flush=True)
+            for name, (s3, _) in clients.items():
+                results[name]["head"] = heads(s3, "bench", count)
+                print(f"{name}: HEAD {results[name]['head']:.0f}/s", flush=True)
+            for name, (s3, _) in clients.items():
+                up, down = bulk(s3, "bench", source, root)
+                results[name].update(up=up, down=down)
+                print(
+                    f"{name}: {bulk_mib} MiB upload {up:.0f} MiB/s, ranged GET {down:.0f} MiB/s", flush=True
+                )
+            copy = plain_copy(source, root)
+        print(f"load after: {load()}")
+
+    farm, weed = results["farm"], results["seaweedfs"]
+    print()
+    print("| measure | farm | SeaweedFS | farm / SeaweedFS | goal |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| {count} x 10 KiB PutObject, 16 threads (objects/s) | {farm['put']:.0f} | {weed['put']:.0f} | "
+        f"{farm['put'] / weed['put']:.2f} | >= 1 |"
+    )
+    print(
+        f"| HeadObject, 16 threads (per s) | {farm['head']:.0f} | {weed['head']:.0f} | "
+        f"{farm['head'] / weed['head']:.2f} | >= 1 |"
+    )
+    print(
+        f"| {bulk_mib} MiB multipart upload (MiB/s) | {farm['up']:.0f} | {weed['up']:.0f} | "
+        f"{farm['up'] / weed['up']:.2f} | >= 0.8 |"
+    )
+    print(
+        f"| {bulk_mib} MiB ranged GET (MiB/s) | {farm['down']:.0f} | {weed['down']:.0f} | "
+        f"{farm['down'] / weed['down']:.2f} | >= 0.8 |"
+    )
+    print(f"| plain copy of the file (MiB/s) | {copy:.0f} | | | ceiling |")
+    print(
+        f"| upload / copy, ranged GET / copy | {farm['up'] / copy:.2f}, {farm['down'] / copy:.2f} | "
+        f"{weed['up'] / copy:.2f}, {weed['down'] / copy:.2f} | | >= 0.5 |"
+    )
+    print(f"| server peak RSS in the PUT run (MiB) | {farm['rss']:.0f} | {weed['rss']:.0f} | | <= 250 |")
+
+
+if __name__ == "__main__":
+    main()

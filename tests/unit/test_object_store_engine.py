@@ -1,0 +1,117 @@
+"""The storage engine on its own: what start-up finds after a crash at each step of a write, upload
+expiry, listings, and the files a multipart object is made of."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from farmhand.server.object_store import MIN_PART_BYTES, ObjectStore, S3Error
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ObjectStore:
+    opened = ObjectStore(tmp_path / "objects")
+    opened.create_bucket("jobs")
+    return opened
+
+
+def staged(store: ObjectStore, data: bytes) -> object:
+    blob = store.stage()
+    blob.write(data)
+    blob.finish()
+    return blob
+
+
+def test_a_blob_never_committed_is_removed_at_start(tmp_path: Path, store: ObjectStore) -> None:
+    # Given bytes written to staging/ whose object was never committed (the server died)
+    staged(store, b"x" * 1000)
+    store.close()
+    # When the store opens again, Then staging/ is empty and nothing is visible
+    reopened = ObjectStore(tmp_path / "objects")
+    assert os.listdir(tmp_path / "objects" / "staging") == []
+    assert reopened.list_objects("jobs").contents == []
+
+
+def test_a_committed_blob_still_in_staging_is_moved_in_at_start(tmp_path: Path, store: ObjectStore) -> None:
+    # Given an object committed whose blob had not yet left staging/ when the server died
+    blob = staged(store, b"y" * 200_000)
+    store.put_object("jobs", "Root/Data/a", blob, etag="e" * 32)  # type: ignore[arg-type]
+    [blob_name] = os.listdir(tmp_path / "objects" / "blobs")
+    store.close()
+    os.rename(tmp_path / "objects" / "blobs" / blob_name, tmp_path / "objects" / "staging" / blob_name)
+    with sqlite3.connect(tmp_path / "objects" / "index.sqlite3") as index:
+        index.execute("INSERT OR IGNORE INTO landed (blob) VALUES (?)", (blob_name,))
+    # When the store opens again, Then the object reads back whole
+    reopened = ObjectStore(tmp_path / "objects")
+    assert reopened.read_object("jobs", "Root/Data/a", 10**6) == b"y" * 200_000
+    assert os.listdir(tmp_path / "objects" / "staging") == []
+
+
+def test_replaced_blobs_are_deleted_and_readers_keep_what_they_opened(
+    tmp_path: Path, store: ObjectStore
+) -> None:
+    store.write_object("jobs", "k/v", b"1" * 300_000, "binary/octet-stream")
+    reader = store.open_object("jobs", "k/v")
+    assert reader is not None
+    store.write_object("jobs", "k/v", b"2" * 300_000, "binary/octet-stream")
+    store.write_object("jobs", "k/v", b"3" * 300_000, "binary/octet-stream")  # collects the first's garbage
+    assert reader.read() == b"1" * 300_000
+    reader.close()
+    assert store.read_object("jobs", "k/v", 10**6) == b"3" * 300_000
+    assert len(os.listdir(tmp_path / "objects" / "blobs")) == 1
+
+
+def test_completing_an_upload_copies_nothing_and_the_object_is_its_parts_files(store: ObjectStore) -> None:
+    upload_id = store.create_upload("jobs", "big/file")
+    parts = [b"a" * MIN_PART_BYTES, b"b" * 100]
+    etags = []
+    for number, data in enumerate(parts, 1):
+        blob = staged(store, data)
+        etags.append(
+            store.put_part_async("jobs", "big/file", upload_id, number, blob, f"{number:032x}", {})
+            .result()
+            .etag  # type: ignore[arg-type]
+        )
+    part_files = sorted(os.listdir(store.blobs))
+    info = store.complete_upload("jobs", "big/file", upload_id, list(zip([1, 2], etags, strict=True)))
+    assert info.size == MIN_PART_BYTES + 100
+    files = store.object_files("jobs", "big/file")
+    assert files is not None
+    assert sorted(path.name for path, _ in files) == part_files
+    assert store.read_object("jobs", "big/file", 10**8) == b"".join(parts)
+
+
+def test_uploads_older_than_seven_days_expire_with_their_parts(store: ObjectStore) -> None:
+    old = store.create_upload("jobs", "stale/file")
+    fresh = store.create_upload("jobs", "fresh/file")
+    store.put_part_async("jobs", "stale/file", old, 1, staged(store, b"p" * 10), "0" * 32, {}).result()  # type: ignore[arg-type]
+    with sqlite3.connect(store.index.path) as index:
+        index.execute("UPDATE uploads SET created = ? WHERE upload_id = ?", (time.time() - 8 * 86400, old))
+    store.housekeep()
+    with pytest.raises(S3Error) as gone:
+        store.list_parts("jobs", "stale/file", old)
+    assert gone.value.code == "NoSuchUpload"
+    assert store.list_parts("jobs", "fresh/file", fresh) == ([], False)
+    store.write_object("jobs", "nudge", b"x", "text/plain")  # the next commit deletes collected blobs
+    assert os.listdir(store.blobs) == []
+
+
+def test_listing_pages_through_keys_and_common_prefixes_in_utf8_order(store: ObjectStore) -> None:
+    keys = ["a/1", "a/2", "b", "c/x/1", "c/y", "\u00e9/1", "\U0001f600"]
+    for key in keys:
+        store.put_object("jobs", key, b"x")
+    seen: list[str] = []
+    after, is_prefix = None, False
+    while True:
+        page = store.list_objects("jobs", "", "/", after, 2, after_is_prefix=is_prefix)
+        seen += page.common_prefixes + [info.key for info in page.contents]
+        if not page.truncated:
+            break
+        after = page.last
+        is_prefix = bool(page.common_prefixes) and page.last == page.common_prefixes[-1]
+    assert sorted(seen, key=lambda s: s.encode()) == ["a/", "b", "c/", "\u00e9/", "\U0001f600"]
