@@ -40,16 +40,26 @@ from farmhand.testing import ServerProcess
 
 MiB = 1024 * 1024
 THREADS = 16
+BATCH = 1000
 
 
-class PeakRss:
-    """Samples the resident memory of a process tree every 50 ms while a phase runs."""
+class ServerUsage:
+    """A store's process tree during a phase: peak resident memory (sampled every 50 ms) and the
+    CPU seconds it used (what each request costs the machine, whoever the bottleneck is)."""
 
     def __init__(self, pid: int) -> None:
         self.process = psutil.Process(pid)
         self.peak = 0
+        self.cpu_seconds = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _cpu(self) -> float:
+        total = 0.0
+        for process in [self.process, *self.process.children(recursive=True)]:
+            times = process.cpu_times()
+            total += times.user + times.system
+        return total
 
     def _sample(self) -> None:
         while not self._stop.is_set():
@@ -60,13 +70,15 @@ class PeakRss:
                 pass
             self._stop.wait(0.05)
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> ServerUsage:
+        self._cpu_start = self._cpu()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.cpu_seconds = self._cpu() - self._cpu_start
 
 
 def timed(work: Callable[[], None]) -> float:
@@ -81,19 +93,42 @@ def in_threads(items: list[Any], call: Callable[[Any], None]) -> None:
             pass
 
 
-def small_puts(s3: Any, bucket: str, count: int, pid: int) -> tuple[float, int]:
-    body = os.urandom(10 * 1024)
-    keys = [f"Root/Data/{i:08x}.xxh128" for i in range(count)]
-    with PeakRss(pid) as rss:
-        seconds = timed(
-            lambda: in_threads(keys, lambda key: s3.put_object(Bucket=bucket, Key=key, Body=body))
-        )
-    return count / seconds, rss.peak
+class Phase:
+    """One phase against one store, run in batches: total seconds, server CPU and peak RSS."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.cpu_seconds = 0.0
+        self.peak = 0
+        self.count = 0
+
+    def run(self, pid: int, items: list[Any], call: Callable[[Any], None]) -> None:
+        with ServerUsage(pid) as usage:
+            self.seconds += timed(lambda: in_threads(items, call))
+        self.cpu_seconds += usage.cpu_seconds
+        self.peak = max(self.peak, usage.peak)
+        self.count += len(items)
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu_seconds / self.count * 1e6
 
 
-def heads(s3: Any, bucket: str, count: int) -> float:
-    keys = [f"Root/Data/{i:08x}.xxh128" for i in range(count)]
-    return count / timed(lambda: in_threads(keys, lambda key: s3.head_object(Bucket=bucket, Key=key)))
+def alternate(
+    stores: dict[str, tuple[Any, int]], keys: list[str], call: Callable[[Any, str], None]
+) -> dict[str, Phase]:
+    """Run `call(client, key)` over the keys in batches of 1,000, alternating the stores batch by
+    batch, so that load from other processes on this machine weighs on both alike."""
+    phases = {name: Phase() for name in stores}
+    for start in range(0, len(keys), BATCH):
+        batch = keys[start : start + BATCH]
+        for name, (s3, pid) in stores.items():
+            phases[name].run(pid, batch, lambda key, s3=s3: call(s3, key))
+    return phases
 
 
 def bulk(s3: Any, bucket: str, source: Path, work: Path) -> tuple[float, float]:
@@ -118,6 +153,11 @@ def plain_copy(source: Path, work: Path) -> float:
     seconds = timed(copy)
     target.unlink()
     return source.stat().st_size / MiB / seconds
+
+
+def _pid(process: Any) -> int:
+    assert process.process is not None
+    return int(process.process.pid)
 
 
 def load() -> str:
@@ -156,14 +196,21 @@ def main() -> None:
             for name, (s3, _) in clients.items():
                 s3.create_bucket(Bucket="bench")
                 results[name] = {}
-            for name, (s3, proc) in clients.items():
-                assert proc.process is not None
-                rate, peak = small_puts(s3, "bench", count, proc.process.pid)
-                results[name].update(put=rate, rss=peak / MiB)
-                print(f"{name}: {count} x 10 KiB PUT {rate:.0f}/s, peak RSS {peak / MiB:.0f} MiB", flush=True)
-            for name, (s3, _) in clients.items():
-                results[name]["head"] = heads(s3, "bench", count)
-                print(f"{name}: HEAD {results[name]['head']:.0f}/s", flush=True)
+            stores = {name: (s3, _pid(proc)) for name, (s3, proc) in clients.items()}
+            keys = [f"Root/Data/{i:08x}.xxh128" for i in range(count)]
+            body = os.urandom(10 * 1024)
+            puts = alternate(stores, keys, lambda s3, key: s3.put_object(Bucket="bench", Key=key, Body=body))
+            heads = alternate(stores, keys, lambda s3, key: s3.head_object(Bucket="bench", Key=key))
+            for name in clients:
+                put, head = puts[name], heads[name]
+                results[name].update(
+                    put=put.rate, put_cpu=put.cpu_us, rss=put.peak / MiB, head=head.rate, head_cpu=head.cpu_us
+                )
+                print(
+                    f"{name}: {count} x 10 KiB PUT {put.rate:.0f}/s ({put.cpu_us:.0f} us server CPU each, "
+                    f"peak RSS {put.peak / MiB:.0f} MiB); HEAD {head.rate:.0f}/s ({head.cpu_us:.0f} us)",
+                    flush=True,
+                )
             for name, (s3, _) in clients.items():
                 up, down = bulk(s3, "bench", source, root)
                 results[name].update(up=up, down=down)

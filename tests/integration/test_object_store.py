@@ -1,5 +1,11 @@
 """The farm's S3 endpoint behaves like S3 for boto3's default client: each behaviour test runs
-against the farm and against SeaweedFS (the reference), so the expectations are S3's, not ours."""
+against the farm and against SeaweedFS (the reference), so the expectations are S3's, not ours.
+
+Over TLS botocore frames bodies as aws-chunked with a CRC32 trailer; until the farm serves HTTPS,
+`test_object_store_farm.py` sends it those exact bodies over HTTP. Once it does, add its HTTPS
+endpoint as a third parameter of the `s3` fixture (with the CA bundle) to run everything here
+end to end over TLS.
+"""
 
 from __future__ import annotations
 

@@ -332,3 +332,59 @@ def test_unsigned_payloads_and_unchecksummed_bodies_are_accepted(
     )
     when_required.put_object(Bucket=bucket, Key="plain/x", Body=body)
     assert farm_s3.get_object(Bucket=bucket, Key="plain/x")["Body"].read() == body
+
+
+# -- the connection ---------------------------------------------------------------------------------
+
+
+def send_head(server: ServerProcess, request: Any, extra: dict[str, str]) -> socket.socket:
+    parts = urlsplit(server.url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    lines = [f"{request.method} {request.path} HTTP/1.1", f"Host: {parts.netloc}"]
+    for name, value in request.headers.items():
+        if name.lower() != "expect":
+            lines.append(f"{name}: {value.decode() if isinstance(value, bytes) else value}")
+    lines += [f"{k}: {v}" for k, v in extra.items()]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return sock
+
+
+def read_response_head(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_expect_100_continue_is_answered_before_the_body_and_only_for_allowed_requests(
+    server: ServerProcess, farm_s3: Any, bucket: str
+) -> None:
+    body = b"e" * 50_000
+    request = capture(
+        server.boto3_session(),
+        server.url,
+        lambda c: c.put_object(Bucket=bucket, Key="expect/x", Body=body),
+        tls=False,
+    )
+    # Given an allowed PUT announcing its body, When only its headers were sent, Then "100 Continue"
+    # comes back at once, and the body then stores the object.
+    with send_head(server, request, {"Expect": "100-continue"}) as sock:
+        assert read_response_head(sock).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(body)
+        assert read_response_head(sock).startswith(b"HTTP/1.1 200")
+    assert farm_s3.get_object(Bucket=bucket, Key="expect/x")["Body"].read() == body
+
+    # Given a PUT its key may not make, Then the refusal comes instead of "100 Continue": the client
+    # never sends the body.
+    reader = scoped_session(server, {"s3": {"bucket": bucket, "prefix": "other/", "access": "read"}})
+    refused = capture(
+        reader, server.url, lambda c: c.put_object(Bucket=bucket, Key="expect/y", Body=body), tls=False
+    )
+    with send_head(server, refused, {"Expect": "100-continue"}) as sock:
+        answer = read_response_head(sock)
+        assert answer.startswith(b"HTTP/1.1 403"), answer
+        assert b"connection: close" in answer.lower()
+    assert_absent(farm_s3, bucket, "expect/y")

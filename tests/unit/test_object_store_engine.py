@@ -40,7 +40,7 @@ def test_a_blob_never_committed_is_removed_at_start(tmp_path: Path, store: Objec
 def test_a_committed_blob_still_in_staging_is_moved_in_at_start(tmp_path: Path, store: ObjectStore) -> None:
     # Given an object committed whose blob had not yet left staging/ when the server died
     blob = staged(store, b"y" * 200_000)
-    store.put_object("jobs", "Root/Data/a", blob, etag="e" * 32)  # type: ignore[arg-type]
+    store.put_object("jobs", "Root/Data/a", blob, etag="e" * 32).result()  # type: ignore[arg-type]
     [blob_name] = os.listdir(tmp_path / "objects" / "blobs")
     store.close()
     os.rename(tmp_path / "objects" / "blobs" / blob_name, tmp_path / "objects" / "staging" / blob_name)
@@ -73,9 +73,7 @@ def test_completing_an_upload_copies_nothing_and_the_object_is_its_parts_files(s
     for number, data in enumerate(parts, 1):
         blob = staged(store, data)
         etags.append(
-            store.put_part_async("jobs", "big/file", upload_id, number, blob, f"{number:032x}", {})
-            .result()
-            .etag  # type: ignore[arg-type]
+            store.put_part("jobs", "big/file", upload_id, number, blob, f"{number:032x}", {}).result().etag  # type: ignore[arg-type]
         )
     part_files = sorted(os.listdir(store.blobs))
     info = store.complete_upload("jobs", "big/file", upload_id, list(zip([1, 2], etags, strict=True)))
@@ -89,7 +87,7 @@ def test_completing_an_upload_copies_nothing_and_the_object_is_its_parts_files(s
 def test_uploads_older_than_seven_days_expire_with_their_parts(store: ObjectStore) -> None:
     old = store.create_upload("jobs", "stale/file")
     fresh = store.create_upload("jobs", "fresh/file")
-    store.put_part_async("jobs", "stale/file", old, 1, staged(store, b"p" * 10), "0" * 32, {}).result()  # type: ignore[arg-type]
+    store.put_part("jobs", "stale/file", old, 1, staged(store, b"p" * 10), "0" * 32, {}).result()  # type: ignore[arg-type]
     with sqlite3.connect(store.index.path) as index:
         index.execute("UPDATE uploads SET created = ? WHERE upload_id = ?", (time.time() - 8 * 86400, old))
     store.housekeep()
@@ -104,7 +102,7 @@ def test_uploads_older_than_seven_days_expire_with_their_parts(store: ObjectStor
 def test_listing_pages_through_keys_and_common_prefixes_in_utf8_order(store: ObjectStore) -> None:
     keys = ["a/1", "a/2", "b", "c/x/1", "c/y", "\u00e9/1", "\U0001f600"]
     for key in keys:
-        store.put_object("jobs", key, b"x")
+        store.put_object("jobs", key, b"x").result()
     seen: list[str] = []
     after, is_prefix = None, False
     while True:

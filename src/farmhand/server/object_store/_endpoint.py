@@ -254,7 +254,7 @@ class S3Endpoint:
         request.body_read = True
         metadata, stored_headers = _metadata_of(request.headers)
         info: ObjectInfo = await asyncio.wrap_future(
-            self.store.put_object_async(
+            self.store.put_object(
                 request.bucket,
                 request.key,
                 received.body if received.blob is None else received.blob,
@@ -400,7 +400,7 @@ class S3Endpoint:
         request.body_read = True
         assert received.blob is not None
         await asyncio.wrap_future(
-            self.store.put_part_async(
+            self.store.put_part(
                 request.bucket,
                 request.key,
                 upload_id,

@@ -319,32 +319,9 @@ class ObjectStore:
         metadata: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         checksums: dict[str, str] | None = None,
-    ) -> ObjectInfo:
-        """Store an object (bytes, or a finished staged blob); returns once it is durable."""
-        return self.put_object_async(
-            bucket,
-            key,
-            body,
-            etag=etag,
-            content_type=content_type,
-            metadata=metadata,
-            headers=headers,
-            checksums=checksums,
-        ).result()
-
-    def put_object_async(
-        self,
-        bucket: str,
-        key: str,
-        body: bytes | StagedBlob,
-        *,
-        etag: str | None = None,
-        content_type: str | None = None,
-        metadata: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-        checksums: dict[str, str] | None = None,
     ) -> Future[ObjectInfo]:
-        """`put_object` as a future of the ObjectInfo, resolved once the object is durable."""
+        """Store an object (bytes, or a finished staged blob). The future resolves to its index
+        entry once the object is durable, or raises the S3Error that refused it."""
         check_key(key)
         if isinstance(body, StagedBlob):
             size = body.size
@@ -453,13 +430,13 @@ class ObjectStore:
     def write_object(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         """Store a whole object given as bytes (service-side writes, e.g. a copied job template)."""
         if len(body) <= INLINE_MAX_BYTES:
-            self.put_object(bucket, key, body, content_type=content_type)
+            self.put_object(bucket, key, body, content_type=content_type).result()
             return
         blob = self.stage()
         blob.write(body)
         blob.finish()
         etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
-        self.put_object(bucket, key, blob, etag=etag, content_type=content_type)
+        self.put_object(bucket, key, blob, etag=etag, content_type=content_type).result()
 
     def object_files(self, bucket: str, key: str) -> list[tuple[Path, int]] | None:
         """The files holding an object's bytes in order, with their lengths (empty for small objects
@@ -588,7 +565,7 @@ class ObjectStore:
             raise _no_such_upload(upload_id)
         return UploadInfo(*row)
 
-    def put_part_async(
+    def put_part(
         self,
         bucket: str,
         key: str,
