@@ -24,6 +24,9 @@ from farmhand.server._identity import ensure_principal, mint_temporary_credentia
 from farmhand.server.store import Store, sqlite_url
 from farmhand.testing import ServerProcess
 
+MIB1 = 1024 * 1024
+MIB2 = 2 * MIB1
+
 
 def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
     return str(excinfo.value.response["Error"]["Code"])
@@ -388,3 +391,30 @@ def test_expect_100_continue_is_answered_before_the_body_and_only_for_allowed_re
         assert answer.startswith(b"HTTP/1.1 403"), answer
         assert b"connection: close" in answer.lower()
     assert_absent(farm_s3, bucket, "expect/y")
+
+
+def test_an_aws_chunked_body_longer_than_its_decoded_length_is_refused(
+    server: ServerProcess, farm_s3: Any, bucket: str
+) -> None:
+    session = server.boto3_session()
+    declared = capture(
+        session, server.url, lambda c: c.put_object(Bucket=bucket, Key="long/x", Body=b"s" * MIB2)
+    )
+    longer = capture(
+        session, server.url, lambda c: c.put_object(Bucket=bucket, Key="long/x", Body=b"s" * 3 * MIB1)
+    )
+    status, _headers, answer = replay(server.url, declared, body=longer.body)
+    assert status == 400
+    assert b"<Code>InvalidRequest</Code>" in answer and b"longer than the declared" in answer
+    assert_absent(farm_s3, bucket, "long/x")
+
+
+def test_completing_with_no_parts_is_malformed(farm_s3: Any, bucket: str) -> None:
+    upload_id = farm_s3.create_multipart_upload(Bucket=bucket, Key="none/x")["UploadId"]
+    farm_s3.upload_part(Bucket=bucket, Key="none/x", UploadId=upload_id, PartNumber=1, Body=b"x")
+    with pytest.raises(ClientError) as empty:
+        farm_s3.complete_multipart_upload(
+            Bucket=bucket, Key="none/x", UploadId=upload_id, MultipartUpload={"Parts": []}
+        )
+    assert error_code(empty) == "MalformedXML"
+    assert_absent(farm_s3, bucket, "none/x")
