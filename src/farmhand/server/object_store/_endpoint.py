@@ -205,7 +205,7 @@ class S3Endpoint:
         elif method in ("GET", "HEAD") and "uploadId" in query:
             await self._list_parts(request, send)
         elif method in ("GET", "HEAD"):
-            await self._get_object(request, send)
+            await self._get_object(request, receive, send)
         elif method == "POST" and "uploads" in query:
             await self._create_upload(request, receive, send)
         elif method == "POST" and "uploadId" in query:
@@ -269,7 +269,7 @@ class S3Endpoint:
             send, request, 200, b"", {"ETag": f'"{info.etag}"', **_checksum_headers(received.checksums)}
         )
 
-    async def _get_object(self, request: _Request, send: Send) -> None:
+    async def _get_object(self, request: _Request, receive: Receive, send: Send) -> None:
         self._caller(request, S3Action.READ, request.key)
         head = request.method == "HEAD"
         if "partNumber" in request.query:
@@ -278,7 +278,8 @@ class S3Endpoint:
             info = self.store.head_object(request.bucket, request.key)
             reader: ObjectReader | None = None
         else:
-            reader = await _in_thread(self.store.open_object, request.bucket, request.key)
+            # An index read and a few opens: cheaper here than a hop to a thread.
+            reader = self.store.open_object(request.bucket, request.key)
             info = reader.info if reader is not None else None
         if info is None:
             self.store.require_bucket(request.bucket)
@@ -310,7 +311,10 @@ class S3Endpoint:
                 await send({"type": "http.response.body", "body": b""})
                 return
             await _start(send, request, status, headers, info.content_type)
-            await _stream(send, reader, start, end)
+            if reader.in_index:
+                await send({"type": "http.response.body", "body": reader.read(start, end)})
+            else:
+                await _stream(send, receive, reader, start, end)
         finally:
             if reader is not None:
                 reader.close()
@@ -818,22 +822,35 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-async def _stream(send: Send, reader: ObjectReader, start: int, end: int) -> None:
-    """Send [start, end) of the object, reading the next chunk while the current one goes out."""
+async def _stream(send: Send, receive: Receive, reader: ObjectReader, start: int, end: int) -> None:
+    """Send [start, end) of the object, reading the next chunk while the current one goes out;
+    stop reading once the client has gone."""
     loop = asyncio.get_running_loop()
     chunks = reader.chunks(start, end, READ_CHUNK_BYTES)
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.ensure_future(watch())
 
     def next_chunk() -> bytes | None:
         return next(chunks, None)
 
-    pending = loop.run_in_executor(_IO, next_chunk)
-    while True:
-        chunk = await pending
-        if chunk is None:
-            break
+    try:
         pending = loop.run_in_executor(_IO, next_chunk)
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
+        while True:
+            chunk = await pending
+            if chunk is None or gone.is_set():
+                break
+            pending = loop.run_in_executor(_IO, next_chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if not gone.is_set():
+            await send({"type": "http.response.body", "body": b""})
+    finally:
+        watcher.cancel()
 
 
 async def _in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -163,6 +163,11 @@ class ObjectReader:
         self._data = data
         self._files = files
 
+    @property
+    def in_index(self) -> bool:
+        """A small object kept whole in the index: its bytes are already in memory."""
+        return self._data is not None
+
     def chunks(
         self, start: int = 0, end: int | None = None, chunk_size: int = 1024 * 1024
     ) -> Iterator[bytes]:
