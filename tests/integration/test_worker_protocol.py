@@ -272,6 +272,8 @@ def test_job_entities(farm_server, admin, farm) -> None:
     )
     job_id = submit(admin, farm_id, queue_id, template)
     worker = SyntheticWorker(farm_server, farm_id, fleet_id)
+    # And a worker holding a session of that job (a worker reads only its own sessions' jobs)
+    assert worker.poll()["assignedSessions"]
     steps = {
         s["name"]: s["stepId"]
         for s in admin.list_steps(farmId=farm_id, queueId=queue_id, jobId=job_id)["steps"]
@@ -299,7 +301,7 @@ def test_job_entities(farm_server, admin, farm) -> None:
     assert b["template"]["name"] == "B" and b["dependencies"] == [steps["A"]]
     assert entities[2]["environmentDetails"]["template"]["name"] == "JobEnv"
     assert entities[3]["environmentDetails"]["template"] == {"name": "BEnv", "variables": {"X": "1"}}
-    assert answer["errors"][0]["jobDetails"]["code"] == "ResourceNotFoundException"
+    assert answer["errors"][0]["jobDetails"]["code"] == "AccessDeniedException"
     # And a queue without a role gives empty queue credentials
     assert "credentials" not in worker.client.assume_queue_role_for_worker(**worker.ids(), queueId=queue_id)
 
@@ -425,7 +427,8 @@ def test_step_details_carry_the_resolved_symbol_table_of_expr_templates(farm_ser
     job_id = submit(admin, farm_id, queue_id, template)
     step_id = admin.list_steps(farmId=farm_id, queueId=queue_id, jobId=job_id)["steps"][0]["stepId"]
     worker = SyntheticWorker(farm_server, farm_id, fleet_id)
-    # When the worker asks for the step's details
+    assert worker.poll()["assignedSessions"]
+    # When the worker (holding a session of the job) asks for the step's details
     answer = worker.client.batch_get_job_entity(
         **worker.ids(), identifiers=[{"stepDetails": {"jobId": job_id, "stepId": step_id}}]
     )

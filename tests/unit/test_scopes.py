@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from farmhand.server._scopes import check_call_scope, queue_role_scope, s3_scope_of
-from farmhand.server.protocol import AccessDeniedError
+from farmhand.server._scopes import fleet_read_scope, fleet_worker_scope, queue_role_scope, s3_scope_of
+from farmhand.server.access import CallerKind, caller_of
 
 QUEUE = {
     "farmId": "farm-" + "1" * 32,
@@ -33,12 +33,21 @@ def test_unknown_roles_are_refused() -> None:
         queue_role_scope(QUEUE, "admin")
 
 
-def test_calls_outside_the_scope_are_denied() -> None:
-    scope = queue_role_scope(QUEUE, "read")
-    check_call_scope(
-        scope, "arn", "GetQueue", {"farmId": QUEUE["farmId"], "queueId": QUEUE["queueId"]}, False
-    )
-    with pytest.raises(AccessDeniedError):
-        check_call_scope(scope, "arn", "GetQueue", {"queueId": "queue-" + "3" * 32}, False)
-    with pytest.raises(AccessDeniedError):
-        check_call_scope(scope, "arn", "UpdateJob", {"queueId": QUEUE["queueId"]}, True)
+def test_the_minted_scopes_are_the_ones_the_access_table_knows() -> None:
+    """Each scope written here classifies as its kind of caller (an unknown scope grants nothing)."""
+    farm, fleet = QUEUE["farmId"], "fleet-" + "4" * 32
+    kinds = {
+        "user": queue_role_scope(QUEUE, "user"),
+        "worker": queue_role_scope(QUEUE, "worker"),
+        "read": queue_role_scope(QUEUE, "read"),
+        "fleet-read": fleet_read_scope(farm, fleet),
+        "fleet": fleet_worker_scope(farm, fleet, "worker-" + "5" * 32),
+    }
+    found = {name: caller_of("p", "arn", "role", scope).kind for name, scope in kinds.items()}
+    assert found == {
+        "user": CallerKind.QUEUE,
+        "worker": CallerKind.QUEUE,
+        "read": CallerKind.QUEUE_READ,
+        "fleet-read": CallerKind.FLEET_READ,
+        "fleet": CallerKind.WORKER,
+    }

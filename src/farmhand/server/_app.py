@@ -25,11 +25,24 @@ from sqlalchemy.exc import OperationalError
 from .._models import IDENTITY_SERVICE, IDENTITY_TARGET_PREFIX
 from ._identity import Principal, SigningKeyCache
 from ._runtime import ServerRuntime
-from ._scopes import check_call_scope
+from .access import (
+    ALLOWED,
+    DENIED,
+    Audit,
+    Caller,
+    Rule,
+    authorize,
+    caller_of,
+    farm_of,
+    record,
+    resource_of,
+    rule_for,
+)
 from .handlers import Call, Registered, load_handlers
 from .object_store import S3Endpoint, is_s3_request
 from .protocol import (
     DEADLINE_API_VERSION,
+    AccessDeniedError,
     ConflictError,
     InternalServerError,
     NotImplementedOperationError,
@@ -314,35 +327,78 @@ class FarmApp:
         registered: Registered | None = self.handlers.get((service, name))
         if registered is None:
             raise NotImplementedOperationError(f"{name} is not implemented by this farmhand server")
-        check_call_scope(principal.scope, principal.arn, name, params, registered.writes)
+        caller = caller_of(principal.principal_id, principal.arn, principal.kind, principal.scope)
         store = self.runtime.store
         token = params.get("clientToken") if registered.writes else None
         transaction = store.write if registered.writes else store.read
-        with transaction() as conn:
-            call = Call(conn, principal, self.runtime, name, request_id, region, dt.datetime.now(dt.UTC))
-            call.headers = headers
-            if not registered.writes:
-                call.hints["quiet"] = True
-            if token and render is not None:
-                request_hash = _request_hash(params)
-                replay = _find_replay(call, token, request_hash)
-                if replay is not None:
-                    return replay, {"quiet": True}
-            output = registered.handler(call, params)
-            if token and render is not None:
-                conn.execute(
-                    insert(idempotency_records).values(
-                        principal_id=principal.principal_id,
-                        operation=name,
-                        client_token=token,
-                        request_hash=request_hash,
-                        response={"body": render(output).decode()},
-                        created_at=call.now,
+        try:
+            with transaction() as conn:
+                decision = authorize(conn, caller, service, name, params)
+                call = Call(conn, principal, self.runtime, name, request_id, region, dt.datetime.now(dt.UTC))
+                call.headers = headers
+                if not registered.writes:
+                    call.hints["quiet"] = True
+                if token and render is not None:
+                    request_hash = _request_hash(params)
+                    replay = _find_replay(call, token, request_hash)
+                    if replay is not None:
+                        return replay, {"quiet": True}
+                output = decision.finish(registered.handler(call, decision.params))
+                if registered.writes and _audited(decision.rule, call.hints):
+                    record(
+                        conn,
+                        caller=caller,
+                        operation=f"{service}:{name}",
+                        farm_id=farm_of(decision.refs, params, output),
+                        resource=resource_of(decision.refs, params, output),
+                        result=ALLOWED,
+                        request_id=request_id,
+                        now=call.now,
                     )
-                )
+                if token and render is not None:
+                    conn.execute(
+                        insert(idempotency_records).values(
+                            principal_id=principal.principal_id,
+                            operation=name,
+                            client_token=token,
+                            request_hash=request_hash,
+                            response={"body": render(output).decode()},
+                            created_at=call.now,
+                        )
+                    )
+        except AccessDeniedError:
+            self._record_denial(caller, service, name, params, request_id)
+            raise
         for hook in call.after_commit:
             hook()
         return output, call.hints
+
+    def _record_denial(
+        self, caller: Caller, service: str, name: str, params: dict[str, Any], request_id: str
+    ) -> None:
+        """A denied call changed nothing; its record goes in a transaction of its own."""
+        refs = rule_for(service, name).target(params)
+        try:
+            with self.runtime.store.write() as conn:
+                record(
+                    conn,
+                    caller=caller,
+                    operation=f"{service}:{name}",
+                    farm_id=farm_of(refs, params, None),
+                    resource=resource_of(refs, params, None),
+                    result=DENIED,
+                    request_id=request_id,
+                    now=dt.datetime.now(dt.UTC),
+                )
+        except Exception:
+            log.exception("denied call %s:%s not recorded in the audit trail", service, name)
+
+
+def _audited(rule: Rule, hints: dict[str, Any]) -> bool:
+    """Whether a successful write goes to the audit trail (see `access.Audit`)."""
+    if rule.audit is Audit.NEVER:
+        return False
+    return rule.audit is Audit.WRITES or not hints.get("quiet")
 
 
 class _Replay:

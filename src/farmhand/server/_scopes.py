@@ -1,8 +1,8 @@
 """What temporary credentials may reach: the scope written into each role key, and its checks.
 
 Every key the farm mints or records for a role carries a scope (`access_keys.scope`). Deadline, Logs
-and STS calls signed with it are checked by `check_call_scope`; the farm's S3 endpoint authorises
-object requests against the `s3` entry a queue role's scope carries:
+and STS calls signed with it are checked by the access table (`farmhand.server.access`); the farm's
+S3 endpoint authorises object requests against the `s3` entry a queue role's scope carries:
 `{"bucket": NAME, "prefix": "ROOTPREFIX/", "access": "read" | "readwrite"}` — the queue's bucket,
 only the keys under its root prefix (the job-attachments layout puts everything there).
 """
@@ -12,13 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .protocol import AccessDeniedError
-
 QUEUE_ROLES = ("user", "worker", "read")
 
 __all__ = [
     "QUEUE_ROLES",
-    "check_call_scope",
     "fleet_read_scope",
     "fleet_worker_scope",
     "may_write_object",
@@ -77,16 +74,3 @@ def may_write_object(scope: Mapping[str, Any] | None, bucket: str, key: str) -> 
         and entry.get("bucket") == bucket
         and key.startswith(entry.get("prefix", "\x00"))
     )
-
-
-def check_call_scope(
-    scope: Mapping[str, Any] | None, arn: str, name: str, params: Mapping[str, Any], writes: bool
-) -> None:
-    """Temporary credentials bound to a farm, queue or fleet reach only that farm, queue or fleet."""
-    scope = scope or {}
-    for member in ("farmId", "queueId", "fleetId"):
-        bound = scope.get(member)
-        if bound is not None and params.get(member) is not None and params[member] != bound:
-            raise AccessDeniedError(f"{arn} is not authorized to call {name} on {params[member]}")
-    if scope.get("role") == "read" and writes:
-        raise AccessDeniedError(f"{arn} has read-only access and cannot call {name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._ids import new_id
+from ..access import identity_store_id, put_membership
 from ..protocol import ConflictError
 from ._common import (
     count_resources,
@@ -45,6 +46,19 @@ def create_farm(call: Call, params: Params) -> Output:
     )
     insert_resource(call, KIND, farm_id, doc, farm_id=farm_id)
     save_tags(call, farm_arn(call, farm_id), params.get("tags"))
+    # The creator of a farm is its OWNER.
+    put_membership(
+        call.conn,
+        kind=KIND,
+        resource_id=farm_id,
+        farm_id=farm_id,
+        queue_id=None,
+        principal_id=call.principal.principal_id,
+        principal_type="USER",
+        identity_store=identity_store_id(call.conn),
+        level="OWNER",
+        now=call.now,
+    )
     return {"farmId": farm_id}
 
 

@@ -1,5 +1,6 @@
 """The farm's durable store: SQLAlchemy Core tables, Alembic migrations, transactions."""
 
+from ._access_schema import memberships
 from ._engine import Store, sqlite_url
 from ._identity_schema import (
     device_authorizations,
@@ -40,6 +41,7 @@ __all__ = [
     "log_events",
     "log_groups",
     "log_streams",
+    "memberships",
     "metadata",
     "principals",
     "refresh_tokens",

@@ -1,0 +1,162 @@
+"""Membership levels and their store: who holds which level where, and what a principal holds on a resource.
+
+Levels rank VIEWER < CONTRIBUTOR < MANAGER < OWNER. A principal's level on a resource is the highest
+of its own memberships and its groups' memberships on that resource and its ancestors (farm →
+queue/fleet → job), as Deadline Cloud documents membership inheritance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+
+from ..store import memberships, settings
+from ._refs import Ref
+
+LEVELS = ("VIEWER", "CONTRIBUTOR", "MANAGER", "OWNER")
+RANK = {level: rank for rank, level in enumerate(LEVELS, start=1)}
+NO_LEVEL = 0
+
+# Set by the users-and-groups store: the groups a principal belongs to (none until groups exist).
+GroupsOf = Callable[[Connection, str], list[str]]
+_groups_of: GroupsOf = lambda conn, principal_id: []  # noqa: E731
+
+
+def use_groups(groups_of: GroupsOf) -> None:
+    """Let memberships of groups count for their members."""
+    global _groups_of
+    _groups_of = groups_of
+
+
+def rank(level: str | None) -> int:
+    return RANK.get(level or "", NO_LEVEL)
+
+
+def identity_store_id(conn: Connection) -> str:
+    """The farm's identity store id (`d-` and 10 hex digits), chosen once and kept."""
+    value = conn.execute(select(settings.c.value).where(settings.c.key == "identity_store_id")).scalar()
+    if value is None:
+        value = f"d-{secrets.token_hex(5)}"
+        conn.execute(insert(settings).values(key="identity_store_id", value=value))
+    return str(value)
+
+
+class Levels:
+    """One principal's levels, read once per farm for the length of a call."""
+
+    def __init__(self, conn: Connection, principal_id: str) -> None:
+        self.conn = conn
+        self.principal_ids = [principal_id, *_groups_of(conn, principal_id)]
+        self._by_farm: dict[str, dict[tuple[str, str], int]] = {}
+        self._job_queues: dict[str, str | None] = {}
+
+    def _farm(self, farm_id: str) -> dict[tuple[str, str], int]:
+        found = self._by_farm.get(farm_id)
+        if found is None:
+            found = {}
+            rows = self.conn.execute(
+                select(
+                    memberships.c.resource_kind, memberships.c.resource_id, memberships.c.membership_level
+                ).where(
+                    and_(memberships.c.principal_id.in_(self.principal_ids), memberships.c.farm_id == farm_id)
+                )
+            )
+            for row in rows:
+                key = (row.resource_kind, row.resource_id)
+                found[key] = max(found.get(key, NO_LEVEL), rank(row.membership_level))
+            self._by_farm[farm_id] = found
+        return found
+
+    def of(self, ref: Ref) -> int:
+        """The rank held on `ref` (0: none). Farms count only farm memberships, as farm lists do."""
+        if not ref.farm:
+            return NO_LEVEL
+        held = self._farm(ref.farm)
+        best = held.get(("farm", ref.farm), NO_LEVEL)
+        if ref.kind in ("queue", "job", "queue-logs", "association") and ref.queue:
+            best = max(best, held.get(("queue", ref.queue), NO_LEVEL))
+        if ref.kind in ("fleet", "worker", "fleet-logs", "association") and ref.fleet:
+            best = max(best, held.get(("fleet", ref.fleet), NO_LEVEL))
+        if ref.kind == "job" and ref.job:
+            best = max(best, held.get(("job", ref.job), NO_LEVEL))
+        return best
+
+
+def membership_level(conn: Connection, kind: str, resource_id: str, principal_id: str) -> str | None:
+    """The level `principal_id` itself holds on the resource (not inherited), if any."""
+    value = conn.execute(
+        select(memberships.c.membership_level).where(
+            and_(
+                memberships.c.resource_kind == kind,
+                memberships.c.resource_id == resource_id,
+                memberships.c.principal_id == principal_id,
+            )
+        )
+    ).scalar()
+    return None if value is None else str(value)
+
+
+def put_membership(
+    conn: Connection,
+    *,
+    kind: str,
+    resource_id: str,
+    farm_id: str,
+    queue_id: str | None,
+    principal_id: str,
+    principal_type: str,
+    identity_store: str,
+    level: str,
+    now: dt.datetime,
+) -> None:
+    """Add the membership, or change its level when the principal is a member already."""
+    key = and_(
+        memberships.c.resource_kind == kind,
+        memberships.c.resource_id == resource_id,
+        memberships.c.principal_id == principal_id,
+    )
+    changed = conn.execute(
+        update(memberships)
+        .where(key)
+        .values(membership_level=level, principal_type=principal_type, identity_store_id=identity_store)
+    ).rowcount
+    if not changed:
+        conn.execute(
+            insert(memberships).values(
+                resource_kind=kind,
+                resource_id=resource_id,
+                principal_id=principal_id,
+                farm_id=farm_id,
+                queue_id=queue_id,
+                principal_type=principal_type,
+                identity_store_id=identity_store,
+                membership_level=level,
+                created_at=now,
+            )
+        )
+
+
+def remove_membership(conn: Connection, kind: str, resource_id: str, principal_id: str) -> bool:
+    removed = conn.execute(
+        delete(memberships).where(
+            and_(
+                memberships.c.resource_kind == kind,
+                memberships.c.resource_id == resource_id,
+                memberships.c.principal_id == principal_id,
+            )
+        )
+    ).rowcount
+    return bool(removed)
+
+
+def members_of(conn: Connection, kind: str, resource_id: str) -> Iterable[Any]:
+    """The resource's own memberships, oldest first (then by principal, for a stable order)."""
+    return conn.execute(
+        select(memberships)
+        .where(and_(memberships.c.resource_kind == kind, memberships.c.resource_id == resource_id))
+        .order_by(memberships.c.created_at, memberships.c.principal_id)
+    )
