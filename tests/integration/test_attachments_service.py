@@ -166,6 +166,7 @@ def test_job_entities_carry_attachment_settings_and_a_queue_role(
     farm_id, queue_id, fleet_id = attachment_farm(deadline)
     job_id = submit(deadline, farm_id, queue_id, job_template(step("A")), attachments=OUTPUT_ONLY)
     worker = SyntheticWorker(server, farm_id, fleet_id)
+    assert worker.poll()["assignedSessions"]  # workers read the jobs of their own sessions
     answer = worker.client.batch_get_job_entity(
         **worker.ids(),
         identifiers=[{"jobDetails": {"jobId": job_id}}, {"jobAttachmentDetails": {"jobId": job_id}}],
@@ -181,8 +182,10 @@ def test_job_entities_carry_attachment_settings_and_a_queue_role(
     assert stored_scope(server, credentials["accessKeyId"])["s3"]["access"] == "readwrite"
     # And a job without attachments has no attachment details
     plain = submit(deadline, farm_id, queue_id, job_template(step("A")))
-    errors = worker.client.batch_get_job_entity(
-        **worker.ids(), identifiers=[{"jobAttachmentDetails": {"jobId": plain}}]
+    plain_worker = SyntheticWorker(server, farm_id, fleet_id)
+    assert plain_worker.poll()["assignedSessions"]
+    errors = plain_worker.client.batch_get_job_entity(
+        **plain_worker.ids(), identifiers=[{"jobAttachmentDetails": {"jobId": plain}}]
     )["errors"]
     assert errors[0]["jobAttachmentDetails"]["code"] == "ResourceNotFoundException"
 
@@ -364,6 +367,7 @@ def test_storage_profiles_for_a_queue_and_the_rules_its_sessions_get(
     job = deadline.get_job(farmId=farm_id, queueId=queue_id, jobId=job_id)
     assert job["storageProfileId"] == workstation and job["attachments"] == attachments
     worker = SyntheticWorker(server, farm_id, fleet_id)
+    assert worker.poll()["assignedSessions"]
     details = worker.client.batch_get_job_entity(
         **worker.ids(), identifiers=[{"jobDetails": {"jobId": job_id}}]
     )["entities"][0]["jobDetails"]
