@@ -1,7 +1,7 @@
 """A farm with members of every level and every kind of scoped credentials, for the access tests.
 
-Farm users are written into the server's store the way a user store does (a `user` principal and
-a long-lived key), then given memberships through the API like any farm user.
+Farm users are created through the identity API and given a long-lived key in the server's store
+(standing in for a sign-in), then memberships through the Deadline API like any farm user.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from _management import store_of
 from _synthetic_workers import SyntheticWorker, farm_with_fleet, job_template, step, submit
 from botocore.exceptions import ClientError
 
+from farmhand._models import add_models_to
 from farmhand.server._ids import new_access_key_id, new_secret
-from farmhand.server.store import access_keys, principals
+from farmhand.server.store import access_keys
 from farmhand.testing import ServerProcess
 
 LEVELS = ("OWNER", "MANAGER", "CONTRIBUTOR", "VIEWER")
@@ -40,25 +41,21 @@ class User:
 
 
 def create_user(server: ServerProcess, name: str) -> User:
-    """A farm user with its own long-lived key."""
-    principal_id = str(uuid.uuid4())
+    """A farm user (through the identity API) with a long-lived key of its own written into the store."""
+    admin = server.boto3_session()
+    add_models_to(admin._session)
+    identity = server.client("farmhand-identity", session=admin)
+    principal_id = identity.create_user(userName=f"{name}-{uuid.uuid4().hex[:8]}")["principalId"]
     key_id, secret = new_access_key_id(temporary=False), new_secret()
-    now = dt.datetime.now(dt.UTC)
     store = store_of(server)
     try:
         with store.write() as conn:
             conn.execute(
-                principals.insert().values(
-                    principal_id=principal_id,
-                    arn=f"arn:aws:iam::{server.admin.account_id}:user/{name}",
-                    kind="user",
-                    display_name=name,
-                    created_at=now,
-                )
-            )
-            conn.execute(
                 access_keys.insert().values(
-                    access_key_id=key_id, secret_access_key=secret, principal_id=principal_id, created_at=now
+                    access_key_id=key_id,
+                    secret_access_key=secret,
+                    principal_id=principal_id,
+                    created_at=dt.datetime.now(dt.UTC),
                 )
             )
     finally:
@@ -96,7 +93,9 @@ class World:
     sessions: dict[str, boto3.Session] = field(default_factory=dict)
 
     def client(self, who: str, service: str = "deadline") -> Any:
-        return self.server.client(service, session=self.sessions[who])
+        session = self.sessions[who]
+        add_models_to(session._session)  # the farm's own identity API, beside the AWS models
+        return self.server.client(service, session=session)
 
     def grant(self, user: User, level: str, *, on: str = "farm") -> None:
         ids: dict[str, str] = {"farmId": self.farm}

@@ -8,14 +8,7 @@ Handlers never check access themselves; membership handlers use the store functi
 from ._audit import ALLOWED, DENIED, farm_of, record, resource_of
 from ._authorize import Decision, authorize
 from ._callers import ADMIN_PRINCIPAL_ID, Caller, CallerKind, caller_of
-from ._memberships import (
-    LEVELS,
-    identity_store_id,
-    membership_level,
-    put_membership,
-    remove_membership,
-    use_groups,
-)
+from ._memberships import LEVELS, membership_level, put_membership, remove_membership
 from ._refs import AUDIT_LOG_GROUP_PREFIX, Ref, audit_log_group
 from ._rules import Audit, QueueUse, Rule, WorkerUse
 from ._table import TABLE, rule_for
@@ -39,12 +32,10 @@ __all__ = [
     "authorize",
     "caller_of",
     "farm_of",
-    "identity_store_id",
     "membership_level",
     "put_membership",
     "record",
     "remove_membership",
     "resource_of",
     "rule_for",
-    "use_groups",
 ]

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
+from ..identity_store import lookup_principal
 from ..protocol import AccessDeniedError
-from ..store import jobs, principals, resources, sessions, workers
+from ..store import jobs, resources, sessions, workers
 from ._callers import Caller, CallerKind
 from ._memberships import RANK, Levels, membership_level, rank
 from ._refs import Ref, ref_of_item
@@ -138,11 +139,13 @@ class Checker:
         return self._levels
 
     def alive(self) -> bool:
-        """Whether what the credentials belong to still exists (deleting it revokes them)."""
+        """Whether what the credentials belong to still exists (deleting it revokes them; so does
+        disabling a user)."""
         c = self.caller
         if c.kind is CallerKind.USER:
-            found = select(principals.c.principal_id).where(principals.c.principal_id == c.principal_id)
-        elif c.kind in (CallerKind.QUEUE, CallerKind.QUEUE_READ):
+            user = lookup_principal(self.conn, c.principal_id)
+            return user is not None and user.principal_type == "USER" and user.enabled
+        if c.kind in (CallerKind.QUEUE, CallerKind.QUEUE_READ):
             found = _resource_exists("queue", c.queue_id, c.farm_id)
         elif c.kind is CallerKind.FLEET_READ:
             found = _resource_exists("fleet", c.fleet_id, c.farm_id)

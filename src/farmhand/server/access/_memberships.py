@@ -8,41 +8,20 @@ queue/fleet → job), as Deadline Cloud documents membership inheritance.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
-from collections.abc import Callable, Iterable
-from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
-from ..store import memberships, settings
+from ..identity_store import groups_of
+from ..store import memberships
 from ._refs import Ref
 
 LEVELS = ("VIEWER", "CONTRIBUTOR", "MANAGER", "OWNER")
 RANK = {level: rank for rank, level in enumerate(LEVELS, start=1)}
 NO_LEVEL = 0
 
-# Set by the users-and-groups store: the groups a principal belongs to (none until groups exist).
-GroupsOf = Callable[[Connection, str], list[str]]
-_groups_of: GroupsOf = lambda conn, principal_id: []  # noqa: E731
-
-
-def use_groups(groups_of: GroupsOf) -> None:
-    """Let memberships of groups count for their members."""
-    global _groups_of
-    _groups_of = groups_of
-
 
 def rank(level: str | None) -> int:
     return RANK.get(level or "", NO_LEVEL)
-
-
-def identity_store_id(conn: Connection) -> str:
-    """The farm's identity store id (`d-` and 10 hex digits), chosen once and kept."""
-    value = conn.execute(select(settings.c.value).where(settings.c.key == "identity_store_id")).scalar()
-    if value is None:
-        value = f"d-{secrets.token_hex(5)}"
-        conn.execute(insert(settings).values(key="identity_store_id", value=value))
-    return str(value)
 
 
 class Levels:
@@ -50,7 +29,7 @@ class Levels:
 
     def __init__(self, conn: Connection, principal_id: str) -> None:
         self.conn = conn
-        self.principal_ids = [principal_id, *_groups_of(conn, principal_id)]
+        self.principal_ids = [principal_id, *groups_of(conn, principal_id)]
         self._by_farm: dict[str, dict[tuple[str, str], int]] = {}
         self._job_queues: dict[str, str | None] = {}
 
@@ -151,12 +130,3 @@ def remove_membership(conn: Connection, kind: str, resource_id: str, principal_i
         )
     ).rowcount
     return bool(removed)
-
-
-def members_of(conn: Connection, kind: str, resource_id: str) -> Iterable[Any]:
-    """The resource's own memberships, oldest first (then by principal, for a stable order)."""
-    return conn.execute(
-        select(memberships)
-        .where(and_(memberships.c.resource_kind == kind, memberships.c.resource_id == resource_id))
-        .order_by(memberships.c.created_at, memberships.c.principal_id)
-    )

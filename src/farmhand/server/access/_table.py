@@ -11,6 +11,7 @@ line names are the admin's alone (see `rule_for`).
 
 from __future__ import annotations
 
+from ..._models import IDENTITY_SERVICE
 from ._refs import (
     Target,
     association,
@@ -219,7 +220,33 @@ STS: dict[str, Rule] = {
     "GetCallerIdentity": Rule(anyone=True),
 }
 
-TABLE: dict[str, dict[str, Rule]] = {"deadline": DEADLINE, "logs": LOGS, "sts": STS}
+# The farm's users and groups (`farmhand-identity`): the admin's to manage. Its sign-in calls are
+# unsigned (they are how a user gets credentials) and never reach this table.
+IDENTITY: dict[str, Rule] = {
+    name: ADMIN_ONLY
+    for name in (
+        "GetIdentityStore",
+        "CreateUser",
+        "GetUser",
+        "ListUsers",
+        "UpdateUser",
+        "SetUserPassword",
+        "DeleteUser",
+        "CreateGroup",
+        "ListGroups",
+        "DeleteGroup",
+        "AddGroupMember",
+        "RemoveGroupMember",
+        "ListGroupMembers",
+    )
+}
+
+TABLE: dict[str, dict[str, Rule]] = {
+    "deadline": DEADLINE,
+    "logs": LOGS,
+    "sts": STS,
+    IDENTITY_SERVICE: IDENTITY,
+}
 
 
 def rule_for(service: str, operation: str) -> Rule:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .._ids import new_id
-from ..access import identity_store_id, put_membership
+from ..access import put_membership
+from ..identity_store import identity_store_id
 from ..protocol import ConflictError
 from ._common import (
     count_resources,

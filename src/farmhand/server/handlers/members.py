@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
-from ..access import identity_store_id, put_membership, remove_membership
+from ..access import put_membership, remove_membership
+from ..identity_store import identity_store_id, lookup_principal
 from ..jobs import require_job
 from ..protocol import ResourceNotFoundError, ValidationError
-from ..store import memberships, principals
+from ..store import memberships
 from ._common import page
 from ._registry import Call, Output, Params, operation
 from .farms import require_farm
@@ -28,7 +29,6 @@ ID_MEMBERS = {
     "fleet": ("farmId", "fleetId"),
     "job": ("farmId", "queueId", "jobId"),
 }
-PRINCIPAL_KINDS = {"USER": "user", "GROUP": "group"}
 
 
 def _require_resource(call: Call, kind: str, params: Params) -> str:
@@ -48,15 +48,9 @@ def _require_resource(call: Call, kind: str, params: Params) -> str:
 
 
 def _require_principal(call: Call, principal_id: str, principal_type: str) -> None:
-    found = call.conn.execute(
-        select(principals.c.principal_id).where(
-            and_(
-                principals.c.principal_id == principal_id,
-                principals.c.kind == PRINCIPAL_KINDS[principal_type],
-            )
-        )
-    ).first()
-    if found is None:
+    """The member is a user or group of the farm's identity store, of the type the request says."""
+    found = lookup_principal(call.conn, principal_id)
+    if found is None or found.principal_type != principal_type:
         raise ResourceNotFoundError(principal_type.lower(), principal_id)
 
 

@@ -1,7 +1,7 @@
 """Memberships of users and groups on farms, queues, fleets and jobs.
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0008
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from farmhand.server.store._types import Epoch
 
 revision = "0009"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
