@@ -315,3 +315,13 @@ def test_any_signing_region_is_accepted(s3: Any, bucket: str, request: pytest.Fi
         ).client("s3", endpoint_url=s3.meta.endpoint_url)
         other.put_object(Bucket=bucket, Key=f"region/{region}", Body=region.encode())
         assert other.get_object(Bucket=bucket, Key=f"region/{region}")["Body"].read() == region.encode()
+
+
+def test_delete_objects_removes_the_keys_listed(s3: Any, bucket: str) -> None:
+    for name in ("a", "b", "c"):
+        s3.put_object(Bucket=bucket, Key=f"del/{name}", Body=b"x")
+    answer = s3.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "del/a"}, {"Key": "del/b"}, {"Key": "del/missing"}]}
+    )
+    assert sorted(d["Key"] for d in answer["Deleted"]) == ["del/a", "del/b", "del/missing"]
+    assert [c["Key"] for c in s3.list_objects_v2(Bucket=bucket, Prefix="del/")["Contents"]] == ["del/c"]

@@ -418,3 +418,20 @@ def test_completing_with_no_parts_is_malformed(farm_s3: Any, bucket: str) -> Non
         )
     assert error_code(empty) == "MalformedXML"
     assert_absent(farm_s3, bucket, "none/x")
+
+
+def test_delete_objects_deletes_only_what_the_credentials_may_write(
+    server: ServerProcess, farm_s3: Any, bucket: str
+) -> None:
+    farm_s3.put_object(Bucket=bucket, Key="Mine/x", Body=b"x")
+    farm_s3.put_object(Bucket=bucket, Key="Theirs/x", Body=b"x")
+    writer = scoped_session(
+        server, {"s3": {"bucket": bucket, "prefix": "Mine/", "access": "readwrite"}}
+    ).client("s3", endpoint_url=server.url)
+    answer = writer.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "Mine/x"}, {"Key": "Theirs/x"}]}
+    )
+    assert [d["Key"] for d in answer["Deleted"]] == ["Mine/x"]
+    assert [(e["Key"], e["Code"]) for e in answer["Errors"]] == [("Theirs/x", "AccessDenied")]
+    assert farm_s3.get_object(Bucket=bucket, Key="Theirs/x")["Body"].read() == b"x"
+    assert_absent(farm_s3, bucket, "Mine/x")

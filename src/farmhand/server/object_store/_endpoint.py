@@ -33,6 +33,7 @@ from ._names import check_bucket_name, check_key, check_prefix
 from ._store import INLINE_MAX_BYTES, ObjectInfo, ObjectReader, ObjectStore, StagedBlob
 from ._xml import (
     complete_result,
+    delete_result,
     initiate_result,
     list_buckets_result,
     list_objects_result,
@@ -40,6 +41,7 @@ from ._xml import (
     list_uploads_result,
     location_result,
     parse_complete_request,
+    parse_delete_request,
 )
 
 __all__ = ["S3Endpoint", "is_s3_request"]
@@ -187,6 +189,8 @@ class S3Endpoint:
             await _respond(send, request, 200, body)
         elif method == "GET":
             await self._list_objects(request, send)
+        elif method == "POST" and "delete" in query:
+            await self._delete_objects(request, receive, send)
         else:
             raise S3Error("MethodNotAllowed", f"{method} is not allowed on a bucket")
 
@@ -240,9 +244,11 @@ class S3Endpoint:
         owner = headers.get("x-amz-expected-bucket-owner")
         if owner is not None and owner != self.account_id:
             raise S3Error("AccessDenied", "The expected bucket owner does not own the bucket")
-        is_admin = caller.scope is None and caller.principal_id == self.admin_principal_id
-        authorize(caller.arn, caller.scope, is_admin, action, request.bucket, key_or_prefix)
+        authorize(caller.arn, caller.scope, self._is_admin(caller), action, request.bucket, key_or_prefix)
         return caller, region
+
+    def _is_admin(self, caller: Caller) -> bool:
+        return caller.scope is None and caller.principal_id == self.admin_principal_id
 
     # -- objects ---------------------------------------------------------------------------------
 
@@ -369,6 +375,31 @@ class S3Endpoint:
             marker=query.get("marker"),
         )
         await _respond(send, request, 200, body)
+
+    async def _delete_objects(self, request: _Request, receive: Receive, send: Send) -> None:
+        """DeleteObjects: each key is authorised and deleted on its own; refusals are listed."""
+        caller, _region = self._caller(request, S3Action.HEAD_BUCKET)
+        body = await _read_small_body(receive, request.headers)
+        request.body_read = True
+        if not any(
+            h in request.headers for h in ("content-md5", *(f"x-amz-checksum-{a}" for a in ALGORITHMS))
+        ):
+            raise S3Error("InvalidRequest", "DeleteObjects needs a Content-MD5 or x-amz-checksum-* header")
+        keys, quiet = parse_delete_request(body)
+        self.store.require_bucket(request.bucket)
+        deleted: list[str] = []
+        errors: list[tuple[str, str, str]] = []
+        for key in keys:
+            try:
+                check_key(key)
+                authorize(
+                    caller.arn, caller.scope, self._is_admin(caller), S3Action.WRITE, request.bucket, key
+                )
+                await _in_thread(self.store.delete_object, request.bucket, key)
+                deleted.append(key)
+            except S3Error as error:
+                errors.append((key, error.code, error.message))
+        await _respond(send, request, 200, delete_result([] if quiet else deleted, errors))
 
     # -- multipart -------------------------------------------------------------------------------
 
@@ -691,6 +722,19 @@ async def _read_small_body(receive: Receive, headers: Mapping[str, str]) -> byte
             "XAmzContentSHA256Mismatch",
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
         )
+    content_md5 = headers.get("content-md5")
+    if content_md5 is not None and base64.b64encode(hashlib.md5(body).digest()).decode() != content_md5:
+        raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.")
+    for algorithm in ALGORITHMS:
+        given = headers.get(f"x-amz-checksum-{algorithm}")
+        if given is not None:
+            checksum = new_checksum(algorithm)
+            checksum.update(body)
+            if base64.b64encode(checksum.digest()).decode() != given:
+                raise S3Error(
+                    "BadDigest",
+                    f"The {algorithm.upper()} you specified did not match the calculated checksum.",
+                )
     return body
 
 
@@ -878,6 +922,7 @@ _SUPPORTED_SUBRESOURCES = {
     "max-parts",
     "x-id",
     "key-marker",
+    "delete",
     "upload-id-marker",
     "max-uploads",
 }

@@ -14,6 +14,7 @@ from ._store import ListPage, ObjectInfo, PartInfo
 
 __all__ = [
     "complete_result",
+    "delete_result",
     "initiate_result",
     "iso_time",
     "list_buckets_result",
@@ -22,6 +23,7 @@ __all__ = [
     "list_uploads_result",
     "location_result",
     "parse_complete_request",
+    "parse_delete_request",
 ]
 
 NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -185,20 +187,50 @@ def list_uploads_result(bucket: str, prefix: str, uploads: list[tuple[str, str, 
     return _document("ListMultipartUploadsResult", body)
 
 
-def parse_complete_request(body: bytes) -> list[tuple[int, str]]:
-    """The (part number, ETag) pairs of a CompleteMultipartUpload body, in the order given."""
+def _local(tag: str) -> str:
+    return re.sub(r"^\{.*\}", "", tag)
+
+
+def _parse(body: bytes, root_name: str) -> ElementTree.Element:
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
         raise S3Error("MalformedXML", "The XML you provided must not declare a DOCTYPE or entities")
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError as exc:
         raise S3Error("MalformedXML", f"The XML you provided was not well-formed: {exc}") from None
+    if _local(root.tag) != root_name:
+        raise S3Error("MalformedXML", f"The root element must be {root_name}")
+    return root
 
-    def local(tag: str) -> str:
-        return re.sub(r"^\{.*\}", "", tag)
 
-    if local(root.tag) != "CompleteMultipartUpload":
-        raise S3Error("MalformedXML", "The root element must be CompleteMultipartUpload")
+def parse_delete_request(body: bytes) -> tuple[list[str], bool]:
+    """The keys of a DeleteObjects body (at most 1,000) and whether the answer may be quiet."""
+    root = _parse(body, "Delete")
+    keys: list[str] = []
+    quiet = False
+    for element in root:
+        if _local(element.tag) == "Quiet":
+            quiet = (element.text or "").strip().lower() == "true"
+        elif _local(element.tag) == "Object":
+            fields = {_local(child.tag): child.text or "" for child in element}
+            if "Key" not in fields:
+                raise S3Error("MalformedXML", "Every Object needs a Key")
+            keys.append(fields["Key"])
+    if not keys or len(keys) > 1000:
+        raise S3Error("MalformedXML", "DeleteObjects takes 1 to 1000 keys")
+    return keys, quiet
+
+
+def delete_result(deleted: list[str], errors: list[tuple[str, str, str]]) -> bytes:
+    parts = [f"<Deleted>{_e('Key', key)}</Deleted>" for key in deleted]
+    parts += [f"<Error>{_e('Key', k)}{_e('Code', c)}{_e('Message', m)}</Error>" for k, c, m in errors]
+    return _document("DeleteResult", parts)
+
+
+def parse_complete_request(body: bytes) -> list[tuple[int, str]]:
+    """The (part number, ETag) pairs of a CompleteMultipartUpload body, in the order given."""
+    root = _parse(body, "CompleteMultipartUpload")
+    local = _local
     parts: list[tuple[int, str]] = []
     for element in root:
         if local(element.tag) != "Part":
