@@ -143,15 +143,8 @@ def test_a_body_shorter_than_its_content_length_stores_nothing_and_the_server_ke
         lambda c: c.put_object(Bucket=bucket, Key="short/x", Body=b"z" * 300_000),
         tls=False,
     )
-    parts = urlsplit(server.url)
-    with socket.create_connection((parts.hostname, parts.port)) as sock:
-        head = [f"{request.method} {request.path} HTTP/1.1", f"Host: {parts.netloc}"]
-        head += [
-            f"{k}: {v.decode() if isinstance(v, bytes) else v}"
-            for k, v in request.headers.items()
-            if k != "Expect"
-        ]
-        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + request.body[:100_000])
+    with send_head(server, request, {}) as sock:
+        sock.sendall(request.body[:100_000])
     assert_absent(farm_s3, bucket, "short/x")
     farm_s3.put_object(Bucket=bucket, Key="short/after", Body=b"still serving")
     assert farm_s3.get_object(Bucket=bucket, Key="short/after")["Body"].read() == b"still serving"
