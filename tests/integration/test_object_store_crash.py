@@ -171,14 +171,71 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_partial_object(small_disk: P
         s3 = server.client("s3", retries={"max_attempts": 1})
         s3.create_bucket(Bucket="full")
         s3.put_object(Bucket="full", Key="Root/Data/small", Body=b"fits")
+        # A body that cannot fit is refused before it is sent.
         with pytest.raises(ClientError) as full:
             s3.put_object(Bucket="full", Key="Root/Data/huge", Body=BLOCK * 40)
         assert full.value.response["Error"]["Code"] == "InsufficientStorage"
         assert "disk space" in full.value.response["Error"]["Message"]
-        with pytest.raises(ClientError):
-            s3.head_object(Bucket="full", Key="Root/Data/huge")
+        assert_absent_here(s3, "Root/Data/huge")
+        # Bodies that each fit but not together: the disk fills while they are written.
+        bodies = {f"Root/Data/race{n}": bytes([n]) * (9 * MiB) for n in range(3)}
+        outcomes: dict[str, str] = {}
+
+        def put(key: str) -> None:
+            try:
+                s3.put_object(Bucket="full", Key=key, Body=bodies[key])
+                outcomes[key] = "stored"
+            except ClientError as exc:
+                outcomes[key] = str(exc.response["Error"]["Code"])
+
+        threads = [threading.Thread(target=put, args=(key,)) for key in bodies]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert "InsufficientStorage" in outcomes.values(), outcomes
+        assert set(outcomes.values()) <= {"stored", "InsufficientStorage"}, outcomes
+        for key, outcome in outcomes.items():
+            if outcome == "stored":
+                assert s3.get_object(Bucket="full", Key=key)["Body"].read() == bodies[key]
+            else:
+                assert_absent_here(s3, key)
         assert files_in(small_disk / "objects" / "staging") == []
-        # The space the refused body took is free again, and the store keeps serving.
-        s3.put_object(Bucket="full", Key="Root/Data/after", Body=BLOCK * 4)
-        assert s3.get_object(Bucket="full", Key="Root/Data/after")["Body"].read() == BLOCK * 4
         assert s3.get_object(Bucket="full", Key="Root/Data/small")["Body"].read() == b"fits"
+
+
+def assert_absent_here(s3: Any, key: str) -> None:
+    with pytest.raises(ClientError) as missing:
+        s3.head_object(Bucket="full", Key=key)
+    assert missing.value.response["Error"]["Code"] == "404"
+
+
+def test_small_objects_filling_the_disk_are_refused_whole_and_the_store_recovers(small_disk: Path) -> None:
+    with ServerProcess(small_disk) as server:
+        s3 = server.client("s3", retries={"max_attempts": 1})
+        s3.create_bucket(Bucket="full")
+        stored: list[str] = []
+        with pytest.raises(ClientError) as full:
+            for index in range(1000):  # 100 KiB objects live in the index: SQLite fills the disk
+                key = f"Root/Data/{index:04d}"
+                s3.put_object(Bucket="full", Key=key, Body=bytes([index % 256]) * 100_000)
+                stored.append(key)
+        assert full.value.response["Error"]["Code"] == "InsufficientStorage"
+        assert stored, "nothing fitted before the disk was full"
+        listed = s3.list_objects_v2(Bucket="full", Prefix="Root/Data/").get("Contents", [])
+        assert [c["Key"] for c in listed][: len(stored)] == stored[:1000]
+        for key in stored[:: max(1, len(stored) // 10)]:
+            index = int(key.rsplit("/", 1)[1])
+            assert s3.get_object(Bucket="full", Key=key)["Body"].read() == bytes([index % 256]) * 100_000
+        # Deleting objects on the full disk works and gives their space back to new ones.
+        half = stored[: len(stored) // 2]
+        deleted = s3.delete_objects(Bucket="full", Delete={"Objects": [{"Key": k} for k in half]})
+        assert deleted.get("Errors") is None, deleted.get("Errors")
+        assert len(deleted["Deleted"]) == len(half)
+        for index in range(len(half) // 2):
+            s3.put_object(Bucket="full", Key=f"Root/Again/{index:04d}", Body=b"a" * 100_000)
+    with ServerProcess(small_disk) as restarted:
+        s3 = restarted.client("s3", retries={"max_attempts": 1})
+        last = int(stored[-1].rsplit("/", 1)[1])
+        assert s3.get_object(Bucket="full", Key=stored[-1])["Body"].read() == bytes([last % 256]) * 100_000
+        assert s3.get_object(Bucket="full", Key="Root/Again/0000")["Body"].read() == b"a" * 100_000

@@ -218,6 +218,7 @@ class S3Endpoint:
         self._caller(request, S3Action.WRITE, request.key)
         framing = Framing.of(request.headers, self.store.max_object_bytes)
         self.store.require_bucket(request.bucket)
+        self.store.check_space(framing.length)
         received = await receive_body(receive, framing, self.store)
         request.body_read = True
         metadata, stored_headers = metadata_of(request.headers)
@@ -393,6 +394,7 @@ class S3Endpoint:
         framing = Framing.of(request.headers, self.store.max_object_bytes)
         upload_id = request.query["uploadId"]
         self.store.upload(request.bucket, request.key, upload_id)
+        self.store.check_space(framing.length)
         received = await receive_body(receive, framing, self.store, always_stage=True)
         request.body_read = True
         assert received.blob is not None

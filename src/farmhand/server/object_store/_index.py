@@ -8,6 +8,7 @@ savepoint, so one failing change (say, NoSuchBucket) leaves the others in the ba
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -19,6 +20,8 @@ from typing import Any, TypeVar
 __all__ = ["Batch", "Index"]
 
 T = TypeVar("T")
+
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
@@ -74,6 +77,9 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
+    # After a checkpoint the WAL shrinks back to this size instead of keeping its largest: the space
+    # freed by deleting objects comes back even on a nearly full disk.
+    conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     return conn
 
 
@@ -174,6 +180,10 @@ class Index:
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+                # Disk full: give the WAL's pages back so deletes (and later writes) can proceed.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             for _change, future in items:
                 if not future.done():
                     future.set_exception(exc)

@@ -22,6 +22,7 @@ import errno
 import hashlib
 import itertools
 import json
+import logging
 import os
 import secrets
 import sqlite3
@@ -54,6 +55,7 @@ INLINE_MAX_BYTES = 128 * 1024
 MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PARTS = 10_000
 UPLOAD_LIFETIME_SECONDS = 7 * 24 * 3600
+RESERVE_BYTES = 64 * 1024 * 1024
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 
 
@@ -306,6 +308,24 @@ class ObjectStore:
 
     # -- objects ---------------------------------------------------------------------------------
 
+    def check_space(self, incoming: int) -> None:
+        """Refuse `incoming` bytes that would eat into the reserve. The reserve (a quarter of the
+        filesystem, at most 64 MiB) keeps room for the index to checkpoint and for deletes, which is
+        how a full store gets space back."""
+        stats = os.statvfs(self.root)
+        free, total = stats.f_bavail * stats.f_frsize, stats.f_blocks * stats.f_frsize
+        reserve = min(RESERVE_BYTES, total // 4)
+        if free - incoming < reserve and incoming <= INLINE_MAX_BYTES:
+            # A small object goes into the index, which reuses the pages deleted objects left.
+            conn = self.index.reader()
+            pages = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            free += int(pages) * int(conn.execute("PRAGMA page_size").fetchone()[0])
+        if free - incoming < reserve:
+            raise S3Error(
+                "InsufficientStorage",
+                f"The farm's object store is out of disk space ({free} bytes free); nothing was stored",
+            )
+
     def stage(self) -> StagedBlob:
         """A new blob in staging/ for bytes about to arrive."""
         try:
@@ -434,6 +454,7 @@ class ObjectStore:
 
     def write_object(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         """Store a whole object given as bytes (service-side writes, e.g. a copied job template)."""
+        self.check_space(len(body))
         if len(body) <= INLINE_MAX_BYTES:
             self.put_object(bucket, key, body, content_type=content_type).result()
             return
@@ -818,7 +839,12 @@ class ObjectStore:
             batch.conn.execute("DELETE FROM landed")
             batch.conn.execute("DELETE FROM garbage")
 
-        self.index.write(forget)
+        try:
+            self.index.write(forget)
+        except (OSError, sqlite3.Error) as exc:
+            # A full disk must not keep the store from serving reads: the rows are forgotten at the
+            # next start (moving and deleting their blobs again is harmless).
+            logging.getLogger("farmhand.server.s3").warning("object store recovery not recorded: %s", exc)
 
 
 def _fsync_directory(path: Path) -> None:
