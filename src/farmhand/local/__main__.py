@@ -18,6 +18,8 @@ from ._supervisor import DEFAULT_PORT, FarmOptions, run_supervisor_forever
 @click.option("--profile-name", default="farmhand")
 @click.option("--no-defaults", is_flag=True)
 @click.option("--database-url", default=None)
+@click.option("--object-stores", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--attachments-bucket", default=None)
 def supervise(
     data_dir: Path,
     port: int,
@@ -26,6 +28,8 @@ def supervise(
     profile_name: str,
     no_defaults: bool,
     database_url: str | None,
+    object_stores: Path | None,
+    attachments_bucket: str | None,
 ) -> None:
     """Run one embedded farm until SIGTERM."""
     options = FarmOptions(
@@ -36,6 +40,8 @@ def supervise(
         profile_name=profile_name,
         set_defaults=not no_defaults,
         database_url=database_url,
+        object_stores=object_stores,
+        attachments_bucket=attachments_bucket,
     )
     sys.exit(run_supervisor_forever(options, announce=lambda message: print(message, flush=True)))
 

@@ -28,6 +28,8 @@ class FarmProfile:
     access_key_id: str
     secret_access_key: str
     region: str = "us-west-2"
+    # Where `s3` goes when job attachments live in an external store rather than on the farm.
+    s3_endpoint_url: str | None = None
 
 
 def aws_config_path() -> Path:
@@ -51,7 +53,10 @@ def write_farm_profile(profile: FarmProfile) -> tuple[Path, Path]:
     ]
     services_body: list[str] = []
     for service in FARM_SERVICES:
-        services_body += [f"{service} =", f"  endpoint_url = {profile.endpoint_url}"]
+        endpoint = (
+            profile.s3_endpoint_url if service == "s3" and profile.s3_endpoint_url else profile.endpoint_url
+        )
+        services_body += [f"{service} =", f"  endpoint_url = {endpoint}"]
     _replace_sections(
         config_path,
         {config_header: profile_body, f"services {services_name}": services_body},

@@ -19,8 +19,9 @@ class FarmResources:
     fleet_id: str
 
 
-def bootstrap_farm(deadline: Any, account_id: str) -> FarmResources:
-    """Idempotently ensure "Local Farm", queue "Default", fleet "Local Workers" and their association."""
+def bootstrap_farm(deadline: Any, account_id: str, *, attachments_bucket: str | None = None) -> FarmResources:
+    """Idempotently ensure "Local Farm", queue "Default", fleet "Local Workers" and their association;
+    with `attachments_bucket` (a bucket of an external store), the queue keeps job attachments there."""
     farm_id = _find(deadline.list_farms, "farms", "farmId")
     if farm_id is None:
         farm_id = deadline.create_farm(
@@ -51,6 +52,11 @@ def bootstrap_farm(deadline: Any, account_id: str) -> FarmResources:
         deadline.update_queue_fleet_association(
             farmId=farm_id, queueId=queue_id, fleetId=fleet_id, status="ACTIVE"
         )
+    if attachments_bucket:
+        # A prefix of the queue's own: other farms may share the store's bucket.
+        settings = {"s3BucketName": attachments_bucket, "rootPrefix": queue_id}
+        if deadline.get_queue(farmId=farm_id, queueId=queue_id).get("jobAttachmentSettings") != settings:
+            deadline.update_queue(farmId=farm_id, queueId=queue_id, jobAttachmentSettings=settings)
     return FarmResources(farm_id=farm_id, queue_id=queue_id, fleet_id=fleet_id)
 
 

@@ -70,6 +70,18 @@ def _data_dir_flag(data_dir: Path) -> str:
 @click.option("--no-defaults", is_flag=True, help="Leave the deadline config defaults alone.")
 @click.option("--detach", is_flag=True, help="Run in the background; stop with `farmhand down`.")
 @click.option("--database-url", default=None, help="postgresql+psycopg://... instead of SQLite.")
+@click.option(
+    "--object-stores",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    envvar="FARMHAND_OBJECT_STORES",
+    help="A private TOML file naming external S3-compatible stores and their buckets (see the README).",
+)
+@click.option(
+    "--attachments-bucket",
+    default=None,
+    help="The bucket of --object-stores the Default queue keeps its job attachments in.",
+)
 def up_command(
     data_dir: Path | None,
     workers: int | None,
@@ -79,6 +91,8 @@ def up_command(
     no_defaults: bool,
     detach: bool,
     database_url: str | None,
+    object_stores: Path | None,
+    attachments_bucket: str | None,
 ) -> None:
     """Start the embedded farm: server, local workers, an AWS profile and config defaults."""
     options = FarmOptions(
@@ -89,7 +103,10 @@ def up_command(
         profile_name=profile_name,
         set_defaults=not no_defaults,
         database_url=database_url,
+        object_stores=object_stores.resolve() if object_stores else None,
+        attachments_bucket=attachments_bucket,
     )
+    _check_attachments_bucket(options)
     existing = running_farm(options.data_dir)
     if existing is not None or farm_is_running(options.data_dir):
         _report_running(existing, options.data_dir)
@@ -98,6 +115,24 @@ def up_command(
         _start_detached(options)
     else:
         _run_in_foreground(options)
+
+
+def _check_attachments_bucket(options: FarmOptions) -> None:
+    """Refuse a stores file others can read, or a bucket no store of it holds, before starting."""
+    if options.attachments_bucket and not options.object_stores:
+        raise click.UsageError("--attachments-bucket names a bucket of --object-stores: give both")
+    if options.object_stores is None:
+        return
+    from ..server.buckets import load_external_stores
+
+    try:
+        stores = load_external_stores(options.object_stores)
+    except (ValueError, OSError) as error:
+        raise click.ClickException(str(error)) from error
+    if options.attachments_bucket and not any(options.attachments_bucket in s.config.buckets for s in stores):
+        raise click.ClickException(
+            f"bucket {options.attachments_bucket} is not in any store of {options.object_stores}"
+        )
 
 
 def _report_running(state: FarmState | None, data_dir: Path) -> None:

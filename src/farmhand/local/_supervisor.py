@@ -79,6 +79,10 @@ class FarmOptions:
     profile_name: str = "farmhand"
     set_defaults: bool = True
     database_url: str | None = None
+    # External S3-compatible stores (the server's --object-stores file), and the one of their buckets
+    # the Default queue keeps its job attachments in.
+    object_stores: Path | None = None
+    attachments_bucket: str | None = None
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -242,6 +246,8 @@ class Supervisor:
         ]
         if self.options.database_url:
             command += ["--database-url", self.options.database_url]
+        if self.options.object_stores:
+            command += ["--object-stores", str(self.options.object_stores)]
         self.server = _Child("server", command, self.logs_dir / "server.log", _without_profile_overrides())
         self.server.start(stdout=subprocess.PIPE)
         self.url = self._wait_for_server(self.server)
@@ -284,13 +290,16 @@ class Supervisor:
         deadline = session.client("deadline", endpoint_url=self.url, config=Config(inject_host_prefix=False))
         sts = session.client("sts", endpoint_url=self.url)
         account_id = sts.get_caller_identity()["Account"]
-        self.resources = bootstrap_farm(deadline, account_id)
+        self.resources = bootstrap_farm(
+            deadline, account_id, attachments_bucket=self.options.attachments_bucket
+        )
         write_farm_profile(
             FarmProfile(
                 name=self.options.profile_name,
                 endpoint_url=_local_endpoint(self.url),
                 access_key_id=access_key,
                 secret_access_key=secret_key,
+                s3_endpoint_url=self._attachments_endpoint(),
             )
         )
         if self.options.set_defaults:
@@ -301,6 +310,19 @@ class Supervisor:
         self.state.queue_id = self.resources.queue_id
         self.state.fleet_id = self.resources.fleet_id
         self._save_state()
+
+    def _attachments_endpoint(self) -> str | None:
+        """Where clients and workers reach the Default queue's bucket, when it is not the farm."""
+        if not (self.options.object_stores and self.options.attachments_bucket):
+            return None
+        from ..server.buckets import load_external_stores
+
+        for store in load_external_stores(self.options.object_stores):
+            if self.options.attachments_bucket in store.config.buckets:
+                return store.endpoint_url
+        raise FarmStartError(
+            f"bucket {self.options.attachments_bucket} is not in any store of {self.options.object_stores}"
+        )
 
     def _worker_child(self, number: int) -> _Child:
         assert self.resources is not None
@@ -463,6 +485,10 @@ def _supervisor_command(options: FarmOptions) -> list[str]:
         command.append("--no-defaults")
     if options.database_url:
         command += ["--database-url", options.database_url]
+    if options.object_stores:
+        command += ["--object-stores", str(options.object_stores)]
+    if options.attachments_bucket:
+        command += ["--attachments-bucket", options.attachments_bucket]
     return command
 
 
