@@ -121,7 +121,7 @@ class BodySink:
         )
         self.size = 0
 
-    def feed(self, raw: bytes) -> None:
+    def feed(self, raw: bytes | bytearray) -> None:
         if self.raw_sha256 is not None:
             self.raw_sha256.update(raw)
         pieces: list[memoryview] = self.decoder.feed(raw) if self.decoder is not None else [memoryview(raw)]
@@ -198,8 +198,7 @@ async def receive_body(
             pending += message.get("body", b"")
             more = bool(message.get("more_body"))
             if len(pending) >= FLUSH_BYTES or not more:
-                data = bytes(pending)
-                pending.clear()
+                data, pending = pending, bytearray()
                 if large:
                     if inflight is not None:
                         await inflight

@@ -32,7 +32,7 @@ class AwsChunkedDecoder:
         self.trailers: dict[str, str] = {}
         self.decoded = 0
 
-    def feed(self, data: bytes) -> list[memoryview]:
+    def feed(self, data: bytes | bytearray) -> list[memoryview]:
         out: list[memoryview] = []
         view = memoryview(data)
         pos = 0
