@@ -113,3 +113,24 @@ def test_listing_pages_through_keys_and_common_prefixes_in_utf8_order(store: Obj
         after = page.last
         is_prefix = bool(page.common_prefixes) and page.last == page.common_prefixes[-1]
     assert sorted(seen, key=lambda s: s.encode()) == ["a/", "b", "c/", "\u00e9/", "\U0001f600"]
+
+
+def test_copy_to_writes_the_whole_object_from_its_blobs_or_the_index(
+    tmp_path: Path, store: ObjectStore
+) -> None:
+    upload_id = store.create_upload("jobs", "big/file")
+    parts = [os.urandom(MIN_PART_BYTES), os.urandom(1000)]
+    etags = [
+        store.put_part("jobs", "big/file", upload_id, n, staged(store, data), f"{n:032x}", {}).result().etag  # type: ignore[arg-type]
+        for n, data in enumerate(parts, 1)
+    ]
+    store.complete_upload("jobs", "big/file", upload_id, list(zip([1, 2], etags, strict=True)))
+    store.put_object("jobs", "small/file", b"tiny").result()
+
+    assert store.copy_to("jobs", "big/file", tmp_path / "big") is not None
+    assert (tmp_path / "big").read_bytes() == b"".join(parts)
+    assert store.copy_to("jobs", "small/file", tmp_path / "small") is not None
+    assert (tmp_path / "small").read_bytes() == b"tiny"
+    assert oct((tmp_path / "small").stat().st_mode & 0o777) == "0o600"
+    assert store.copy_to("jobs", "missing", tmp_path / "missing") is None
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -1,8 +1,9 @@
 """The farm's S3-compatible object store: storage engine, S3 endpoint, and who may use it.
 
-The rest of the server uses `ObjectStore` (create a queue's bucket, read or check an object such as
-an input manifest); the ASGI app hands requests signed for `s3` to `S3Endpoint`; `authorize` is the
-one place that decides what a principal may do in the store.
+The rest of the server uses `ObjectStore` (`ensure_bucket` for a queue's bucket, `head_object`,
+`read_object` and `xxh128_of` to check an object such as an input manifest, `write_object`, and
+`copy_to`/`object_files` for readers on the farm's own host); the ASGI app hands requests signed for
+`s3` to `S3Endpoint`; `authorize` is the one place that decides what a principal may do in the store.
 """
 
 from ._access import S3Action, authorize
