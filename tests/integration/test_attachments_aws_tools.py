@@ -1,7 +1,7 @@
-"""The unmodified AWS tools move job attachments through a queue bucket in SeaweedFS.
+"""The unmodified AWS tools move job attachments through a queue bucket, on the farm or in SeaweedFS.
 
-`deadline bundle submit` (AWS CLI 0.60) uploads an input with queue credentials the farm obtained
-from the store's STS, CreateJob checks the manifest in the store, the unmodified AWS worker agent
+`deadline bundle submit` (AWS CLI 0.60) uploads an input with queue credentials (minted by the farm,
+or obtained from SeaweedFS's STS), CreateJob checks the manifest in the store, the unmodified AWS worker agent
 syncs the input, runs the task, uploads the output and reports its manifest, and `deadline job
 download-output` brings the output back. Bytes go straight between the tools and the store.
 """
@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,33 +56,42 @@ TEMPLATE = {
 }
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedSTS]:
-    with SeaweedSTS(tmp_path_factory.mktemp("seaweed")) as running:
-        s3: Any = running.service_client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        yield running
+@dataclass
+class StoreFarm:
+    """A farm whose queue keeps attachments in a store clients reach at `s3_url`."""
+
+    farm: Farm
+    s3_url: str
+    admin_s3: Any  # reads anything in the bucket (assertions)
 
 
-@pytest.fixture(scope="module")
-def farm(store: SeaweedSTS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
-    data = tmp_path_factory.mktemp("farm")
-    stores = store.stores_file(data.parent / f"{data.name}-stores.toml", [BUCKET])
-    with ServerProcess(data, extra_args=["--object-stores", str(stores)]) as server:
+@pytest.fixture(scope="module", params=["farm", "seaweedfs"])
+def setup(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreFarm]:
+    with ExitStack() as stack:
+        data = tmp_path_factory.mktemp(f"farm-{request.param}")
+        if request.param == "farm":
+            server = stack.enter_context(ServerProcess(data))
+            s3_url, admin_s3 = server.url, server.client("s3")
+        else:
+            store = stack.enter_context(SeaweedSTS(tmp_path_factory.mktemp("seaweed")))
+            stores = store.stores_file(data.parent / f"{data.name}-stores.toml", [BUCKET])
+            server = stack.enter_context(ServerProcess(data, extra_args=["--object-stores", str(stores)]))
+            s3_url, admin_s3 = store.url, store.service_client("s3")
+        admin_s3.create_bucket(Bucket=BUCKET)
         built = Farm(server)
         built.deadline.update_queue(
             farmId=built.farm_id,
             queueId=built.queue_id,
             jobAttachmentSettings={"s3BucketName": BUCKET, "rootPrefix": "DeadlineCloud"},
         )
-        yield built
+        yield StoreFarm(built, s3_url, admin_s3)
 
 
-def tool_environment(farm: Farm, store: SeaweedSTS, home: Path) -> dict[str, str]:
-    """Every client at the farm, except S3 at the store."""
-    env = server_environment(farm.server, home)
+def tool_environment(setup: StoreFarm, home: Path) -> dict[str, str]:
+    """Every client at the farm, S3 at the store."""
+    env = server_environment(setup.farm.server, home)
     env.update(
-        AWS_ENDPOINT_URL_S3=store.url,
+        AWS_ENDPOINT_URL_S3=setup.s3_url,
         AWS_REGION="us-west-2",
         HOME=str(home),
         DEADLINE_CONFIG_FILE_PATH=str(home / "deadline-config"),
@@ -90,9 +101,10 @@ def tool_environment(farm: Farm, store: SeaweedSTS, home: Path) -> dict[str, str
 
 
 @pytest.fixture(scope="module")
-def aws_agent(farm: Farm, store: SeaweedSTS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def aws_agent(setup: StoreFarm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     home = tmp_path_factory.mktemp("agent")
-    with running_aws_agent(farm.farm_id, farm.fleet_id, home, tool_environment(farm, store, home)):
+    farm = setup.farm
+    with running_aws_agent(farm.farm_id, farm.fleet_id, home, tool_environment(setup, home)):
         yield
 
 
@@ -103,8 +115,9 @@ def deadline_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess
 
 
 def test_submit_run_and_download_output_through_the_store(
-    farm: Farm, store: SeaweedSTS, aws_agent: None, tmp_path: Path
+    setup: StoreFarm, aws_agent: None, tmp_path: Path
 ) -> None:
+    farm = setup.farm
     # Given a bundle reading one input file and writing an output directory
     bundle = tmp_path / "bundle"
     bundle.mkdir()
@@ -112,7 +125,7 @@ def test_submit_run_and_download_output_through_the_store(
     inputs, outputs = tmp_path / "inputs", tmp_path / "outputs"
     inputs.mkdir()
     (inputs / "words.txt").write_text("hello attachments\n")
-    env = tool_environment(farm, store, tmp_path / "home")
+    env = tool_environment(setup, tmp_path / "home")
     (tmp_path / "home").mkdir()
     ids = ["--farm-id", farm.farm_id, "--queue-id", farm.queue_id]
     # When the AWS CLI submits it
@@ -131,7 +144,7 @@ def test_submit_run_and_download_output_through_the_store(
     assert submit.returncode == 0, submit.stdout + submit.stderr
     job_id = re.findall(r"job-[0-9a-f]{32}", submit.stdout)[-1]
     # Then the input and its manifest are in the store, under the queue's prefix
-    s3: Any = store.service_client("s3")
+    s3 = setup.admin_s3
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="DeadlineCloud/")["Contents"]]
     assert any(k.startswith("DeadlineCloud/Data/") for k in keys)
     assert any(k.startswith(f"DeadlineCloud/Manifests/{farm.farm_id}/{farm.queue_id}/Inputs/") for k in keys)

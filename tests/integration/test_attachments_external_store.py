@@ -1,133 +1,30 @@
-"""Queue buckets in an external S3-compatible store (SeaweedFS with STS), end to end.
+"""Queue buckets in an external store (SeaweedFS): what only an external store can get wrong.
 
-The farm obtains queue credentials from the store's STS AssumeRole with a session policy limited to
-the queue's bucket and prefix, records them, and hands them out: the store enforces the prefix, the
-farm's own APIs accept the same credentials within the queue's scope.
+The behaviour both stores share is in `test_attachments_stores`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import xxhash
-from _synthetic_workers import credentials_session
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from _seaweedfs_sts import STORE_ACCOUNT, SeaweedSTS
+from _seaweedfs_sts import SeaweedSTS
 from farmhand.testing import ServerProcess
 
 pytestmark = pytest.mark.timeout(180)
 
 BUCKET = "render-attachments"
-TEMPLATE = {
-    "specificationVersion": "jobtemplate-2023-09",
-    "name": "external",
-    "steps": [{"name": "A", "script": {"actions": {"onRun": {"command": "true"}}}}],
-}
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedSTS]:
     with SeaweedSTS(tmp_path_factory.mktemp("seaweed")) as running:
-        s3: Any = running.service_client("s3")
-        for bucket in (BUCKET, "unrelated"):
-            s3.create_bucket(Bucket=bucket)
         yield running
-
-
-@pytest.fixture(scope="module")
-def farm_server(store: SeaweedSTS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    data = tmp_path_factory.mktemp("external-farm")
-    stores = store.stores_file(data.parent / f"{data.name}-stores.toml", [BUCKET])
-    with ServerProcess(data, extra_args=["--object-stores", str(stores)]) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def deadline(farm_server: ServerProcess) -> Any:
-    return farm_server.client("deadline")
-
-
-@pytest.fixture(scope="module")
-def queues(deadline: Any) -> tuple[str, str, str]:
-    farm_id = deadline.create_farm(displayName="external store")["farmId"]
-    first, second = (
-        deadline.create_queue(
-            farmId=farm_id,
-            displayName=name,
-            jobAttachmentSettings={"s3BucketName": BUCKET, "rootPrefix": f"jobs/{name}"},
-        )["queueId"]
-        for name in ("q1", "q2")
-    )
-    return farm_id, first, second
-
-
-def store_s3(store: SeaweedSTS, credentials: dict[str, Any]) -> Any:
-    return credentials_session(credentials).client(
-        "s3", endpoint_url=store.url, config=Config(retries={"max_attempts": 1})
-    )
-
-
-def outcome(call: Any) -> str:
-    try:
-        call()
-        return "ok"
-    except ClientError as error:
-        return str(error.response["Error"]["Code"])
-
-
-def test_user_credentials_come_from_the_store_and_reach_only_the_queue_prefix(
-    store: SeaweedSTS, farm_server: ServerProcess, deadline: Any, queues: tuple[str, str, str]
-) -> None:
-    farm_id, queue_id, other_queue = queues
-    # When a user assumes the queue's role
-    credentials = deadline.assume_queue_role_for_user(farmId=farm_id, queueId=queue_id)["credentials"]
-    assert credentials["expiration"] - dt.datetime.now(dt.UTC) >= dt.timedelta(hours=1)
-    s3 = store_s3(store, credentials)
-    # Then the store accepts them for the queue's prefix, read and write
-    s3.put_object(Bucket=BUCKET, Key="jobs/q1/Data/abc.xxh128", Body=b"payload")
-    assert s3.get_object(Bucket=BUCKET, Key="jobs/q1/Data/abc.xxh128")["Body"].read() == b"payload"
-    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="jobs/q1/")["KeyCount"] == 1
-    # And nothing else in the store
-    assert outcome(lambda: s3.put_object(Bucket=BUCKET, Key="jobs/q2/Data/x", Body=b"x")) == "AccessDenied"
-    assert outcome(lambda: s3.put_object(Bucket=BUCKET, Key="jobs/q1-other/x", Body=b"x")) == "AccessDenied"
-    assert outcome(lambda: s3.list_objects_v2(Bucket=BUCKET, Prefix="jobs/")) == "AccessDenied"
-    assert outcome(lambda: s3.put_object(Bucket="unrelated", Key="jobs/q1/x", Body=b"x")) == "AccessDenied"
-    # And the farm accepts the same credentials, within the queue, answering the store's account
-    farm_deadline = farm_server.client("deadline", session=credentials_session(credentials))
-    assert farm_deadline.get_queue(farmId=farm_id, queueId=queue_id)["displayName"] == "q1"
-    with pytest.raises(ClientError) as info:
-        farm_deadline.get_queue(farmId=farm_id, queueId=other_queue)
-    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
-    identity = farm_server.client("sts", session=credentials_session(credentials)).get_caller_identity()
-    assert identity["Account"] == STORE_ACCOUNT
-    # And uploads carrying that account as the expected bucket owner are accepted by the store
-    s3.head_object(Bucket=BUCKET, Key="jobs/q1/Data/abc.xxh128", ExpectedBucketOwner=identity["Account"])
-
-
-def test_read_credentials_only_read(store: SeaweedSTS, deadline: Any, queues: tuple[str, str, str]) -> None:
-    farm_id, queue_id, _ = queues
-    writer = store_s3(
-        store, deadline.assume_queue_role_for_user(farmId=farm_id, queueId=queue_id)["credentials"]
-    )
-    writer.put_object(Bucket=BUCKET, Key="jobs/q1/Manifests/m", Body=b"{}")
-    reader = store_s3(
-        store, deadline.assume_queue_role_for_read(farmId=farm_id, queueId=queue_id)["credentials"]
-    )
-    assert reader.get_object(Bucket=BUCKET, Key="jobs/q1/Manifests/m")["Body"].read() == b"{}"
-    assert reader.list_objects_v2(Bucket=BUCKET, Prefix="jobs/q1/Manifests/")["KeyCount"] == 1
-    assert (
-        outcome(lambda: reader.put_object(Bucket=BUCKET, Key="jobs/q1/Manifests/n", Body=b"x"))
-        == "AccessDenied"
-    )
 
 
 def test_a_stores_file_others_can_read_is_refused(store: SeaweedSTS, tmp_path: Path) -> None:
@@ -137,83 +34,6 @@ def test_a_stores_file_others_can_read_is_refused(store: SeaweedSTS, tmp_path: P
     with pytest.raises(RuntimeError) as info:
         server.start(timeout=30)
     assert "chmod 600" in str(info.value)
-
-
-def test_create_job_checks_input_manifests_in_the_store(
-    store: SeaweedSTS, deadline: Any, queues: tuple[str, str, str]
-) -> None:
-    farm_id, queue_id, _ = queues
-    # Given an input manifest the submitter uploaded with the queue's credentials
-    manifest = json.dumps(
-        {"hashAlg": "xxh128", "manifestVersion": "2023-03-03", "paths": [], "totalSize": 0},
-        separators=(",", ":"),
-    ).encode()
-    digest = xxhash.xxh3_128_hexdigest(manifest)
-    path = f"{farm_id}/{queue_id}/Inputs/{'ab' * 16}/{'cd' * 16}_input"
-    user = deadline.assume_queue_role_for_user(farmId=farm_id, queueId=queue_id)["credentials"]
-    store_s3(store, user).put_object(Bucket=BUCKET, Key=f"jobs/q1/Manifests/{path}", Body=manifest)
-
-    def create(**manifest_members: str) -> str:
-        attachments = {"manifests": [{"rootPath": "/in", "rootPathFormat": "posix", **manifest_members}]}
-        return str(
-            deadline.create_job(
-                farmId=farm_id,
-                queueId=queue_id,
-                template=json.dumps(TEMPLATE),
-                templateType="JSON",
-                priority=50,
-                attachments=attachments,
-            )["jobId"]
-        )
-
-    # Then a job naming it with its hash is created
-    job_id = create(inputManifestPath=path, inputManifestHash=digest)
-    assert (
-        deadline.get_job(farmId=farm_id, queueId=queue_id, jobId=job_id)["attachments"]["manifests"][0][
-            "inputManifestHash"
-        ]
-        == digest
-    )
-    # And a wrong hash, or a manifest that is not there, is refused naming the manifest
-    for members, field in (
-        ({"inputManifestPath": path, "inputManifestHash": "0" * 32}, "inputManifestHash"),
-        ({"inputManifestPath": path + "-missing", "inputManifestHash": digest}, "inputManifestPath"),
-    ):
-        with pytest.raises(ClientError) as info:
-            create(**members)
-        assert info.value.response["Error"]["Code"] == "ValidationException"
-        assert f"attachments.manifests[0].{field}" in info.value.response["Error"]["Message"]
-    assert len(deadline.list_jobs(farmId=farm_id, queueId=queue_id)["jobs"]) == 1
-
-
-def test_copy_job_template_writes_into_the_store_within_the_callers_reach(
-    store: SeaweedSTS, farm_server: ServerProcess, deadline: Any, queues: tuple[str, str, str]
-) -> None:
-    farm_id, queue_id, _ = queues
-    job_id = deadline.create_job(
-        farmId=farm_id, queueId=queue_id, template=json.dumps(TEMPLATE), templateType="JSON", priority=50
-    )["jobId"]
-    ids = {"farmId": farm_id, "queueId": queue_id, "jobId": job_id}
-    # When the template is copied into the queue's bucket
-    answer = deadline.copy_job_template(
-        **ids, targetS3Location={"bucketName": BUCKET, "key": "jobs/q1/t.json"}
-    )
-    # Then the object holds the template as submitted
-    assert answer["templateType"] == "JSON"
-    s3: Any = store.service_client("s3")
-    assert json.loads(s3.get_object(Bucket=BUCKET, Key="jobs/q1/t.json")["Body"].read()) == TEMPLATE
-    # And queue credentials may copy only inside their own prefix
-    user = deadline.assume_queue_role_for_user(farmId=farm_id, queueId=queue_id)["credentials"]
-    as_user = farm_server.client("deadline", session=credentials_session(user))
-    as_user.copy_job_template(**ids, targetS3Location={"bucketName": BUCKET, "key": "jobs/q1/mine.json"})
-    with pytest.raises(ClientError) as info:
-        as_user.copy_job_template(
-            **ids, targetS3Location={"bucketName": BUCKET, "key": "jobs/q2/theirs.json"}
-        )
-    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
-    with pytest.raises(ClientError) as info:
-        deadline.copy_job_template(**ids, targetS3Location={"bucketName": BUCKET, "key": "jobs/../x.json"})
-    assert info.value.response["Error"]["Code"] == "ValidationException"
 
 
 def test_an_unreachable_store_is_a_retryable_fault_and_the_farm_keeps_serving(
