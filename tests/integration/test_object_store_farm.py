@@ -215,10 +215,15 @@ def test_queue_credentials_reach_only_their_bucket_prefix(
     other_bucket = f"farm-{uuid.uuid4().hex[:16]}"
     farm_s3.create_bucket(Bucket=other_bucket)
     farm_s3.put_object(Bucket=bucket, Key="QueueB/Data/secret", Body=b"other queue")
-    writer = scoped_session(
-        server, {"s3": {"bucket": bucket, "prefix": "QueueA/", "access": "readwrite"}}
-    ).client("s3", endpoint_url=server.url)
-    reader = scoped_session(server, {"s3": {"bucket": bucket, "prefix": "QueueA/", "access": "read"}}).client(
+    # Queue A keeps its attachments under QueueA/ of the bucket; its user and read credentials
+    deadline = server.client("deadline")
+    farm = deadline.create_farm(displayName="object store access")["farmId"]
+    settings = {"s3BucketName": bucket, "rootPrefix": "QueueA"}
+    queue = deadline.create_queue(farmId=farm, displayName="A", jobAttachmentSettings=settings)["queueId"]
+    writer = queue_session(deadline.assume_queue_role_for_user(farmId=farm, queueId=queue)).client(
+        "s3", endpoint_url=server.url
+    )
+    reader = queue_session(deadline.assume_queue_role_for_read(farmId=farm, queueId=queue)).client(
         "s3", endpoint_url=server.url
     )
     fleet = scoped_session(server, {"farmId": "farm-x", "fleetId": "fleet-x", "role": "fleet"}).client(
@@ -256,6 +261,21 @@ def test_queue_credentials_reach_only_their_bucket_prefix(
     assert farm_s3.get_object(Bucket=bucket, Key="QueueB/Data/secret")["Body"].read() == b"other queue"
     assert_absent(farm_s3, bucket, "QueueB/Data/overwrite")
     assert_absent(farm_s3, bucket, "QueueA/Data/new")
+    # And deleting the queue revokes its credentials in the store at once
+    deadline.delete_queue(farmId=farm, queueId=queue)
+    with pytest.raises(ClientError) as revoked:
+        reader.get_object(Bucket=bucket, Key="QueueA/Data/mine")
+    assert revoked.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def queue_session(answer: dict[str, Any]) -> boto3.Session:
+    credentials = answer["credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["accessKeyId"],
+        aws_secret_access_key=credentials["secretAccessKey"],
+        aws_session_token=credentials["sessionToken"],
+        region_name="us-west-2",
+    )
 
 
 # -- bodies as botocore frames them ---------------------------------------------------------------

@@ -86,3 +86,9 @@ def test_arns_and_log_groups_name_their_resources() -> None:
     assert ref_of_log_group("/farmhand/audit/farm-1").kind == "audit-logs"
     assert ref_of_log_group("/farmhand/audit").kind == "unknown"
     assert ref_of_log_group("/aws/deadline/farm-1/queue-2/../fleet-3").kind == "unknown"
+
+
+def test_every_object_store_action_has_its_line() -> None:
+    from farmhand.server.object_store import S3Action
+
+    assert {action.value for action in S3Action} == set(TABLE["s3"])

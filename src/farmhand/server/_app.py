@@ -30,8 +30,10 @@ from .access import (
     DENIED,
     Audit,
     Caller,
+    CallerKind,
     Rule,
     authorize,
+    authorize_object,
     caller_of,
     farm_of,
     record,
@@ -104,7 +106,7 @@ class FarmApp:
         self.identity = service_model(IDENTITY_SERVICE)
         self.signing_keys = SigningKeyCache(runtime.store)
         self.s3 = S3Endpoint(
-            runtime.object_store, self._authenticate, runtime.account_id, admin_principal_id="admin"
+            runtime.object_store, self._authenticate, self._authorize_object, runtime.account_id
         )
         runtime.every(3600, runtime.object_store.housekeep, "object-store-housekeeping")
         start_worker_plane(runtime)
@@ -276,6 +278,20 @@ class FarmApp:
 
         caller = verify(request, lookup)
         return found["principal"], caller.region
+
+    def _authorize_object(
+        self, principal: Principal, action: str, bucket: str, key: str, request_id: str
+    ) -> None:
+        """The object store's requests go through the access table too (its `s3` lines)."""
+        caller = caller_of(principal.principal_id, principal.arn, principal.kind, principal.scope)
+        if caller.kind is CallerKind.ADMIN:
+            return
+        try:
+            with self.runtime.store.read() as conn:
+                authorize_object(conn, caller, action, bucket, key)
+        except AccessDeniedError:
+            self._record_denial(caller, "s3", action, {"farmId": caller.farm_id}, request_id)
+            raise
 
     def _invoke(
         self,

@@ -18,7 +18,6 @@ __all__ = [
     "QUEUE_ROLES",
     "fleet_read_scope",
     "fleet_worker_scope",
-    "may_write_object",
     "queue_role_scope",
     "s3_scope_of",
 ]
@@ -58,19 +57,3 @@ def s3_scope_of(scope: Mapping[str, Any] | None) -> dict[str, str] | None:
     """The object-store entry of a credential's scope, if it has one."""
     entry = (scope or {}).get("s3")
     return dict(entry) if isinstance(entry, Mapping) else None
-
-
-def may_write_object(scope: Mapping[str, Any] | None, bucket: str, key: str) -> bool:
-    """May credentials with this scope write `bucket`/`key` (through the farm, e.g. CopyJobTemplate)?
-
-    Unscoped principals (users) may; role credentials only inside a read-write `s3` entry.
-    """
-    if not scope:
-        return True
-    entry = s3_scope_of(scope)
-    return (
-        entry is not None
-        and entry.get("access") == "readwrite"
-        and entry.get("bucket") == bucket
-        and key.startswith(entry.get("prefix", "\x00"))
-    )

@@ -9,6 +9,7 @@ from ._audit import ALLOWED, DENIED, farm_of, record, resource_of
 from ._authorize import Decision, authorize
 from ._callers import ADMIN_PRINCIPAL_ID, Caller, CallerKind, caller_of
 from ._memberships import LEVELS, membership_level, put_membership, remove_membership
+from ._objects import authorize_object, object_allowed
 from ._refs import AUDIT_LOG_GROUP_PREFIX, Ref, audit_log_group
 from ._rules import Audit, QueueUse, Rule, WorkerUse
 from ._table import TABLE, rule_for
@@ -30,9 +31,11 @@ __all__ = [
     "WorkerUse",
     "audit_log_group",
     "authorize",
+    "authorize_object",
     "caller_of",
     "farm_of",
     "membership_level",
+    "object_allowed",
     "put_membership",
     "record",
     "remove_membership",

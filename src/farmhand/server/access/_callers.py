@@ -34,6 +34,9 @@ class Caller:
     queue_id: str | None = None
     fleet_id: str | None = None
     worker_id: str | None = None
+    # Queue credentials' object-store reach: the queue's bucket, its job-attachment prefix, and
+    # "read" or "readwrite" (see `_scopes.queue_role_scope`).
+    s3: tuple[str, str, str] | None = None
 
 
 def caller_of(principal_id: str, arn: str, kind: str, scope: Mapping[str, Any] | None) -> Caller:
@@ -49,13 +52,23 @@ def caller_of(principal_id: str, arn: str, kind: str, scope: Mapping[str, Any] |
     if not isinstance(farm, str):
         return Caller(CallerKind.NONE, principal_id, arn)
     if isinstance(queue, str) and fleet is None and worker is None:
+        s3 = _object_store_reach(scope.get("s3"))
         if role in ("user", "worker"):
-            return Caller(CallerKind.QUEUE, principal_id, arn, farm, queue_id=queue)
+            return Caller(CallerKind.QUEUE, principal_id, arn, farm, queue_id=queue, s3=s3)
         if role == "read":
-            return Caller(CallerKind.QUEUE_READ, principal_id, arn, farm, queue_id=queue)
+            return Caller(CallerKind.QUEUE_READ, principal_id, arn, farm, queue_id=queue, s3=s3)
     if isinstance(fleet, str) and queue is None:
         if role == "read" and worker is None:
             return Caller(CallerKind.FLEET_READ, principal_id, arn, farm, fleet_id=fleet)
         if role == "fleet" and isinstance(worker, str):
             return Caller(CallerKind.WORKER, principal_id, arn, farm, fleet_id=fleet, worker_id=worker)
     return Caller(CallerKind.NONE, principal_id, arn)
+
+
+def _object_store_reach(entry: Any) -> tuple[str, str, str] | None:
+    if not isinstance(entry, Mapping):
+        return None
+    bucket, prefix, access = entry.get("bucket"), entry.get("prefix"), entry.get("access")
+    if not (isinstance(bucket, str) and isinstance(prefix, str) and access in ("read", "readwrite")):
+        return None
+    return bucket, prefix, str(access)

@@ -220,6 +220,19 @@ STS: dict[str, Rule] = {
     "GetCallerIdentity": Rule(anyone=True),
 }
 
+# The farm's object store (`object_store.S3Action`): the admin manages buckets; queue credentials
+# reach their queue's job-attachment prefix (see `_objects`). Object writes are content, like log
+# lines: not in the audit trail.
+S3: dict[str, Rule] = {
+    "list-buckets": ADMIN_ONLY,
+    "create-bucket": ADMIN_ONLY,
+    "delete-bucket": ADMIN_ONLY,
+    "head-bucket": Rule(queue=READ, audit=Audit.NEVER),
+    "list": Rule(queue=READ, audit=Audit.NEVER),
+    "read": Rule(queue=READ, audit=Audit.NEVER),
+    "write": Rule(queue=SUBMIT, audit=Audit.NEVER),
+}
+
 # The farm's users and groups (`farmhand-identity`): the admin's to manage. Its sign-in calls are
 # unsigned (they are how a user gets credentials) and never reach this table.
 IDENTITY: dict[str, Rule] = {
@@ -245,6 +258,7 @@ TABLE: dict[str, dict[str, Rule]] = {
     "deadline": DEADLINE,
     "logs": LOGS,
     "sts": STS,
+    "s3": S3,
     IDENTITY_SERVICE: IDENTITY,
 }
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from .._ids import new_id
-from .._scopes import may_write_object
+from ..access import caller_of, object_allowed, rule_for
 from ..buckets import BucketStoreError, NoStoreError
 from ..jobs import (
     INLINE_TASK_LIMIT,
@@ -214,7 +214,9 @@ def copy_job_template(call: Call, params: Params) -> Output:
     bucket, key = target["bucketName"], target["key"]
     if "\x00" in key or any(part in ("", ".", "..") for part in key.split("/")):
         raise ValidationError.for_field("targetS3Location.key", "must not have empty, '.' or '..' parts")
-    if not may_write_object(call.principal.scope, bucket, key):
+    principal = call.principal
+    writer = caller_of(principal.principal_id, principal.arn, principal.kind, principal.scope)
+    if not object_allowed(writer, rule_for("s3", "write"), "write", bucket, key):
         raise AccessDeniedError(f"{call.principal.arn} may not write s3://{bucket}/{key}")
     content_type = "application/json" if job.template_type == "JSON" else "application/yaml"
     try:

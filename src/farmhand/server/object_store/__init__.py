@@ -3,10 +3,10 @@
 The rest of the server uses `ObjectStore` (`ensure_bucket` for a queue's bucket, `head_object`,
 `read_object` and `xxh128_of` to check an object such as an input manifest, `write_object`, and
 `copy_to`/`object_files` for readers on the farm's own host); the ASGI app hands requests signed for
-`s3` to `S3Endpoint`; `authorize` is the one place that decides what a principal may do in the store.
+`s3` to `S3Endpoint`, which asks the farm's access table what a principal may do in the store.
 """
 
-from ._access import S3Action, authorize
+from ._access import S3Action
 from ._endpoint import S3Endpoint, is_s3_request
 from ._errors import S3Error
 from ._store import (
@@ -36,6 +36,5 @@ __all__ = [
     "S3Error",
     "StagedBlob",
     "UploadInfo",
-    "authorize",
     "is_s3_request",
 ]

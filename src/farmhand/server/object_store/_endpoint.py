@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .._identity import Principal
 from ..protocol import ServiceError, SignedRequest
-from ._access import S3Action, authorize
+from ._access import S3Action
 from ._asgi import Receive, S3Request, Scope, Send, in_thread
 from ._bodies import Framing, metadata_of, read_small_body, receive_body
 from ._checksums import ALGORITHMS
@@ -52,6 +52,9 @@ log = logging.getLogger("farmhand.server.s3")
 
 Caller = Principal
 Authenticate = Callable[[SignedRequest], tuple[Principal, str]]
+# Decides whether the principal may do the action (`S3Action` value) on bucket/key (the farm's
+# access table); raises AccessDeniedException otherwise. The last argument is the request id.
+Authorize = Callable[[Principal, str, str, str, str], None]
 
 
 def is_s3_request(headers: Mapping[str, str], query_string: bytes) -> bool:
@@ -66,12 +69,12 @@ class S3Endpoint:
     """Serves S3 requests for one object store; `authenticate` is the farm's SigV4 verification."""
 
     def __init__(
-        self, store: ObjectStore, authenticate: Authenticate, account_id: str, *, admin_principal_id: str
+        self, store: ObjectStore, authenticate: Authenticate, authorize: Authorize, account_id: str
     ) -> None:
         self.store = store
         self.authenticate = authenticate
+        self.authorize = authorize
         self.account_id = account_id
-        self.admin_principal_id = admin_principal_id
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str], request_id: str
@@ -206,11 +209,18 @@ class S3Endpoint:
         owner = headers.get("x-amz-expected-bucket-owner")
         if owner is not None and owner != self.account_id:
             raise S3Error("AccessDenied", "The expected bucket owner does not own the bucket")
-        authorize(caller.arn, caller.scope, self._is_admin(caller), action, request.bucket, key_or_prefix)
+        try:
+            self.authorize(caller, action.value, request.bucket, key_or_prefix, request.request_id)
+        except ServiceError as error:
+            raise S3Error("AccessDenied", error.message) from None
         return caller, region
 
-    def _is_admin(self, caller: Caller) -> bool:
-        return caller.scope is None and caller.principal_id == self.admin_principal_id
+    def _may_write(self, caller: Caller, request: S3Request, key: str) -> None:
+        """One key of a DeleteObjects request: the access table's answer, as S3 spells a refusal."""
+        try:
+            self.authorize(caller, S3Action.WRITE.value, request.bucket, key, request.request_id)
+        except ServiceError as error:
+            raise S3Error("AccessDenied", error.message) from None
 
     # -- objects ---------------------------------------------------------------------------------
 
@@ -355,9 +365,7 @@ class S3Endpoint:
         for key in keys:
             try:
                 check_key(key)
-                authorize(
-                    caller.arn, caller.scope, self._is_admin(caller), S3Action.WRITE, request.bucket, key
-                )
+                self._may_write(caller, request, key)
                 await in_thread(self.store.delete_object, request.bucket, key)
                 deleted.append(key)
             except S3Error as error:
