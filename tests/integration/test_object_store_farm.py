@@ -268,6 +268,16 @@ def test_queue_credentials_reach_only_their_bucket_prefix(
     assert revoked.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
+def queue_credentials(server: ServerProcess, bucket: str, root: str, role: str) -> boto3.Session:
+    """Credentials of a new queue whose attachments live under `root`/ of `bucket` (`user` or `read`)."""
+    deadline = server.client("deadline")
+    farm = deadline.create_farm(displayName="object store")["farmId"]
+    settings = {"s3BucketName": bucket, "rootPrefix": root}
+    queue = deadline.create_queue(farmId=farm, displayName=root, jobAttachmentSettings=settings)["queueId"]
+    assume = deadline.assume_queue_role_for_read if role == "read" else deadline.assume_queue_role_for_user
+    return queue_session(assume(farmId=farm, queueId=queue))
+
+
 def queue_session(answer: dict[str, Any]) -> boto3.Session:
     credentials = answer["credentials"]
     return boto3.Session(
@@ -395,7 +405,7 @@ def test_expect_100_continue_is_answered_before_the_body_and_only_for_allowed_re
 
     # Given a PUT its key may not make, Then the refusal comes instead of "100 Continue": the client
     # never sends the body.
-    reader = scoped_session(server, {"s3": {"bucket": bucket, "prefix": "other/", "access": "read"}})
+    reader = queue_credentials(server, bucket, "other", "read")
     refused = capture(
         reader, server.url, lambda c: c.put_object(Bucket=bucket, Key="expect/y", Body=body), tls=False
     )
@@ -438,9 +448,7 @@ def test_delete_objects_deletes_only_what_the_credentials_may_write(
 ) -> None:
     farm_s3.put_object(Bucket=bucket, Key="Mine/x", Body=b"x")
     farm_s3.put_object(Bucket=bucket, Key="Theirs/x", Body=b"x")
-    writer = scoped_session(
-        server, {"s3": {"bucket": bucket, "prefix": "Mine/", "access": "readwrite"}}
-    ).client("s3", endpoint_url=server.url)
+    writer = queue_credentials(server, bucket, "Mine", "user").client("s3", endpoint_url=server.url)
     answer = writer.delete_objects(
         Bucket=bucket, Delete={"Objects": [{"Key": "Mine/x"}, {"Key": "Theirs/x"}]}
     )
