@@ -10,6 +10,9 @@ What a test cannot do literally is done as close to it as possible, and said her
   serving (the worker registers in the fleet; the server prints its URL), then stopped with SIGTERM.
 * `FARM_ID` and `FLEET_ID` stand for the ids `farmhand status` prints; `$FARMHAND_DATABASE_URL` is a
   throw-away PostgreSQL cluster, or that command is skipped when PostgreSQL is not installed.
+* `export NAME=VALUE` sets the variable for the commands after it (each line runs in a bash of its
+  own); `export FARMHAND_DATABASE_URL=...` exports the throw-away cluster's URL, or nothing when
+  PostgreSQL is not installed.
 """
 
 from __future__ import annotations
@@ -193,6 +196,15 @@ def test_every_readme_command_works(
         if snippet.language == "sh":
             command = snippet.text
             if command == RUNS_THIS_TEST:
+                continue
+            if command.startswith("export "):
+                name, _, value = command.removeprefix("export ").partition("=")
+                if name == "FARMHAND_DATABASE_URL":
+                    if pg_url_if_available is None:
+                        not_run.append(command)
+                        continue
+                    value = pg_url_if_available
+                reader.env[name] = value
                 continue
             if is_long_running(command):
                 if not run_long_running(reader, command, pg_url_if_available):

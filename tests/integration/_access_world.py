@@ -6,7 +6,6 @@ Farm users are created through the identity API and given a long-lived key in th
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +16,8 @@ from _synthetic_workers import SyntheticWorker, farm_with_fleet, job_template, s
 from botocore.exceptions import ClientError
 
 from farmhand._models import add_models_to
+from farmhand.server._identity import record_access_key
 from farmhand.server._ids import new_access_key_id, new_secret
-from farmhand.server.store import access_keys
 from farmhand.testing import ServerProcess
 
 LEVELS = ("OWNER", "MANAGER", "CONTRIBUTOR", "VIEWER")
@@ -50,14 +49,7 @@ def create_user(server: ServerProcess, name: str) -> User:
     store = store_of(server)
     try:
         with store.write() as conn:
-            conn.execute(
-                access_keys.insert().values(
-                    access_key_id=key_id,
-                    secret_access_key=secret,
-                    principal_id=principal_id,
-                    created_at=dt.datetime.now(dt.UTC),
-                )
-            )
+            record_access_key(conn, principal_id, key_id, secret)
     finally:
         store.dispose()
     return User(name, principal_id, session_of({"accessKeyId": key_id, "secretAccessKey": secret}))

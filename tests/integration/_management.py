@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from farmhand.server.store import Store, jobs, sqlite_url
+from farmhand.server.store import Store, jobs
 from farmhand.testing import ServerProcess
 
 FLEET_ROLE = "arn:aws:iam::123456789012:role/farmhand-fleet"
@@ -42,7 +42,7 @@ def create_fleet(
 
 def store_of(server: ServerProcess) -> Store:
     """The server's own database, opened next to it (as a second server process would)."""
-    return Store(server.database_url or sqlite_url(server.data_dir), migrate=False)
+    return server.open_store()
 
 
 def insert_job(server: ServerProcess, farm_id: str, queue_id: str, *, status: str, ready: int = 0) -> str:

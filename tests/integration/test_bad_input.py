@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from farmhand.server.store import access_keys
+from farmhand.server._identity import record_temporary_credentials
 from farmhand.testing import ServerProcess
 
 pytestmark = pytest.mark.timeout(120)
@@ -106,16 +106,14 @@ def test_expired_temporary_credentials(server_any: ServerProcess, server: Server
     store = store_of(server_any)
     try:
         with store.write() as conn:
-            conn.execute(
-                access_keys.insert().values(
-                    access_key_id=key_id,
-                    secret_access_key=secret,
-                    principal_id="admin",
-                    session_token=token,
-                    expires_at=now - dt.timedelta(minutes=1),
-                    scope={},
-                    created_at=now - dt.timedelta(hours=1),
-                )
+            record_temporary_credentials(
+                conn,
+                "admin",
+                {},
+                access_key_id=key_id,
+                secret_access_key=secret,
+                session_token=token,
+                expires=now - dt.timedelta(minutes=1),
             )
     finally:
         store.dispose()

@@ -266,9 +266,9 @@ def test_queue_environment_parameters_are_merged_and_environments_ordered(
     # When a job is submitted with a value for the queue environment's parameter
     job_id = submit(deadline, farm_id, queue_id, template, parameters={"CondaPackages": {"string": "maya"}})
     # Then the job stores the resolved parameters and the environments in entry order
-    from farmhand.server.store import Store, jobs, sqlite_url
+    from farmhand.server.store import jobs
 
-    store = Store(farm_server.database_url or sqlite_url(farm_server.data_dir), migrate=False)
+    store = farm_server.open_store()
     with store.read() as conn:
         row = conn.execute(jobs.select().where(jobs.c.job_id == job_id)).one()
     store.dispose()

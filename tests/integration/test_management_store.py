@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from farmhand.server.handlers._common import decode_token, page
+from farmhand.server.farm_secret import FarmSecret, attach_farm_secret
+from farmhand.server.handlers._common import page
+from farmhand.server.protocol import ValidationError
 from farmhand.server.store import Store, resources, sqlite_url
 
 pytestmark = pytest.mark.timeout(120)
@@ -22,6 +24,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     else:
         url = request.getfixturevalue("pg_cluster").new_database()
     opened = Store(url)
+    attach_farm_secret(opened, FarmSecret.generate())
     try:
         yield opened
     finally:
@@ -85,10 +88,20 @@ def test_keyset_pages_cover_rows_with_equal_timestamps_exactly_once(store: Store
         seen += [row.resource_id for row in rows]
         if token is None:
             break
-        assert len(decode_token(token, 2)) == 2
         params = {"maxResults": 7, "nextToken": token}
     # Then every row comes once, in (created_at, id) order
     assert seen == [f"r{index:02d}" for index in range(25)]
+
+
+def test_a_paging_token_the_store_did_not_mint_is_refused(store: Store) -> None:
+    # Given a page of a list and a token that is well-formed but forged ([{}, -1], unsigned)
+    _insert(store, "r1", dt.datetime(2024, 1, 1, tzinfo=dt.UTC), {})
+    order = [resources.c.created_at, resources.c.resource_id]
+    forged = "W3t9LC0xXQ"
+    # When it is used, Then it never reaches the query: a ValidationException names nextToken
+    with store.read() as conn, pytest.raises(ValidationError) as refused:
+        page(conn, select(resources.c.resource_id, *order), order, {"nextToken": forged})
+    assert refused.value.fields["fieldList"][0]["name"] == "nextToken"
 
 
 def test_tasks_rekeyed_by_step_and_index_keep_their_rows(

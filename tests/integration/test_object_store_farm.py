@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 
 from _s3_wire import capture, replay
 from farmhand.server._identity import ensure_principal, mint_temporary_credentials
-from farmhand.server.store import Store, sqlite_url
 from farmhand.testing import ServerProcess
 
 MIB1 = 1024 * 1024
@@ -49,7 +48,7 @@ def scoped_session(
     server: ServerProcess, scope: dict[str, Any], lifetime_hours: float = 1.0
 ) -> boto3.Session:
     """Temporary credentials with `scope`, minted into the farm's store as the queue roles mint them."""
-    store = Store(sqlite_url(server.data_dir))
+    store = server.open_store()
     try:
         with store.write() as conn:
             ensure_principal(

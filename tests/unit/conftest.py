@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection
 
+from farmhand.server.farm_secret import FarmSecret, attach_farm_secret
 from farmhand.server.store import Store, sqlite_url
 
 
@@ -15,6 +16,7 @@ from farmhand.server.store import Store, sqlite_url
 def conn(tmp_path: Path) -> Iterator[Connection]:
     """One write transaction on a fresh, migrated SQLite store."""
     store = Store(sqlite_url(tmp_path))
+    attach_farm_secret(store, FarmSecret.generate())
     with store.write() as connection:
         yield connection
     store.dispose()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._supervisor import DEFAULT_PORT, FarmOptions, run_supervisor_forever
+from ._supervisor import DATABASE_URL_ENV, DEFAULT_PORT, FarmOptions, run_supervisor_forever
 
 
 @click.command()
@@ -17,7 +17,7 @@ from ._supervisor import DEFAULT_PORT, FarmOptions, run_supervisor_forever
 @click.option("--workers", type=click.IntRange(min=0), default=1)
 @click.option("--profile-name", default="farmhand")
 @click.option("--no-defaults", is_flag=True)
-@click.option("--database-url", default=None)
+@click.option("--database-url", default=None, envvar=DATABASE_URL_ENV)
 @click.option("--object-stores", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--attachments-bucket", default=None)
 def supervise(

@@ -15,6 +15,8 @@ from typing import IO, Any
 
 import psutil
 
+from .._private_files import PRIVATE_FILE_MODE, make_private_dir, write_private_text
+
 STATE_FILE = "farm.json"
 LOCK_FILE = "farm.lock"
 ADMIN_CREDENTIALS_FILE = "admin-credentials.json"
@@ -48,10 +50,7 @@ class FarmState:
 
 
 def write_state(state: FarmState) -> None:
-    path = Path(state.data_dir) / STATE_FILE
-    temp = path.with_suffix(".json.tmp")
-    temp.write_text(json.dumps(asdict(state), indent=2))
-    os.replace(temp, path)
+    write_private_text(Path(state.data_dir) / STATE_FILE, json.dumps(asdict(state), indent=2))
 
 
 def read_state(data_dir: Path) -> FarmState | None:
@@ -74,8 +73,9 @@ class FarmLock:
         self._handle: IO[str] | None = None
 
     def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the supervisor's lifetime
+        make_private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+        handle = os.fdopen(fd, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .._private_files import make_private_dir, make_tree_private, open_private
 from ._aws_profile import FarmProfile, aws_config_path, aws_credentials_path, write_farm_profile
 from ._bootstrap import FarmResources, bootstrap_farm
 from ._state import (
@@ -36,6 +37,12 @@ from ._state import (
 )
 
 READY_MARKER = "farmhand server ready at "
+# The database URL may hold a password: children get it in their environment (argv shows in `ps`).
+DATABASE_URL_ENV = "FARMHAND_DATABASE_URL"
+# What only the server may see: workers (and the jobs they run) never get these.
+_SERVER_ONLY = (DATABASE_URL_ENV, "FARMHAND_DATABASE_URL_FILE", "FARMHAND_SECRET_KEY")
+# What the supervisor keeps in the data directory, made private on every start.
+_SUPERVISOR_FILES = ("logs", "farm.json", "farm.lock", "workers")
 DEFAULT_PORT = 8080
 SERVER_START_TIMEOUT = 60.0
 RESTART_BACKOFF_MAX = 30.0
@@ -130,7 +137,7 @@ class _Child:
 
     def start(self, stdout: int | IO[bytes] | None = None) -> None:
         self.close_log()
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open while the child runs
+        self._log = open_private(self.log_path)
         self.process = subprocess.Popen(
             self.command,
             stdin=subprocess.DEVNULL,
@@ -199,11 +206,12 @@ class Supervisor:
 
     def start(self) -> FarmState:
         """Bring the farm up; returns once the server answers and the workers are started."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.logs_dir.mkdir(exist_ok=True)
+        make_private_dir(self.data_dir)
+        make_private_dir(self.logs_dir)
         if not self.lock.acquire():
             raise FarmAlreadyRunning(read_state(self.data_dir))
         try:
+            make_tree_private(self.data_dir, _SUPERVISOR_FILES)
             self._clean_up_after_a_crash()
             self._save_state()
             if not port_is_free(self.options.host, self._port):
@@ -244,11 +252,13 @@ class Supervisor:
             "--port",
             str(self._port),
         ]
+        env = _without_profile_overrides()
+        env.pop(DATABASE_URL_ENV, None)
         if self.options.database_url:
-            command += ["--database-url", self.options.database_url]
+            env[DATABASE_URL_ENV] = self.options.database_url
         if self.options.object_stores:
             command += ["--object-stores", str(self.options.object_stores)]
-        self.server = _Child("server", command, self.logs_dir / "server.log", _without_profile_overrides())
+        self.server = _Child("server", command, self.logs_dir / "server.log", env)
         self.server.start(stdout=subprocess.PIPE)
         self.url = self._wait_for_server(self.server)
         self._port = int(self.url.rsplit(":", 1)[1])
@@ -265,7 +275,7 @@ class Supervisor:
         log_path = child.log_path
 
         def pump() -> None:
-            with open(log_path, "ab") as log:
+            with open_private(log_path) as log:
                 for raw in iter(stream.readline, b""):
                     log.write(raw)
                     log.flush()
@@ -326,8 +336,7 @@ class Supervisor:
 
     def _worker_child(self, number: int) -> _Child:
         assert self.resources is not None
-        worker_dir = self.data_dir / "workers" / f"worker-{number}"
-        worker_dir.mkdir(parents=True, exist_ok=True)
+        worker_dir = make_private_dir(make_private_dir(self.data_dir / "workers") / f"worker-{number}")
         command = [
             sys.executable,
             "-m",
@@ -342,6 +351,8 @@ class Supervisor:
             str(worker_dir),
         ]
         env = _without_profile_overrides()
+        for name in _SERVER_ONLY:
+            env.pop(name, None)
         env["AWS_CONFIG_FILE"] = str(aws_config_path().resolve())
         env["AWS_SHARED_CREDENTIALS_FILE"] = str(aws_credentials_path().resolve())
         return _Child(f"worker {number}", command, self.logs_dir / f"worker-{number}.log", env)
@@ -483,8 +494,6 @@ def _supervisor_command(options: FarmOptions) -> list[str]:
     ]
     if not options.set_defaults:
         command.append("--no-defaults")
-    if options.database_url:
-        command += ["--database-url", options.database_url]
     if options.object_stores:
         command += ["--object-stores", str(options.object_stores)]
     if options.attachments_bucket:
@@ -496,17 +505,21 @@ def start_supervisor_process(
     options: FarmOptions, *, env: dict[str, str] | None = None, timeout: float = DETACH_TIMEOUT
 ) -> tuple[FarmState, subprocess.Popen[bytes]]:
     """Start a detached supervisor and wait until its farm is ready; raise with its log when it fails."""
-    options.data_dir.mkdir(parents=True, exist_ok=True)
-    (options.data_dir / "logs").mkdir(exist_ok=True)
+    make_private_dir(options.data_dir / "logs")
+    make_private_dir(options.data_dir)
     log_path = options.data_dir / "logs" / "farm.log"
-    with open(log_path, "ab") as log:
+    child_env = dict(os.environ if env is None else env)
+    child_env.pop(DATABASE_URL_ENV, None)
+    if options.database_url:
+        child_env[DATABASE_URL_ENV] = options.database_url
+    with open_private(log_path) as log:
         process = subprocess.Popen(
             _supervisor_command(options),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=env,
+            env=child_env,
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
+from .._private_files import SecretFileError, read_secret_file
 from ._runtime import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_OBJECT_BYTES, ServerConfig, ServerRuntime
 from ._serve import PortInUseError, serve
+from .farm_secret import FarmSecretError
 
 
 def default_data_dir() -> Path:
-    import os
-
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "farmhand"
+
+
+def read_database_url_file(path: Path) -> str:
+    """The URL on the file's first line; the file should be private, as it may hold a password."""
+    try:
+        url, private = read_secret_file(path)
+    except SecretFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--database-url-file") from exc
+    if not private:
+        click.echo(f"warning: {path} is readable by other users; chmod 600 it", err=True)
+    return url
 
 
 @click.command("server")
@@ -27,7 +39,18 @@ def default_data_dir() -> Path:
     "--port", type=int, default=8080, show_default=True, help="Port to listen on (0 picks a free one)."
 )
 @click.option(
-    "--database-url", default=None, help="postgresql+psycopg://... (default: SQLite in the data dir)."
+    "--database-url",
+    default=None,
+    envvar="FARMHAND_DATABASE_URL",
+    help="postgresql+psycopg://... (default: SQLite in the data dir). Prefer the environment "
+    "variable or --database-url-file: a password on the command line shows in `ps`.",
+)
+@click.option(
+    "--database-url-file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    envvar="FARMHAND_DATABASE_URL_FILE",
+    help="A private file holding the database URL (its first line).",
 )
 @click.option("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, show_default=True)
 @click.option(
@@ -66,6 +89,7 @@ def server_command(
     host: str,
     port: int,
     database_url: str | None,
+    database_url_file: Path | None,
     max_body_bytes: int,
     max_object_bytes: int,
     worker_timeout_seconds: float | None,
@@ -73,6 +97,12 @@ def server_command(
     object_stores_file: Path | None,
 ) -> None:
     """Run the farm server (Deadline Cloud API, CloudWatch Logs, STS, telemetry) until interrupted."""
+    # Everything the server creates is its owner's alone (the data dir also sets modes explicitly).
+    os.umask(0o077)
+    if database_url_file is not None:
+        if database_url:
+            raise click.UsageError("give the database URL once: --database-url or --database-url-file")
+        database_url = read_database_url_file(database_url_file)
     config = ServerConfig(
         data_dir=(data_dir or default_data_dir()).resolve(),
         database_url=database_url,
@@ -93,7 +123,7 @@ def server_command(
         serve(config, ready)
     except PortInUseError as exc:
         raise click.ClickException(str(exc)) from exc
-    except ValueError as exc:  # a refused object-stores file
+    except (ValueError, FarmSecretError) as exc:  # a refused object-stores file or farm secret
         raise click.ClickException(str(exc)) from exc
 
 

@@ -2,7 +2,8 @@
 
 Long-lived keys belong to users (the admin created on first start, later farm users); temporary
 credentials (key, secret, session token, expiry) are minted for queue and fleet roles and are
-accepted by this server only, until they expire.
+accepted by this server only, until they expire. Secret keys and session tokens are stored sealed
+with the farm secret (see `farm_secret`): the database alone reveals no usable credential.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from ._ids import new_access_key_id, new_account_id, new_secret, new_session_token
+from .farm_secret import farm_secret_of, is_sealed, unsealed
 from .protocol import SigningKey
 from .store import Store, access_keys, principals, settings, utcnow
 
 ADMIN_CREDENTIALS_FILE = "admin-credentials.json"
 DEFAULT_REGION = "us-west-2"
+# Purposes the access keys' secrets are sealed for (see `farm_secret`).
+SECRET_KEY_PURPOSE = "access-keys:secret_access_key"
+SESSION_TOKEN_PURPOSE = "access-keys:session_token"
 
 
 @dataclass(frozen=True)
@@ -71,22 +76,15 @@ def ensure_admin(store: Store, data_dir: Path) -> AdminCredentials:
                 )
             )
             key_id = new_access_key_id(temporary=False)
-            secret = new_secret()
-            conn.execute(
-                insert(access_keys).values(
-                    access_key_id=key_id,
-                    secret_access_key=secret,
-                    principal_id=principal_id,
-                    created_at=utcnow(),
-                )
-            )
+            record_access_key(conn, principal_id, key_id, new_secret())
             conn.execute(insert(settings).values(key="admin_access_key_id", value=key_id))
         row = conn.execute(
             select(access_keys.c.secret_access_key, principals.c.arn)
             .join(principals, principals.c.principal_id == access_keys.c.principal_id)
             .where(access_keys.c.access_key_id == key_id)
         ).one()
-    creds = AdminCredentials(key_id, row.secret_access_key, row.arn, account)
+        secret = farm_secret_of(conn).unseal(row.secret_access_key, SECRET_KEY_PURPOSE)
+    creds = AdminCredentials(key_id, secret, row.arn, account)
     if not path.exists():
         _write_private(
             path,
@@ -101,6 +99,43 @@ def ensure_admin(store: Store, data_dir: Path) -> AdminCredentials:
             ),
         )
     return creds
+
+
+def record_access_key(
+    conn: Connection, principal_id: str, access_key_id: str, secret_access_key: str
+) -> None:
+    """Keep a long-lived key of `principal_id` (its secret sealed with the farm secret)."""
+    conn.execute(
+        insert(access_keys).values(
+            access_key_id=access_key_id,
+            secret_access_key=farm_secret_of(conn).seal(secret_access_key, SECRET_KEY_PURPOSE),
+            principal_id=principal_id,
+            created_at=utcnow(),
+        )
+    )
+
+
+def seal_plaintext_keys(conn: Connection) -> int:
+    """Seal the secrets of keys stored in plaintext by an older farmhand; returns how many."""
+    farm_secret = farm_secret_of(conn)
+    rows = conn.execute(
+        select(
+            access_keys.c.access_key_id, access_keys.c.secret_access_key, access_keys.c.session_token
+        ).where(or_(unsealed(access_keys.c.secret_access_key), unsealed(access_keys.c.session_token)))
+    ).all()
+    sealed = 0
+    for row in rows:
+        values: dict[str, str] = {}
+        if not is_sealed(row.secret_access_key):
+            values["secret_access_key"] = farm_secret.seal(row.secret_access_key, SECRET_KEY_PURPOSE)
+        if row.session_token is not None and not is_sealed(row.session_token):
+            values["session_token"] = farm_secret.seal(row.session_token, SESSION_TOKEN_PURPOSE)
+        if values:
+            conn.execute(
+                update(access_keys).where(access_keys.c.access_key_id == row.access_key_id).values(**values)
+            )
+            sealed += 1
+    return sealed
 
 
 def read_admin_credentials(data_dir: Path) -> AdminCredentials:
@@ -124,11 +159,16 @@ def lookup_signing_key(conn: Connection, access_key_id: str) -> tuple[SigningKey
     ).first()
     if row is None:
         return None
+    farm_secret = farm_secret_of(conn)
     key = SigningKey(
         access_key_id=row.access_key_id,
-        secret_access_key=row.secret_access_key,
+        secret_access_key=farm_secret.unseal(row.secret_access_key, SECRET_KEY_PURPOSE),
         principal_id=row.principal_id,
-        session_token=row.session_token,
+        session_token=(
+            None
+            if row.session_token is None
+            else farm_secret.unseal(row.session_token, SESSION_TOKEN_PURPOSE)
+        ),
         expires_at=row.expires_at,
     )
     return key, Principal(row.principal_id, row.arn, row.kind, row.scope)
@@ -210,9 +250,9 @@ def record_temporary_credentials(
     conn.execute(
         insert(access_keys).values(
             access_key_id=access_key_id,
-            secret_access_key=secret_access_key,
+            secret_access_key=farm_secret_of(conn).seal(secret_access_key, SECRET_KEY_PURPOSE),
             principal_id=principal_id,
-            session_token=session_token,
+            session_token=farm_secret_of(conn).seal(session_token, SESSION_TOKEN_PURPOSE),
             expires_at=expires,
             scope=scope,
             created_at=now,

@@ -8,14 +8,31 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._identity import DEFAULT_REGION, AdminCredentials, ensure_admin
+from .._private_files import make_tree_private, open_private
+from ._identity import (
+    ADMIN_CREDENTIALS_FILE,
+    DEFAULT_REGION,
+    AdminCredentials,
+    ensure_admin,
+    seal_plaintext_keys,
+)
 from .buckets import BucketStores, FarmStore, load_external_stores
+from .farm_secret import KEY_FILE_NAME, FarmSecret, attach_farm_secret, load_farm_secret
 from .identity_store import identity_store_id
 from .object_store import ObjectStore
-from .store import Store, sqlite_url
+from .store import SQLITE_FILE_NAME, Store, sqlite_url
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_OBJECT_BYTES = 5 * 1024**3
+# What the server keeps in its data directory (besides the object store, which keeps its own modes).
+SERVER_FILES = (
+    SQLITE_FILE_NAME,
+    f"{SQLITE_FILE_NAME}-wal",
+    f"{SQLITE_FILE_NAME}-shm",
+    f"{SQLITE_FILE_NAME}-journal",
+    ADMIN_CREDENTIALS_FILE,
+    KEY_FILE_NAME,
+)
 
 
 @dataclass
@@ -41,10 +58,17 @@ class ServerRuntime:
     """The state shared by all requests of one server process."""
 
     def __init__(self, config: ServerConfig) -> None:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        make_tree_private(config.data_dir, SERVER_FILES)
         self.config = config
         self.region = config.region
+        if config.database_url is None:
+            # SQLite creates the WAL and shared-memory files with the database file's mode.
+            open_private(config.data_dir / SQLITE_FILE_NAME).close()
         self.store = Store(config.database_url or sqlite_url(config.data_dir))
+        self.farm_secret: FarmSecret = load_farm_secret(config.data_dir)
+        attach_farm_secret(self.store, self.farm_secret)
+        with self.store.write() as conn:
+            seal_plaintext_keys(conn)
         self.admin: AdminCredentials = ensure_admin(self.store, config.data_dir)
         self.account_id = self.admin.account_id
         with self.store.write() as conn:

@@ -15,8 +15,11 @@ import boto3
 from botocore.config import Config
 
 from farmhand.server._identity import AdminCredentials, read_admin_credentials
+from farmhand.server.farm_secret import attach_farm_secret, load_farm_secret
+from farmhand.server.store import Store, sqlite_url
 
 READY_MARKER = "farmhand server ready at "
+DATABASE_URL_ENV = "FARMHAND_DATABASE_URL"
 
 
 class ServerProcess:
@@ -50,15 +53,13 @@ class ServerProcess:
             "--port",
             str(self.port),
         ]
-        if self.database_url:
-            args += ["--database-url", self.database_url]
         args += self.extra_args
         self.process = subprocess.Popen(
             args,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, **(self.env or {})},
+            env=self._environment(),
         )
         ready = threading.Event()
 
@@ -76,6 +77,19 @@ class ServerProcess:
             self.stop()
             raise RuntimeError("farm server did not start:\n" + "".join(self.output))
         return self
+
+    def _environment(self) -> dict[str, str]:
+        """The server's environment: the database URL goes here, never in argv (`ps` shows argv)."""
+        env = {**os.environ, **(self.env or {})}
+        if self.database_url:
+            env[DATABASE_URL_ENV] = self.database_url
+        return env
+
+    def open_store(self) -> Store:
+        """The server's own database, opened beside it as a second server would (same farm secret)."""
+        store = Store(self.database_url or sqlite_url(self.data_dir), migrate=False)
+        attach_farm_secret(store, load_farm_secret(self.data_dir, self._environment()))
+        return store
 
     @property
     def admin(self) -> AdminCredentials:

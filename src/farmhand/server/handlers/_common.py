@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 
+from ..farm_secret import InvalidTokenError, farm_secret_of
 from ..protocol import ResourceNotFoundError, ValidationError, format_timestamp
 from ..store import resources, tags
 from ._registry import Call
@@ -30,17 +28,19 @@ from ._registry import Call
 DEFAULT_PAGE_SIZE = 100
 
 
-def encode_token(values: Sequence[Any]) -> str:
-    """An opaque paging token: where the previous page ended, in the list's sort order."""
-    raw = json.dumps(list(values), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_token(conn: Connection, purpose: str, values: Sequence[Any]) -> str:
+    """An opaque paging token: where the previous page ended, in the list's sort order.
+
+    Tokens are signed with the farm secret for `purpose` (the list they page), so a token the
+    server did not mint, or minted for another list, is refused instead of reaching a query.
+    """
+    return farm_secret_of(conn).mint_token(list(values), f"page:{purpose}")
 
 
-def decode_token(token: str, width: int) -> list[Any]:
+def decode_token(conn: Connection, purpose: str, token: str, width: int) -> list[Any]:
     try:
-        padded = token + "=" * (-len(token) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        values = farm_secret_of(conn).read_token(token, f"page:{purpose}")
+    except InvalidTokenError:
         values = None
     if not isinstance(values, list) or len(values) != width:
         raise ValidationError.for_field("nextToken", "is not a token this list returned")
@@ -59,8 +59,10 @@ def page(
     """Keyset paging over `order` (ascending, unique): stable while rows are added or removed."""
     size = int(params.get("maxResults") or default_size)
     token = params.get("nextToken")
+    # A token pages every list ordered by the same columns (their values have the same types).
+    purpose = ",".join(str(column) for column in order)
     if token:
-        after = decode_token(token, len(order))
+        after = decode_token(conn, purpose, token, len(order))
         stmt = stmt.where(tuple_(*order) > tuple_(*after))
     rows = list(conn.execute(stmt.order_by(*order).limit(size + 1)))
     next_token = None
@@ -68,7 +70,7 @@ def page(
         rows = rows[:size]
         last = rows[-1]
         values = key_of(last) if key_of else [last._mapping[c] for c in order]
-        next_token = encode_token([_plain(v) for v in values])
+        next_token = encode_token(conn, purpose, [_plain(v) for v in values])
     return rows, next_token
 
 

@@ -32,7 +32,7 @@ from ..protocol import (
     ValidationError,
 )
 from ..store import jobs, resources
-from ._common import find_resource, get_resource, jsonable, page, save_tags
+from ._common import decode_token, encode_token, find_resource, get_resource, jsonable, page, save_tags
 from ._registry import Call, Output, Params, operation
 
 
@@ -194,13 +194,11 @@ def list_job_parameter_definitions(call: Call, params: Params) -> Output:
     size = int(params.get("maxResults") or 100)
     start = 0
     if params.get("nextToken"):
-        try:
-            start = int(params["nextToken"])
-        except ValueError:
-            raise ValidationError.for_field("nextToken", "is not a token this list returned") from None
+        (start,) = decode_token(call.conn, "ListJobParameterDefinitions", params["nextToken"], 1)
     chunk = definitions[start : start + size]
     more = start + size < len(definitions)
-    return {"jobParameterDefinitions": chunk, "nextToken": str(start + size) if more else None}
+    token = encode_token(call.conn, "ListJobParameterDefinitions", [start + size]) if more else None
+    return {"jobParameterDefinitions": chunk, "nextToken": token}
 
 
 @operation("CopyJobTemplate")

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..farm_secret import farm_secret_of
 from ..logs import (
     END,
     START,
@@ -172,10 +173,14 @@ def describe_log_groups(call: Call, params: Params) -> Output:
         stmt = stmt.where(log_groups.c.log_group_name.startswith(prefix, autoescape=True))
     token = params.get("nextToken")
     if token:
-        (after,) = decode_token(token, 1)
+        (after,) = decode_token(call.conn, "DescribeLogGroups", token, 1)
         stmt = stmt.where(log_groups.c.log_group_name > after)
     rows = list(call.conn.execute(stmt.order_by(log_groups.c.log_group_name).limit(limit + 1)))
-    next_token = encode_token([rows[limit - 1].log_group_name]) if len(rows) > limit else None
+    next_token = (
+        encode_token(call.conn, "DescribeLogGroups", [rows[limit - 1].log_group_name])
+        if len(rows) > limit
+        else None
+    )
     rows = rows[:limit]
     sizes = dict(
         call.conn.execute(
@@ -219,7 +224,7 @@ def describe_log_streams(call: Call, params: Params) -> Output:
         stmt = stmt.where(log_streams.c.log_stream_name.startswith(prefix, autoescape=True))
     token = params.get("nextToken")
     if token:
-        after = decode_token(token, len(key))
+        after = decode_token(call.conn, f"DescribeLogStreams:{order_by}", token, len(key))
         cursor, boundary = tuple_(*key), tuple_(*after)
         stmt = stmt.where(cursor < boundary if descending else cursor > boundary)
     ordering = [k.desc() for k in key] if descending else key
@@ -230,7 +235,7 @@ def describe_log_streams(call: Call, params: Params) -> Output:
         values: list[Any] = [last.log_stream_name]
         if order_by == "LastEventTime":
             values.insert(0, last.last_event_timestamp if last.last_event_timestamp is not None else -1)
-        next_token = encode_token(values)
+        next_token = encode_token(call.conn, f"DescribeLogStreams:{order_by}", values)
     streams = [_describe_stream(call, row) for row in rows[:limit]]
     return {"logStreams": streams, "nextToken": next_token}
 
@@ -352,7 +357,7 @@ def get_log_events(call: Call, params: Params) -> Output:
     limit = int(params.get("limit") or DEFAULT_EVENT_LIMIT)
     token = params.get("nextToken")
     if token:
-        decoded = decode_position(token)
+        decoded = decode_position(farm_secret_of(call.conn), token)
         if decoded is None:
             raise _invalid("The specified nextToken is invalid.")
         direction, position = decoded
@@ -391,8 +396,8 @@ def get_log_events(call: Call, params: Params) -> Output:
         forward, backward = Position(position.timestamp, position.event_id - 1), position
     return {
         "events": events,
-        "nextForwardToken": encode_position("f", forward),
-        "nextBackwardToken": encode_position("b", backward),
+        "nextForwardToken": encode_position(farm_secret_of(call.conn), "f", forward),
+        "nextBackwardToken": encode_position(farm_secret_of(call.conn), "b", backward),
     }
 
 
@@ -412,7 +417,7 @@ def filter_log_events(call: Call, params: Params) -> Output:
     position = START
     token = params.get("nextToken")
     if token:
-        values = decode_token(token, 2)
+        values = decode_token(call.conn, "FilterLogEvents", token, 2)
         position = Position(int(values[0]), int(values[1]))
 
     stmt = select(
@@ -452,5 +457,9 @@ def filter_log_events(call: Call, params: Params) -> Output:
         if len(batch) < FILTER_SCAN_BATCH and len(found) < limit:
             exhausted = True
             break
-    next_token = None if exhausted else encode_token([position.timestamp, position.event_id])
+    next_token = (
+        None
+        if exhausted
+        else encode_token(call.conn, "FilterLogEvents", [position.timestamp, position.event_id])
+    )
     return {"events": found, "searchedLogStreams": [], "nextToken": next_token}

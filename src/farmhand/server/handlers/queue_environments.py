@@ -120,16 +120,14 @@ def list_queue_environments(call: Call, params: Params) -> Output:
     require_queue(call.conn, params["farmId"], params["queueId"])
     ordered = ordered_environments(call, params["queueId"])
     if params.get("nextToken"):
-        after = decode_token(params["nextToken"], 3)
-        if not (
-            isinstance(after[0], int) and isinstance(after[1], int | float) and isinstance(after[2], str)
-        ):
-            raise ValidationError.for_field("nextToken", "is not a token this list returned")
+        after = decode_token(call.conn, "ListQueueEnvironments", params["nextToken"], 3)
         ordered = [doc for doc in ordered if [*doc["_sortKey"], doc["queueEnvironmentId"]] > after]
     size = int(params.get("maxResults") or 100)
     page, rest = ordered[:size], ordered[size:]
     token = None
     if rest:
         last = page[-1]
-        token = encode_token([*last["_sortKey"], last["queueEnvironmentId"]])
+        token = encode_token(
+            call.conn, "ListQueueEnvironments", [*last["_sortKey"], last["queueEnvironmentId"]]
+        )
     return {"environments": page, "nextToken": token}

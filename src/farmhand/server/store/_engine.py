@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import QueuePool
 
+SQLITE_FILE_NAME = "farmhand.db"
+
 
 def sqlite_url(data_dir: Path) -> str:
-    return f"sqlite:///{data_dir / 'farmhand.db'}"
+    return f"sqlite:///{data_dir / SQLITE_FILE_NAME}"
 
 
 class Store:
