@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 import anyio.to_thread
 from sqlalchemy import and_, insert, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from .._models import IDENTITY_SERVICE, IDENTITY_TARGET_PREFIX
 from ._identity import Principal, SigningKeyCache
 from ._runtime import ServerRuntime
+from ._telemetry import TelemetryIntake, TelemetryRefused
 from .access import (
     ALLOWED,
     DENIED,
@@ -48,30 +50,34 @@ from .protocol import (
     ConflictError,
     InternalServerError,
     NotImplementedOperationError,
+    PayloadCheck,
     PayloadTooLargeError,
     ServiceError,
     SignedRequest,
     SigningKey,
     ThrottlingError,
     UnknownOperationError,
+    ValidationError,
     credential_scope_service,
     deadline_routes,
     error_status,
     parse_json_request,
     parse_query_request,
     parse_request,
+    payload_checked_by_endpoint,
     render_error,
     render_json_error,
     render_json_response,
     render_query_error,
     render_query_response,
     render_response,
+    require_signed_payload,
     resolve_target,
     service_model,
     success_status,
     verify,
 )
-from .store import idempotency_records, telemetry_events, utcnow
+from .store import idempotency_records
 from .worker_plane import start_worker_plane, work_signal
 
 log = logging.getLogger("farmhand.server")
@@ -106,9 +112,11 @@ class FarmApp:
         self.identity = service_model(IDENTITY_SERVICE)
         self.signing_keys = SigningKeyCache(runtime.store)
         self.s3 = S3Endpoint(
-            runtime.object_store, self._authenticate, self._authorize_object, runtime.account_id
+            runtime.object_store, self._authenticate_s3, self._authorize_object, runtime.account_id
         )
         runtime.every(3600, runtime.object_store.housekeep, "object-store-housekeeping")
+        self.telemetry = TelemetryIntake(runtime.store)
+        runtime.every(600, self.telemetry.prune, "telemetry-retention")
         start_worker_plane(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -122,14 +130,23 @@ class FarmApp:
         if is_s3_request(headers, scope.get("query_string", b"")):
             await self.s3(scope, receive, send, headers, request_id)
             return
+        config = self.runtime.config
+        is_telemetry = scope["path"].startswith(TELEMETRY_PATH) and scope["method"] == "POST"
+        limit = self.telemetry.limits.max_event_bytes if is_telemetry else config.max_body_bytes
         try:
-            body = await _read_body(scope, receive, headers, self.runtime.config.max_body_bytes)
-        except PayloadTooLargeError as error:
+            body = await _read_body(receive, headers, limit, config.body_read_timeout_seconds)
+        except (PayloadTooLargeError, RequestTimeoutError) as error:
             answer = Answer(
-                413,
+                error.status,
                 {"x-amzn-ErrorType": error.code, "Connection": "close"},
                 json.dumps({"message": error.message}).encode(),
             )
+            await _send(send, answer, request_id)
+            return
+        if is_telemetry:
+            client = scope.get("client")
+            source = str(client[0]) if client else "unknown"
+            answer = await anyio.to_thread.run_sync(self._telemetry, source, body)
             await _send(send, answer, request_id)
             return
         raw_path = scope.get("raw_path") or scope["path"].encode()
@@ -143,8 +160,6 @@ class FarmApp:
 
     def dispatch(self, request: SignedRequest, request_id: str) -> Answer:
         target = request.headers.get("x-amz-target")
-        if request.raw_path.startswith(TELEMETRY_PATH) and request.method == "POST":
-            return self._telemetry(request)
         if target:
             return self._json_rpc(request, request_id, target)
         if request.raw_path.startswith(f"/{DEADLINE_API_VERSION}/"):
@@ -182,19 +197,10 @@ class FarmApp:
             else:
                 extra_headers, body = render_response(route.operation, output)
             return Answer(success_status(route.operation), extra_headers, body)
-        except ServiceError as error:
+        except Exception as exc:
+            error = _service_error(exc)
             headers, body = render_error(error)
             return Answer(error_status(self.deadline, error), headers, body)
-        except OperationalError as exc:
-            # The store is busy (locked, serialization failure): a fault callers retry.
-            log.warning("store busy: %s", exc)
-            busy = ThrottlingError("The farm's store is busy; retry shortly", retry_after_seconds=1)
-            headers, body = render_error(busy)
-            return Answer(busy.status, headers, body)
-        except Exception as exc:
-            log.exception("internal error")
-            headers, body = render_error(InternalServerError(f"Internal error: {type(exc).__name__}"))
-            return Answer(500, headers, body)
 
     def _json_rpc(self, request: SignedRequest, request_id: str, target: str) -> Answer:
         service, model = (
@@ -221,14 +227,8 @@ class FarmApp:
             )
             body = output.body if isinstance(output, _Replay) else render_json_response(operation, output)
             return Answer(200, {}, body, "application/x-amz-json-1.1")
-        except ServiceError as error:
-            status, headers, body = render_json_error(model, error)
-            return Answer(status, headers, body, "application/x-amz-json-1.1")
         except Exception as exc:
-            log.exception("internal error")
-            status, headers, body = render_json_error(
-                model, InternalServerError(f"Internal error: {type(exc).__name__}")
-            )
+            status, headers, body = render_json_error(model, _service_error(exc))
             return Answer(status, headers, body, "application/x-amz-json-1.1")
 
     def _query(self, request: SignedRequest, request_id: str) -> Answer:
@@ -240,32 +240,33 @@ class FarmApp:
             return Answer(
                 200, {}, render_query_response(self.sts, operation, output or {}, request_id), "text/xml"
             )
-        except ServiceError as error:
-            status, headers, body = render_query_error(error, request_id)
-            return Answer(status, headers, body, "text/xml")
         except Exception as exc:
-            log.exception("internal error")
-            status, headers, body = render_query_error(
-                InternalServerError(f"Internal error: {type(exc).__name__}"), request_id
-            )
+            status, headers, body = render_query_error(_service_error(exc), request_id)
             return Answer(status, headers, body, "text/xml")
 
-    def _telemetry(self, request: SignedRequest) -> Answer:
-        """Telemetry is unsigned and must never fail the sender: store what parses, always answer 2xx."""
+    def _telemetry(self, source: str, body: bytes) -> Answer:
+        """Telemetry is unsigned: stored within bounds (size, rate, retention), never failing the
+        sender with a 5xx (a store fault is logged and the event dropped)."""
         try:
-            event = json.loads(request.body or b"{}")
-        except ValueError:
-            event = {"unparsed": request.body.decode("utf-8", "replace")[:65536]}
-        try:
-            with self.runtime.store.write() as conn:
-                conn.execute(insert(telemetry_events).values(received_at=utcnow(), body=event))
+            self.telemetry.accept(source, body)
+        except TelemetryRefused as refused:
+            headers = {"x-amzn-ErrorType": refused.code}
+            if refused.status == 429:
+                headers["Retry-After"] = "1"
+            return Answer(refused.status, headers, json.dumps({"message": refused.message}).encode())
         except Exception:
             log.exception("telemetry event not stored")
         return Answer(200, {}, b"{}")
 
     # -- shared steps ----------------------------------------------------------------------------
 
-    def _authenticate(self, request: SignedRequest) -> tuple[Principal, str]:
+    def _authenticate_s3(self, request: SignedRequest) -> tuple[Principal, str]:
+        """S3 has its own body rules (UNSIGNED-PAYLOAD, streaming): its endpoint checks the body."""
+        return self._authenticate(request, payload_checked_by_endpoint)
+
+    def _authenticate(
+        self, request: SignedRequest, payload_check: PayloadCheck = require_signed_payload
+    ) -> tuple[Principal, str]:
         found: dict[str, Principal] = {}
 
         def lookup(access_key_id: str) -> SigningKey | None:
@@ -276,7 +277,7 @@ class FarmApp:
             found["principal"] = principal
             return key
 
-        caller = verify(request, lookup)
+        caller = verify(request, lookup, payload_check=payload_check)
         return found["principal"], caller.region
 
     def _authorize_object(
@@ -410,6 +411,27 @@ class FarmApp:
             log.exception("denied call %s:%s not recorded in the audit trail", service, name)
 
 
+def _service_error(exc: Exception) -> ServiceError:
+    """The error a failed call answers with, the same way for every protocol.
+
+    A busy store (locked, serialization failure) is a ThrottlingException callers retry; a value
+    the store cannot hold is the caller's (a ValidationException, though the models should have
+    refused it first); anything else is a fault of the server.
+    """
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, DataError):
+        log.warning("a request value the store cannot hold: %s", exc)
+        return ValidationError(
+            "A value of the request does not fit the farm's store (too long or out of range)"
+        )
+    if isinstance(exc, OperationalError):
+        log.warning("store busy: %s", exc)
+        return ThrottlingError("The farm's store is busy; retry shortly", retry_after_seconds=1)
+    log.exception("internal error", exc_info=exc)
+    return InternalServerError(f"Internal error: {type(exc).__name__}")
+
+
 def _audited(rule: Rule, hints: dict[str, Any]) -> bool:
     """Whether a successful write goes to the audit trail (see `access.Audit`)."""
     if rule.audit is Audit.NEVER:
@@ -457,22 +479,37 @@ def _find_replay(call: Call, token: str, request_hash: str) -> _Replay | None:
 MAX_DISCARDED_BYTES = 64 * 1024 * 1024
 
 
-async def _read_body(scope: Scope, receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+class RequestTimeoutError(ServiceError):
+    """The client stopped sending the body it announced (Content-Length longer than what came)."""
+
+    code = "RequestTimeoutException"
+    status = 408
+
+
+async def _read_body(receive: Receive, headers: dict[str, str], limit: int, idle_timeout: float) -> bytes:
+    """The whole body; a client that sends nothing for `idle_timeout` seconds in the middle of it
+    gets a 408 instead of holding the connection (and a request thread) for ever."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        await _discard_body(receive)
+        await _discard_body(receive, idle_timeout)
         raise PayloadTooLargeError(f"Request body of {declared} bytes exceeds the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        with anyio.move_on_after(idle_timeout) as waiting:
+            message = await receive()
+        if waiting.cancelled_caught:
+            raise RequestTimeoutError(
+                f"No part of the request body arrived for {idle_timeout:g} s "
+                f"({size} of {declared or 'the announced'} bytes received)"
+            )
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             if message.get("more_body"):
-                await _discard_body(receive)
+                await _discard_body(receive, idle_timeout)
             raise PayloadTooLargeError(f"Request body exceeds the {limit}-byte limit")
         chunks.append(chunk)
         if not message.get("more_body"):
@@ -480,11 +517,15 @@ async def _read_body(scope: Scope, receive: Receive, headers: dict[str, str], li
     return b"".join(chunks)
 
 
-async def _discard_body(receive: Receive) -> None:
-    """Read the rest of a refused body without keeping it (bounded by MAX_DISCARDED_BYTES)."""
+async def _discard_body(receive: Receive, idle_timeout: float) -> None:
+    """Read the rest of a refused body without keeping it (bounded by MAX_DISCARDED_BYTES, and
+    given up when it stalls)."""
     discarded = 0
     while discarded <= MAX_DISCARDED_BYTES:
-        message = await receive()
+        with anyio.move_on_after(idle_timeout) as waiting:
+            message = await receive()
+        if waiting.cancelled_caught:
+            return
         if message["type"] == "http.disconnect":
             return
         discarded += len(message.get("body", b""))

@@ -9,7 +9,14 @@ from pathlib import Path
 import click
 
 from .._private_files import SecretFileError, read_secret_file
-from ._runtime import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_OBJECT_BYTES, ServerConfig, ServerRuntime
+from ._runtime import (
+    DEFAULT_BODY_READ_TIMEOUT_SECONDS,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_OBJECT_BYTES,
+    DEFAULT_MAX_TASKS_PER_JOB,
+    ServerConfig,
+    ServerRuntime,
+)
 from ._serve import PortInUseError, serve
 from .farm_secret import FarmSecretError
 
@@ -54,11 +61,27 @@ def read_database_url_file(path: Path) -> str:
 )
 @click.option("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, show_default=True)
 @click.option(
+    "--body-read-timeout",
+    "body_read_timeout_seconds",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_BODY_READ_TIMEOUT_SECONDS,
+    show_default=True,
+    help="Seconds a request body may stall before the request is answered 408 and closed.",
+)
+@click.option(
     "--max-object-bytes",
     type=int,
     default=DEFAULT_MAX_OBJECT_BYTES,
     show_default=True,
     help="The largest object (or multipart part) the farm's S3 endpoint accepts in one PUT.",
+)
+@click.option(
+    "--max-tasks-per-job",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_TASKS_PER_JOB,
+    show_default=True,
+    envvar="FARMHAND_MAX_TASKS_PER_JOB",
+    help="CreateJob refuses a job whose parameter spaces hold more tasks than this.",
 )
 @click.option(
     "--worker-timeout-seconds",
@@ -91,7 +114,9 @@ def server_command(
     database_url: str | None,
     database_url_file: Path | None,
     max_body_bytes: int,
+    body_read_timeout_seconds: float,
     max_object_bytes: int,
+    max_tasks_per_job: int,
     worker_timeout_seconds: float | None,
     worker_failure_cap: int,
     object_stores_file: Path | None,
@@ -109,6 +134,8 @@ def server_command(
         host=host,
         port=port,
         max_body_bytes=max_body_bytes,
+        body_read_timeout_seconds=body_read_timeout_seconds,
+        max_tasks_per_job=max_tasks_per_job,
         max_object_bytes=max_object_bytes,
         worker_timeout_seconds=worker_timeout_seconds,
         worker_failure_cap=worker_failure_cap,

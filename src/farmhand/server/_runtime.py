@@ -23,6 +23,9 @@ from .object_store import ObjectStore
 from .store import SQLITE_FILE_NAME, Store, sqlite_url
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_BODY_READ_TIMEOUT_SECONDS = 30.0
+# Tasks one job may have (CreateJob refuses more); a large range would otherwise fill the disk.
+DEFAULT_MAX_TASKS_PER_JOB = 1_000_000
 DEFAULT_MAX_OBJECT_BYTES = 5 * 1024**3
 # What the server keeps in its data directory (besides the object store, which keeps its own modes).
 SERVER_FILES = (
@@ -43,6 +46,9 @@ class ServerConfig:
     port: int = 0
     region: str = DEFAULT_REGION
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # A request whose body stops arriving for this long is answered 408 and its connection closed.
+    body_read_timeout_seconds: float = DEFAULT_BODY_READ_TIMEOUT_SECONDS
+    max_tasks_per_job: int = DEFAULT_MAX_TASKS_PER_JOB
     # Worker plane: seconds of silence before a worker is NOT_RESPONDING (None: max(60 s, 5 x poll
     # interval)), the per-worker failure cap per job (0: no cap), an idle worker's poll interval.
     worker_timeout_seconds: float | None = None
@@ -100,7 +106,7 @@ class ServerRuntime:
         """Work that must not hold up the API answer (e.g. writing the tasks of a large job)."""
         self.background.submit(work)
 
-    def every(self, seconds: float, work: Callable[[], None], name: str) -> None:
+    def every(self, seconds: float, work: Callable[[], object], name: str) -> None:
         """A periodic housekeeping loop (e.g. reclaiming work from silent workers)."""
 
         def loop() -> None:

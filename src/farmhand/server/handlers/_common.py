@@ -235,7 +235,29 @@ def list_resources(
 # --- tags ------------------------------------------------------------------------------------------
 
 
+# AWS's limits on tags (the model leaves them open; the store's columns hold no more).
+MAX_TAG_KEY_CHARS = 128
+MAX_TAG_VALUE_CHARS = 256
+MAX_TAGS_PER_REQUEST = 50
+
+
+def check_tags(new_tags: dict[str, str] | None, member: str = "tags") -> None:
+    """Refuse tags AWS would refuse: too many, an empty or over-long key, an over-long value."""
+    if not new_tags:
+        return
+    if len(new_tags) > MAX_TAGS_PER_REQUEST:
+        raise ValidationError.for_field(member, f"must have at most {MAX_TAGS_PER_REQUEST} tags")
+    for key, value in new_tags.items():
+        if not 1 <= len(key) <= MAX_TAG_KEY_CHARS:
+            raise ValidationError.for_field(f"{member} key", f"must have 1 to {MAX_TAG_KEY_CHARS} characters")
+        if len(value) > MAX_TAG_VALUE_CHARS:
+            raise ValidationError.for_field(
+                f"{member}.{key[:40]}", f"must have at most {MAX_TAG_VALUE_CHARS} characters"
+            )
+
+
 def save_tags(call: Call, resource_arn: str, new_tags: dict[str, str] | None) -> None:
+    check_tags(new_tags)
     for key, value in (new_tags or {}).items():
         call.conn.execute(
             delete(tags).where(and_(tags.c.resource_arn == resource_arn, tags.c.tag_key == key))

@@ -97,6 +97,7 @@ def create_job(call: Call, params: Params) -> Output:
         name_override=params.get("nameOverride"),
         description_override=params.get("descriptionOverride"),
         suspended=target == "SUSPENDED",
+        max_tasks=call.runtime.config.max_tasks_per_job,
     )
     fields = {
         "priority": params["priority"],

@@ -260,6 +260,12 @@ def _sequence_token(upload_count: int) -> str:
 # --- writing ----------------------------------------------------------------------------------------
 
 
+def _storable(message: str) -> str:
+    """A log line as stored: a NUL (which PostgreSQL text cannot hold) becomes U+FFFD, as on both
+    stores, and the rest of the line is kept."""
+    return message.replace("\x00", "\ufffd") if "\x00" in message else message
+
+
 @operation("PutLogEvents", service="logs")
 def put_log_events(call: Call, params: Params) -> Output:
     group, stream = params["logGroupName"], params["logStreamName"]
@@ -301,7 +307,7 @@ def put_log_events(call: Call, params: Params) -> Output:
                     "log_stream_name": stream,
                     "timestamp": int(event["timestamp"]),
                     "ingestion_time": now_ms,
-                    "message": event["message"],
+                    "message": _storable(event["message"]),
                 }
                 for event in kept
             ],

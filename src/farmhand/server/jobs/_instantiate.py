@@ -155,8 +155,13 @@ def plan_job(
     name_override: str | None = None,
     description_override: str | None = None,
     suspended: bool = False,
+    max_tasks: int | None = None,
 ) -> tuple[JobPlan, dict[str, Any]]:
-    """Validate and instantiate a template; returns the plan and the decoded document."""
+    """Validate and instantiate a template; returns the plan and the decoded document.
+
+    A job whose parameter spaces hold more than `max_tasks` tasks is refused before anything is
+    written; the count comes from the spaces' sizes, never from enumerating them.
+    """
     document = load_document(template_text, template_type)
     try:
         job_template = decode_job_template(template=document, supported_extensions=SUPPORTED_EXTENSIONS)
@@ -208,6 +213,14 @@ def plan_job(
             count = len(StepParameterSpaceIterator(space=space))
         except ValueError as error:
             raise ValidationError(f"template: steps[{index}] -> parameterSpace: {error}") from None
+        planned = count + sum(s.task_count for s in steps)
+        if max_tasks is not None and planned > max_tasks:
+            raise ValidationError(
+                f"template: the job has more than {max_tasks:,} tasks (the farm's limit per job): "
+                f"step {step.name!r} has {count:,}"
+                + (f" and the steps before it {planned - count:,}" if planned > count else ""),
+                context={"maxTasksPerJob": str(max_tasks), "step": step.name},
+            )
         initial = "SUSPENDED" if suspended else "PENDING" if upstream else "READY"
         steps.append(
             StepPlan(

@@ -23,13 +23,26 @@ from ._errors import (
     UnrecognizedClientError,
     ValidationError,
 )
+from ._json_body import MAX_JSON_DEPTH, check_json_value, decode_json_body
 from ._model import DEADLINE_API_VERSION, Route, RouteTable, deadline_routes, service_model, success_status
 from ._rest_json import parse_request, render_error, render_response
 from ._shapes import MissingMemberError, format_timestamp, serialize, validate
-from ._sigv4 import SignedRequest, SigningKey, VerifiedCaller, credential_scope_service, verify
+from ._sigv4 import (
+    UNSIGNED_PAYLOAD,
+    PayloadCheck,
+    SignedRequest,
+    SigningKey,
+    VerifiedCaller,
+    credential_scope_service,
+    payload_checked_by_endpoint,
+    require_signed_payload,
+    verify,
+)
 
 __all__ = [
     "DEADLINE_API_VERSION",
+    "MAX_JSON_DEPTH",
+    "UNSIGNED_PAYLOAD",
     "AccessDeniedError",
     "CannotParseError",
     "ConflictError",
@@ -41,6 +54,7 @@ __all__ = [
     "MissingAuthenticationTokenError",
     "MissingMemberError",
     "NotImplementedOperationError",
+    "PayloadCheck",
     "PayloadTooLargeError",
     "ResourceNotFoundError",
     "Route",
@@ -54,12 +68,16 @@ __all__ = [
     "UnrecognizedClientError",
     "ValidationError",
     "VerifiedCaller",
+    "check_json_value",
     "credential_scope_service",
     "deadline_routes",
+    "decode_json_body",
     "format_timestamp",
     "parse_request",
+    "payload_checked_by_endpoint",
     "render_error",
     "render_response",
+    "require_signed_payload",
     "serialize",
     "service_model",
     "success_status",

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel
 
 from ._errors import CannotParseError, ServiceError, UnknownOperationError
+from ._json_body import decode_json_body
 from ._shapes import serialize, validate
 
 
@@ -25,11 +26,14 @@ def parse_json_request(operation: OperationModel, body: bytes) -> dict[str, Any]
     if shape is None:
         return {}
     try:
-        decoded = json.loads(body) if body.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CannotParseError(f"The request body is not valid JSON: {exc}") from exc
+        decoded = decode_json_body(body) if body.strip() else {}
+    except CannotParseError as error:
+        # awsJson services answer a body they cannot read with SerializationException.
+        raise ServiceError(error.message, code="SerializationException", status=400) from None
     if not isinstance(decoded, dict):
-        raise CannotParseError("The request body must be a JSON object")
+        raise ServiceError(
+            "The request body must be a JSON object", code="SerializationException", status=400
+        )
     params: dict[str, Any] = validate(shape, decoded)
     return params
 

@@ -56,10 +56,21 @@ def render_query_response(
     ).encode()
 
 
+# STS (awsQuery) spells the authentication errors its own way.
+_QUERY_CODES = {
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "IncompleteSignatureException": "IncompleteSignature",
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "ExpiredTokenException": "ExpiredToken",
+}
+
+
 def render_query_error(error: ServiceError, request_id: str) -> tuple[int, dict[str, str], bytes]:
     kind = "Sender" if error.status < 500 else "Receiver"
+    code = _QUERY_CODES.get(error.code, error.code)
     body = (
-        f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(error.code)}</Code>"
+        f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(code)}</Code>"
         f"<Message>{escape(error.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
     )
     return error.status, {"Content-Type": "text/xml", **error.headers}, body.encode()

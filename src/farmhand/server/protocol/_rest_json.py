@@ -9,6 +9,7 @@ from typing import Any
 from botocore.model import OperationModel
 
 from ._errors import CannotParseError, ServiceError
+from ._json_body import decode_json_body
 from ._shapes import coerce_text, serialize, validate
 
 
@@ -25,10 +26,7 @@ def parse_request(
         return {}
     raw: dict[str, Any] = {}
     if body.strip():
-        try:
-            decoded = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise CannotParseError(f"The request body is not valid JSON: {exc}") from exc
+        decoded = decode_json_body(body)
         if not isinstance(decoded, dict):
             raise CannotParseError("The request body must be a JSON object")
         raw.update(decoded)

@@ -20,6 +20,16 @@ from ._errors import FieldProblem, ValidationError
 
 UTC = dt.UTC
 
+# The ranges the wire types stand for: larger integers overflow the store's columns (SQLite and
+# PostgreSQL integers are 64-bit at most).
+_INTEGER_RANGE = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+# Timestamps a request may carry: beyond these, date arithmetic and the store's types overflow.
+EARLIEST_TIMESTAMP = dt.datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIMESTAMP = dt.datetime(9000, 1, 1, tzinfo=UTC)
+# String shapes whose text may hold NUL characters (log lines are what a process printed); a
+# handler storing them replaces NUL, which no PostgreSQL text or JSON column can hold.
+NUL_ALLOWED_SHAPES = frozenset({"EventMessage"})
+
 # Shapes are botocore StructureShape/ListShape/MapShape/StringShape objects: typed loosely on purpose,
 # since which attributes exist depends on `type_name`.
 
@@ -79,6 +89,8 @@ def validate(shape: Any, value: Any, path: str = "") -> Any:
     if kind == "string":
         if not isinstance(value, str):
             raise _fail(path, "must be a string")
+        if "\x00" in value and shape.name not in NUL_ALLOWED_SHAPES:
+            raise _fail(path, "must not contain NUL characters")
         _check_size(meta, len(value), path, "characters")
         enum = shape.enum
         if enum and value not in enum:
@@ -92,6 +104,9 @@ def validate(shape: Any, value: Any, path: str = "") -> Any:
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise _fail(path, "must be an integer")
+        low, high = _INTEGER_RANGE[kind]
+        if not low <= value <= high:
+            raise _fail(path, f"must be between {low} and {high} (a {kind})")
         _check_range(meta, value, path)
         return value
     if kind in ("float", "double"):
@@ -105,12 +120,18 @@ def validate(shape: Any, value: Any, path: str = "") -> Any:
         return value
     if kind == "timestamp":
         if isinstance(value, dt.datetime):
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
-        try:
-            parsed = parse_timestamp(value)
-        except (ValueError, TypeError) as exc:
-            raise _fail(path, "must be a timestamp") from exc
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            parsed = value
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise _fail(path, "must be a timestamp")
+        else:
+            try:
+                parsed = parse_timestamp(value)  # type: ignore[arg-type]  # epoch numbers too
+            except (ValueError, TypeError, OverflowError, OSError, RuntimeError) as exc:
+                raise _fail(path, "must be a timestamp") from exc
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if not EARLIEST_TIMESTAMP <= parsed < LATEST_TIMESTAMP:
+            raise _fail(path, "must be a timestamp between 1970 and 9000")
+        return parsed
     if kind == "blob":
         if not isinstance(value, str):
             raise _fail(path, "must be base64 text")

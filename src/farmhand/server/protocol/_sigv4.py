@@ -7,6 +7,7 @@ saw it and asks botocore's `SigV4Auth` (or `S3SigV4Auth`) for the signature.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
@@ -25,6 +26,39 @@ from ._errors import (
 )
 
 MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+# What a service accepts as the body hash a signature covers: called with the declared
+# `X-Amz-Content-SHA256` (None when absent) and the received body; raises when it refuses.
+PayloadCheck = Callable[[str | None, bytes], None]
+
+
+def require_signed_payload(declared: str | None, body: bytes) -> None:
+    """Deadline, Logs and STS: the signature covers the body's SHA-256, never `UNSIGNED-PAYLOAD`.
+
+    Without the header, the signature is computed over the received body's hash, so a body swapped
+    after signing fails it. With the header, the signature covers the declared value: it must be
+    the hash of the body that arrived.
+    """
+    if declared is None:
+        return
+    if not _SHA256_HEX.fullmatch(declared):
+        raise InvalidSignatureError(
+            f"X-Amz-Content-SHA256 must be the hex SHA-256 of the body; {declared[:40]!r} is accepted "
+            "only by the S3 API"
+        )
+    if not hmac.compare_digest(declared, hashlib.sha256(body).hexdigest()):
+        raise InvalidSignatureError(
+            "The request body does not match the X-Amz-Content-SHA256 the signature covers "
+            "(the body was changed after signing)"
+        )
+
+
+def payload_checked_by_endpoint(declared: str | None, body: bytes) -> None:
+    """S3: any declared form (a hash, `UNSIGNED-PAYLOAD`, streaming) is accepted here, because the
+    object store reads the body after authenticating and verifies it as it streams."""
+
 
 _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+)\s*,\s*"
@@ -76,8 +110,12 @@ def verify(
     request: SignedRequest,
     lookup: Callable[[str], SigningKey | None],
     now: dt.datetime | None = None,
+    payload_check: PayloadCheck = require_signed_payload,
 ) -> VerifiedCaller:
-    """Return the verified caller or raise the AWS authentication error that fits."""
+    """Return the verified caller or raise the AWS authentication error that fits.
+
+    `payload_check` is the serving API's rule for the body hash (see `require_signed_payload`).
+    """
     authorization = request.headers.get("authorization")
     if not authorization:
         raise MissingAuthenticationTokenError("Missing Authentication Token: the request is not signed")
@@ -135,4 +173,5 @@ def verify(
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method."
         )
+    payload_check(request.headers.get("x-amz-content-sha256"), request.body)
     return VerifiedCaller(key=key, service=service, region=region)

@@ -81,6 +81,7 @@ telemetry_events = Table(
     "telemetry_events",
     metadata,
     Column("event_id", Integer, primary_key=True, autoincrement=True),
-    Column("received_at", Epoch, nullable=False),
+    Column("received_at", Epoch, nullable=False, index=True),
     Column("body", Json, nullable=False),
+    Column("size_bytes", Integer, nullable=False, server_default="0"),  # counted against the total cap
 )
