@@ -138,8 +138,9 @@ def test_plaintext_keys_of_an_older_farm_are_sealed_at_start_and_keep_working(tm
 
 
 @pytest.mark.postgres
-def test_servers_sharing_a_database_need_the_same_secret_key(tmp_path: Path, pg_url: str) -> None:
-    # Given a farm on PostgreSQL started with FARMHAND_SECRET_KEY
+def test_servers_sharing_a_database_need_the_same_secret_key(tmp_path: Path, pg_cluster: Any) -> None:
+    # Given a farm on a PostgreSQL database of its own, started with FARMHAND_SECRET_KEY
+    pg_url = pg_cluster.new_database()
     env_a = {"FARMHAND_SECRET_KEY": SECRET_A}
     with ServerProcess(tmp_path / "one", database_url=pg_url, env=env_a) as first:
         creds = queue_credentials(first)
