@@ -225,3 +225,16 @@ def test_sealed_keys_in_a_store_copy_are_useless_without_the_key_file(tmp_path: 
             "SELECT secret_access_key FROM access_keys WHERE access_key_id = ?", (admin.access_key_id,)
         ).fetchone()[0]
     assert stored != admin.secret_access_key and is_sealed(stored)
+
+
+@pytest.mark.postgres
+def test_the_server_reads_its_database_url_from_a_private_file(tmp_path: Path, pg_cluster: Any) -> None:
+    # Given the URL in a 0600 file, named on the command line (which then shows no password)
+    url_file = tmp_path / "database-url"
+    url_file.write_text(pg_cluster.new_database() + "\n")
+    url_file.chmod(0o600)
+    with ServerProcess(tmp_path / "farm", extra_args=["--database-url-file", str(url_file)]) as server:
+        # Then the server uses PostgreSQL (no SQLite database appears in its data dir)
+        assert server.client("deadline").create_farm(displayName="from a file")["farmId"]
+        assert not (tmp_path / "farm" / "farmhand.db").exists()
+        assert "postgresql" not in " ".join(psutil.Process(server.process.pid).cmdline())  # type: ignore[union-attr]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from ._supervisor import DATABASE_URL_ENV, DEFAULT_PORT, FarmOptions, run_supervisor_forever
+from .._database_url import DATABASE_URL_ENV
+from ._supervisor import DEFAULT_PORT, FarmOptions, run_supervisor_forever
 
 
 @click.command()

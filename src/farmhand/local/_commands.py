@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .._private_files import SecretFileError, read_secret_file
+from .._database_url import database_url_options, resolve_database_url
 from ._state import FarmState, default_data_dir, farm_is_running, read_state, remove_state, running_farm
 from ._supervisor import DEFAULT_PORT, FarmOptions, start_supervisor_process
 
@@ -70,20 +70,7 @@ def _data_dir_flag(data_dir: Path) -> str:
 @click.option("--profile-name", default="farmhand", show_default=True, help="AWS profile to write.")
 @click.option("--no-defaults", is_flag=True, help="Leave the deadline config defaults alone.")
 @click.option("--detach", is_flag=True, help="Run in the background; stop with `farmhand down`.")
-@click.option(
-    "--database-url",
-    default=None,
-    envvar="FARMHAND_DATABASE_URL",
-    help="postgresql+psycopg://... instead of SQLite [env FARMHAND_DATABASE_URL]; handed to the "
-    "server through its environment, never its command line.",
-)
-@click.option(
-    "--database-url-file",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    envvar="FARMHAND_DATABASE_URL_FILE",
-    help="A private file whose first line is the database URL.",
-)
+@database_url_options
 @click.option(
     "--object-stores",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -110,15 +97,7 @@ def up_command(
     database_url_file: Path | None,
 ) -> None:
     """Start the embedded farm: server, local workers, an AWS profile and config defaults."""
-    if database_url_file is not None:
-        if database_url:
-            raise click.UsageError("give the database URL once: --database-url or --database-url-file")
-        try:
-            database_url, private = read_secret_file(database_url_file)
-        except SecretFileError as exc:
-            raise click.BadParameter(str(exc), param_hint="--database-url-file") from exc
-        if not private:
-            click.echo(f"warning: {database_url_file} is readable by other users; chmod 600 it", err=True)
+    database_url = resolve_database_url(database_url, database_url_file)
     options = FarmOptions(
         data_dir=_resolve_data_dir(data_dir),
         port=port,

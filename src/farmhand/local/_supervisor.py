@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .._database_url import DATABASE_URL_ENV, DATABASE_URL_FILE_ENV
 from .._private_files import make_private_dir, make_tree_private, open_private
 from ._aws_profile import FarmProfile, aws_config_path, aws_credentials_path, write_farm_profile
 from ._bootstrap import FarmResources, bootstrap_farm
@@ -37,10 +38,9 @@ from ._state import (
 )
 
 READY_MARKER = "farmhand server ready at "
-# The database URL may hold a password: children get it in their environment (argv shows in `ps`).
-DATABASE_URL_ENV = "FARMHAND_DATABASE_URL"
-# What only the server may see: workers (and the jobs they run) never get these.
-_SERVER_ONLY = (DATABASE_URL_ENV, "FARMHAND_DATABASE_URL_FILE", "FARMHAND_SECRET_KEY")
+# What only the server may see: workers (and the jobs they run) never get these. The database URL
+# may hold a password: the server gets it in its environment (argv shows in `ps`).
+_SERVER_ONLY = (DATABASE_URL_ENV, DATABASE_URL_FILE_ENV, "FARMHAND_SECRET_KEY")
 # What the supervisor keeps in the data directory, made private on every start.
 _SUPERVISOR_FILES = ("logs", "farm.json", "farm.lock", "workers")
 DEFAULT_PORT = 8080

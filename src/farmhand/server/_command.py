@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .._private_files import SecretFileError, read_secret_file
+from .._database_url import database_url_options, resolve_database_url
 from ._runtime import (
     DEFAULT_BODY_READ_TIMEOUT_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
@@ -26,17 +26,6 @@ def default_data_dir() -> Path:
     return Path(base) / "farmhand"
 
 
-def read_database_url_file(path: Path) -> str:
-    """The URL on the file's first line; the file should be private, as it may hold a password."""
-    try:
-        url, private = read_secret_file(path)
-    except SecretFileError as exc:
-        raise click.BadParameter(str(exc), param_hint="--database-url-file") from exc
-    if not private:
-        click.echo(f"warning: {path} is readable by other users; chmod 600 it", err=True)
-    return url
-
-
 @click.command("server")
 @click.option(
     "--data-dir", type=click.Path(path_type=Path), default=None, help="Where the farm keeps its data."
@@ -45,20 +34,7 @@ def read_database_url_file(path: Path) -> str:
 @click.option(
     "--port", type=int, default=8080, show_default=True, help="Port to listen on (0 picks a free one)."
 )
-@click.option(
-    "--database-url",
-    default=None,
-    envvar="FARMHAND_DATABASE_URL",
-    help="postgresql+psycopg://... (default: SQLite in the data dir). Prefer the environment "
-    "variable or --database-url-file: a password on the command line shows in `ps`.",
-)
-@click.option(
-    "--database-url-file",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    envvar="FARMHAND_DATABASE_URL_FILE",
-    help="A private file holding the database URL (its first line).",
-)
+@database_url_options
 @click.option("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, show_default=True)
 @click.option(
     "--body-read-timeout",
@@ -124,10 +100,7 @@ def server_command(
     """Run the farm server (Deadline Cloud API, CloudWatch Logs, STS, telemetry) until interrupted."""
     # Everything the server creates is its owner's alone (the data dir also sets modes explicitly).
     os.umask(0o077)
-    if database_url_file is not None:
-        if database_url:
-            raise click.UsageError("give the database URL once: --database-url or --database-url-file")
-        database_url = read_database_url_file(database_url_file)
+    database_url = resolve_database_url(database_url, database_url_file)
     config = ServerConfig(
         data_dir=(data_dir or default_data_dir()).resolve(),
         database_url=database_url,

@@ -14,12 +14,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from farmhand._database_url import DATABASE_URL_ENV
 from farmhand.server._identity import AdminCredentials, read_admin_credentials
 from farmhand.server.farm_secret import attach_farm_secret, load_farm_secret
 from farmhand.server.store import Store, sqlite_url
 
 READY_MARKER = "farmhand server ready at "
-DATABASE_URL_ENV = "FARMHAND_DATABASE_URL"
 
 
 class ServerProcess:
