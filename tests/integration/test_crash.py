@@ -70,9 +70,10 @@ steps:
 
 
 def test_a_job_whose_tasks_were_still_being_written_fails_cleanly_after_kill_9(tmp_path: Path) -> None:
-    # Given a server writing the tasks of a very large job in the background
+    # Given a server writing the tasks of a very large job in the background (above the default
+    # limit of tasks per job, so that the kill surely lands while they are written)
     data_dir = tmp_path / "farm"
-    server = ServerProcess(data_dir).start()
+    server = ServerProcess(data_dir, extra_args=["--max-tasks-per-job", "2000000"]).start()
     try:
         deadline: Any = server.client("deadline")
         farm_id = deadline.create_farm(displayName="big jobs")["farmId"]
