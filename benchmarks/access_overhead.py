@@ -11,7 +11,6 @@ of 100 calls on one server, so machine load weighs on both alike; the ratio is w
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -21,8 +20,8 @@ import boto3
 from api_latency import _measure_alternately, _row  # the sibling benchmark's alternation
 
 from farmhand._models import add_models_to
+from farmhand.server._identity import record_access_key
 from farmhand.server._ids import new_access_key_id, new_secret
-from farmhand.server.store import Store, access_keys, sqlite_url
 from farmhand.testing import ServerProcess
 
 
@@ -32,17 +31,10 @@ def _user_session(server: ServerProcess, name: str) -> tuple[str, boto3.Session]
     add_models_to(admin._session)
     principal_id = server.client("farmhand-identity", session=admin).create_user(userName=name)["principalId"]
     key_id, secret = new_access_key_id(temporary=False), new_secret()
-    store = Store(server.database_url or sqlite_url(server.data_dir), migrate=False)
+    store = server.open_store()  # the farm's secret attached: keys are stored sealed
     try:
         with store.write() as conn:
-            conn.execute(
-                access_keys.insert().values(
-                    access_key_id=key_id,
-                    secret_access_key=secret,
-                    principal_id=principal_id,
-                    created_at=dt.datetime.now(dt.UTC),
-                )
-            )
+            record_access_key(conn, principal_id, key_id, secret)
     finally:
         store.dispose()
     return principal_id, boto3.Session(
