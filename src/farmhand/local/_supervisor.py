@@ -26,6 +26,7 @@ from .._database_url import DATABASE_URL_ENV, DATABASE_URL_FILE_ENV
 from .._private_files import make_private_dir, make_tree_private, open_private
 from ._aws_profile import FarmProfile, aws_config_path, aws_credentials_path, write_farm_profile
 from ._bootstrap import FarmResources, bootstrap_farm
+from ._restart_backoff import RestartBackoff
 from ._state import (
     FarmLock,
     FarmState,
@@ -45,7 +46,8 @@ _SERVER_ONLY = (DATABASE_URL_ENV, DATABASE_URL_FILE_ENV, "FARMHAND_SECRET_KEY")
 _SUPERVISOR_FILES = ("logs", "farm.json", "farm.lock", "workers")
 DEFAULT_PORT = 8080
 SERVER_START_TIMEOUT = 60.0
-RESTART_BACKOFF_MAX = 30.0
+# A child that ran this long before it died is restarted at once again, whatever happened before.
+RESTART_BACKOFF_RESET_SECONDS = 60.0
 DETACH_TIMEOUT = 120.0
 # Once the workers are gone, how long the server may spend finishing requests before it is hurried.
 SERVER_HURRY_SECONDS = 2.0
@@ -90,6 +92,7 @@ class FarmOptions:
     # the Default queue keeps its job attachments in.
     object_stores: Path | None = None
     attachments_bucket: str | None = None
+    restart_backoff_reset_seconds: float = RESTART_BACKOFF_RESET_SECONDS
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -117,13 +120,21 @@ def _die_with_parent() -> None:
 class _Child:
     """One supervised process and how often it has had to be restarted."""
 
-    def __init__(self, name: str, command: list[str], log_path: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        log_path: Path,
+        env: dict[str, str],
+        *,
+        backoff_reset_seconds: float = RESTART_BACKOFF_RESET_SECONDS,
+    ) -> None:
         self.name = name
         self.command = command
         self.log_path = log_path
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
+        self.backoff = RestartBackoff(reset_after_seconds=backoff_reset_seconds)
         self.started_at = 0.0
         self.next_start = 0.0
         self._log: IO[bytes] | None = None
@@ -150,10 +161,8 @@ class _Child:
         self.started_at = time.monotonic()
 
     def schedule_restart(self) -> float:
-        """Back off when a child keeps dying right after it starts."""
-        quick_death = time.monotonic() - self.started_at < 10
-        delay = min(RESTART_BACKOFF_MAX, 2.0 ** min(self.restarts, 5)) if quick_death else 1.0
-        self.restarts += 1
+        """Back off when a child keeps dying right after it starts (see `RestartBackoff`)."""
+        delay = self.backoff.delay_after(time.monotonic() - self.started_at)
         self.next_start = time.monotonic() + delay
         return delay
 
@@ -258,7 +267,13 @@ class Supervisor:
             env[DATABASE_URL_ENV] = self.options.database_url
         if self.options.object_stores:
             command += ["--object-stores", str(self.options.object_stores)]
-        self.server = _Child("server", command, self.logs_dir / "server.log", env)
+        self.server = _Child(
+            "server",
+            command,
+            self.logs_dir / "server.log",
+            env,
+            backoff_reset_seconds=self.options.restart_backoff_reset_seconds,
+        )
         self.server.start(stdout=subprocess.PIPE)
         self.url = self._wait_for_server(self.server)
         self._port = int(self.url.rsplit(":", 1)[1])
@@ -355,7 +370,13 @@ class Supervisor:
             env.pop(name, None)
         env["AWS_CONFIG_FILE"] = str(aws_config_path().resolve())
         env["AWS_SHARED_CREDENTIALS_FILE"] = str(aws_credentials_path().resolve())
-        return _Child(f"worker {number}", command, self.logs_dir / f"worker-{number}.log", env)
+        return _Child(
+            f"worker {number}",
+            command,
+            self.logs_dir / f"worker-{number}.log",
+            env,
+            backoff_reset_seconds=self.options.restart_backoff_reset_seconds,
+        )
 
     # ----- running --------------------------------------------------------------------------------
 
