@@ -8,6 +8,12 @@ written after the answer); the server's peak RSS is sampled during the run.
 
     .venv/bin/python benchmarks/create_job.py --quick            # 1k and 10k tasks, SQLite
     .venv/bin/python benchmarks/create_job.py --postgres         # 1k..1M on SQLite and PostgreSQL
+    .venv/bin/python benchmarks/create_job.py --crash-resume --postgres   # kill -9 mid-creation
+
+Crash-resume: a job of N tasks (default 100k) is submitted, the server is killed with SIGKILL while
+its tasks are being written, and a new server starts on the same store; the figures are the time
+from starting the new server until it serves, and until GetJob reports CREATE_COMPLETE, beside the
+time the same job takes to create without a crash.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 FULL_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 10_000)
+CRASH_RESUME_SIZES = (100_000,)
 POLL_SECONDS = 0.25  # how often the client asks GetJob (the deadline CLI starts at 0.3 s)
 
 
@@ -150,6 +157,60 @@ def end_to_end(sizes: tuple[int, ...], database_url: str | None) -> list[dict[st
     return results
 
 
+def crash_resume(tasks: int, database_url: str | None) -> dict[str, float]:
+    """Kill -9 the server while it writes a job of `tasks` tasks; time the restart to CREATE_COMPLETE."""
+    from farmhand.testing import ServerProcess
+
+    data_dir = Path(tempfile.mkdtemp(prefix="farmhand-bench-resume-"))
+    server = ServerProcess(data_dir, database_url=database_url).start()
+    try:
+        deadline = server.client("deadline")
+        farm_id = deadline.create_farm(displayName="bench")["farmId"]
+        queue_id = deadline.create_queue(farmId=farm_id, displayName="bench")["queueId"]
+        for _ in range(5):
+            job_id = deadline.create_job(
+                farmId=farm_id, queueId=queue_id, template=template(tasks), templateType="JSON", priority=50
+            )["jobId"]
+            job = deadline.get_job(farmId=farm_id, queueId=queue_id, jobId=job_id)
+            if job["lifecycleStatus"] == "CREATE_IN_PROGRESS":
+                server.kill()
+                break
+        else:
+            raise RuntimeError(f"a job of {tasks} tasks was always created before the kill")
+    finally:
+        server.stop()
+    written = sum(job["taskRunStatusCounts"].values())
+    started = time.perf_counter()
+    with ServerProcess(data_dir, database_url=database_url) as restarted:
+        serving = time.perf_counter() - started
+        deadline = restarted.client("deadline")
+        while True:
+            job = deadline.get_job(farmId=farm_id, queueId=queue_id, jobId=job_id)
+            if job["lifecycleStatus"] != "CREATE_IN_PROGRESS":
+                break
+            time.sleep(0.05)
+        complete = time.perf_counter() - started
+        assert job["lifecycleStatus"] == "CREATE_COMPLETE", job["lifecycleStatusMessage"]
+        assert sum(job["taskRunStatusCounts"].values()) == tasks
+    return {"tasks": tasks, "written_before_kill": written, "serving_s": serving, "complete_s": complete}
+
+
+def crash_resume_report(sizes: tuple[int, ...], stores: list[tuple[str, Any]]) -> None:
+    print(
+        f"{'store':<11} {'tasks':>9} {'written at kill':>16} {'restart→serving s':>18} "
+        f"{'restart→CREATE_COMPLETE s':>26} {'same job, no crash s':>21}"
+    )
+    for store_name, pg in stores:
+        for n in sizes:
+            resumed = crash_resume(n, pg.new_database() if pg else None)
+            [plain] = end_to_end((n,), pg.new_database() if pg else None)
+            print(
+                f"{store_name:<11} {n:>9,} {int(resumed['written_before_kill']):>16,} "
+                f"{resumed['serving_s']:>18.2f} {resumed['complete_s']:>26.2f} {plain['complete_s']:>21.2f}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -160,6 +221,11 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per figure; the fastest is shown (shared machines)"
     )
+    parser.add_argument(
+        "--crash-resume",
+        action="store_true",
+        help="kill -9 the server mid-creation and time the restart to CREATE_COMPLETE (default 100k tasks)",
+    )
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--one-server-side", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -169,6 +235,8 @@ def main() -> None:
     sizes = (
         tuple(int(s) for s in args.sizes.split(","))
         if args.sizes
+        else CRASH_RESUME_SIZES
+        if args.crash_resume
         else QUICK_SIZES
         if args.quick
         else FULL_SIZES
@@ -187,6 +255,9 @@ def main() -> None:
     try:
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"machine: {os.cpu_count()} CPUs, load average {load} at start (figures are wall-clock)")
+        if args.crash_resume:
+            crash_resume_report(sizes, stores)
+            return
         print(
             f"{'store':<11} {'tasks':>9} {'server-side s':>14} {'peak RSS MiB':>13} | "
             f"{'e2e accepted s':>15} {'e2e complete s':>15} {'server peak RSS MiB':>20}"

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from farmhand.server._ids import new_id
 from farmhand.server.jobs import (
     _writer,
-    fail_interrupted_creations,
     insert_job_rows,
     plan_job,
     task_parameter_texts,
@@ -185,28 +184,6 @@ def test_wrong_union_member_names_the_parameter() -> None:
             parameters={"N": {"float": "1.5"}},
         )
     assert "parameters.N" in info.value.message and "int" in info.value.message
-
-
-def test_creations_interrupted_by_a_stop_are_failed_at_start(store: Store) -> None:
-    # Given a job whose tasks were still being written when the server stopped
-    job_id, result = plan(template(step("A", SPACES[0])))
-    ids = {"job_id": job_id, "farm_id": "farm-1", "queue_id": "queue-1"}
-    with store.write() as conn:
-        insert_job_rows(
-            conn,
-            result,
-            now=NOW,
-            by="me",
-            fields={"priority": 1, "template": "{}", "template_type": "JSON"},
-            **ids,
-        )
-    # When the next server starts
-    with store.write() as conn:
-        marked = fail_interrupted_creations(conn)
-        job = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).one()
-    # Then the job is CREATE_FAILED with a message a waiting client can show
-    assert marked == [job_id]
-    assert job.lifecycle_status == "CREATE_FAILED" and "submit it again" in job.lifecycle_status_message
 
 
 @pytest.mark.parametrize("frames", ["1-20:3", "20-15:-2", "1-5,10,7-9", "42", "-3-3"])

@@ -82,29 +82,33 @@ class ServerRuntime:
         self.object_store = ObjectStore(config.data_dir / "objects", max_object_bytes=config.max_object_bytes)
         external = load_external_stores(config.object_stores_file) if config.object_stores_file else []
         self.buckets = BucketStores(farm=FarmStore(self.object_store), external=external)
-        self._fail_interrupted_job_creations()
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="farmhand-bg")
         self.stopping = threading.Event()
         self._loops: list[threading.Thread] = []
+        self.run_in_background(self._finish_interrupted_job_creations)
 
-    def _fail_interrupted_job_creations(self) -> None:
-        """Jobs whose tasks a stopped server was still writing can never complete: fail them now.
+    def _finish_interrupted_job_creations(self) -> None:
+        """Acknowledged jobs whose tasks a stopped server was still writing: write the rest now.
 
-        Their writer died with the old process; left CREATE_IN_PROGRESS, waiting clients would hang.
-        (With several servers on one PostgreSQL database, start them one at a time.)
+        In the background, so the server serves meanwhile (GetJob says CREATE_IN_PROGRESS until
+        each is done); a job another live server is writing is left to it.
         """
-        from .jobs import fail_interrupted_creations
+        from .jobs import finish_interrupted_creations
 
-        with self.store.write() as conn:
-            failed = fail_interrupted_creations(conn)
-        if failed:
-            import logging
+        finish_interrupted_creations(self.store)
 
-            logging.getLogger("farmhand.server").warning("interrupted job creations failed: %s", failed)
-
-    def run_in_background(self, work: Callable[[], None]) -> None:
+    def run_in_background(self, work: Callable[[], object]) -> None:
         """Work that must not hold up the API answer (e.g. writing the tasks of a large job)."""
-        self.background.submit(work)
+
+        def logged() -> None:
+            try:
+                work()
+            except Exception:
+                import logging
+
+                logging.getLogger("farmhand.server").exception("background work failed")
+
+        self.background.submit(logged)
 
     def every(self, seconds: float, work: Callable[[], object], name: str) -> None:
         """A periodic housekeeping loop (e.g. reclaiming work from silent workers)."""

@@ -49,6 +49,7 @@ class _ProgressDisplay:
         self.task_id: Any = None
         self.last_line = ""
         self.lifecycle = ""
+        self.lifecycle_message = ""
 
     def __enter__(self) -> _ProgressDisplay:
         if self.console.is_terminal:
@@ -73,6 +74,7 @@ class _ProgressDisplay:
 
     def update(self, job: dict[str, Any], elapsed: float, timeout: float) -> None:
         self.lifecycle = str(job.get("lifecycleStatus") or "")
+        self.lifecycle_message = str(job.get("lifecycleStatusMessage") or "")
         counts = {k: int(v) for k, v in (job.get("taskRunStatusCounts") or {}).items()}
         status = str(job.get("taskRunStatus") or "")
         name = str(job.get("name") or self.job_id)
@@ -130,19 +132,24 @@ def wait_and_report(
         click.echo(f"Error: {error}", err=True)
         return TIMEOUT_EXIT_CODE
     exit_code = EXIT_CODES.get(status, 2)
+    # A job whose creation failed has no failed task to show: the reason is its lifecycle message.
+    creation_failure = display.lifecycle_message if display.lifecycle == "CREATE_FAILED" else ""
     if as_json:
-        emit_json(
-            {
-                "jobId": job_id,
-                "status": status,
-                "elapsedTime": round(elapsed, 3),
-                "failedTasks": jsonable(failed_tasks),
-                "exitCode": exit_code,
-            }
-        )
+        outcome: dict[str, Any] = {
+            "jobId": job_id,
+            "status": status,
+            "elapsedTime": round(elapsed, 3),
+            "failedTasks": jsonable(failed_tasks),
+            "exitCode": exit_code,
+        }
+        if creation_failure:
+            outcome |= {"lifecycleStatus": "CREATE_FAILED", "message": creation_failure}
+        emit_json(outcome)
         return exit_code
     console = out_console()
     console.print(f"Job {job_id} {styled_status(status)} after {elapsed:.1f} s")
+    if creation_failure:
+        console.print(f"Its creation failed: {creation_failure}", markup=False)
     if failed_tasks:
         console.print(f"{len(failed_tasks)} failed task(s):")
         for task in failed_tasks:

@@ -13,6 +13,7 @@ from ..jobs import (
     INLINE_TASK_LIMIT,
     check_attachments,
     check_max_worker_count,
+    finish_creation,
     insert_job_rows,
     job_details,
     job_summary,
@@ -22,7 +23,6 @@ from ..jobs import (
     update_job,
     with_ids,
     write_tasks_inline,
-    write_tasks_later,
 )
 from ..protocol import (
     AccessDeniedError,
@@ -127,14 +127,10 @@ def create_job(call: Call, params: Params) -> Output:
     if plan.task_count <= INLINE_TASK_LIMIT:
         write_tasks_inline(call.conn, plan, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=call.now)
     else:
-        runtime, now = call.runtime, call.now
-
-        def write_later() -> None:
-            write_tasks_later(
-                runtime.store.write, plan, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now
-            )
-
-        call.after_commit.append(lambda: runtime.run_in_background(write_later))
+        runtime = call.runtime
+        call.after_commit.append(
+            lambda: runtime.run_in_background(lambda: finish_creation(runtime.store, job_id, plan))
+        )
     return {"jobId": job_id}
 
 

@@ -11,6 +11,7 @@ from ._access import (
     update_tasks,
 )
 from ._attachments import check_attachments
+from ._creation import finish_creation, finish_interrupted_creations
 from ._instantiate import (
     SUPPORTED_EXTENSIONS,
     JobPlan,
@@ -45,7 +46,7 @@ from ._views import (
 )
 from ._writer import (
     INLINE_TASK_LIMIT,
-    fail_interrupted_creations,
+    fail_creation,
     insert_job_rows,
     write_tasks_inline,
     write_tasks_later,
@@ -65,7 +66,9 @@ __all__ = [
     "check_attachments",
     "check_max_worker_count",
     "dependency_counts",
-    "fail_interrupted_creations",
+    "fail_creation",
+    "finish_creation",
+    "finish_interrupted_creations",
     "insert_job_rows",
     "job_details",
     "job_search_summary",

@@ -14,13 +14,13 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, update
 
 from ..store import TASK_RUN_STATUSES, count_column, jobs, step_dependencies, steps
 from ._instantiate import JobPlan, StepPlan, int_progressions, task_parameter_texts
@@ -125,14 +125,15 @@ def insert_job_rows(
 
 
 def task_rows(
-    step: StepPlan, *, job_id: str, farm_id: str, queue_id: str, now: dt.datetime
+    step: StepPlan, *, job_id: str, farm_id: str, queue_id: str, now: dt.datetime, start: int = 0
 ) -> Iterator[tuple[Any, ...]]:
-    """The step's task rows as plain tuples in `_TASK_COLUMNS` order."""
+    """The step's task rows from index `start` on, as plain tuples in `_TASK_COLUMNS` order."""
     prefix = f"task-{step.step_id.split('-', 1)[1]}-"
     created = now.timestamp()
     status = step.initial_status
     step_id = step.step_id
-    for index, parameters in enumerate(task_parameter_texts(step.space)):
+    texts = islice(task_parameter_texts(step.space), start, None)
+    for index, parameters in enumerate(texts, start):
         yield (f"{prefix}{index}", step_id, job_id, queue_id, farm_id, index, status, 0, parameters, created)
 
 
@@ -171,8 +172,9 @@ class GeneratedSpan:
     count: int
 
 
-def generated_spans(step: StepPlan, limit: int) -> list[GeneratedSpan] | None:
-    """The step's tasks as spans the database generates itself (one INT range), at most `limit` each."""
+def generated_spans(step: StepPlan, limit: int, start: int = 0) -> list[GeneratedSpan] | None:
+    """The step's tasks from index `start` on as spans the database generates itself (one INT
+    range), at most `limit` each."""
     found = int_progressions(step.space)
     if found is None:
         return None
@@ -180,7 +182,8 @@ def generated_spans(step: StepPlan, limit: int) -> list[GeneratedSpan] | None:
     spans: list[GeneratedSpan] = []
     index = 0
     for first, delta, count in progressions:
-        for offset in range(0, count, limit):
+        skip = min(count, max(0, start - index))
+        for offset in range(skip, count, limit):
             size = min(limit, count - offset)
             spans.append(GeneratedSpan(name, index + offset, first + offset * delta, delta, size))
         index += count
@@ -299,22 +302,33 @@ _DONE = object()
 
 
 def _prepared_chunks(
-    plan: JobPlan, *, job_id: str, farm_id: str, queue_id: str, now: dt.datetime
+    plan: JobPlan,
+    *,
+    job_id: str,
+    farm_id: str,
+    queue_id: str,
+    now: dt.datetime,
+    written: Mapping[str, int],
 ) -> Iterator[tuple[StepPlan, list[tuple[Any, ...]] | GeneratedSpan]]:
     """Chunks of task rows (or spans the database generates), built one ahead on another thread
-    while the database takes the last one: the driver releases the GIL while it writes.
+    while the database takes the last one: the driver releases the GIL while it writes. Each step
+    starts after the tasks `written` says it already has.
     """
     ready: queue.Queue[Any] = queue.Queue(maxsize=1)
 
     def produce() -> None:
         try:
             for step in plan.steps:
-                spans = generated_spans(step, CHUNK_SIZE)
+                start = written.get(step.step_id, 0)
+                if start >= step.task_count:
+                    continue
+                spans = generated_spans(step, CHUNK_SIZE, start)
                 if spans is not None:
                     for span in spans:
                         ready.put((step, span))
                     continue
-                rows = task_rows(step, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now)
+                ids = {"job_id": job_id, "farm_id": farm_id, "queue_id": queue_id}
+                rows = task_rows(step, now=now, start=start, **ids)
                 while chunk := list(islice(rows, CHUNK_SIZE)):
                     ready.put((step, chunk))
             ready.put(_DONE)
@@ -336,11 +350,19 @@ def write_tasks_later(
     farm_id: str,
     queue_id: str,
     now: dt.datetime,
+    written: Mapping[str, int] | None = None,
 ) -> None:
-    """Background body for a large job: tasks in chunks, then CREATE_COMPLETE (or CREATE_FAILED)."""
+    """Background body for a large job: tasks in chunks, then CREATE_COMPLETE (or CREATE_FAILED).
+
+    `written` gives, per step id, how many of its first tasks are already in the store (a creation
+    resumed after a stop); only the rest is written.
+    """
     try:
         created = now.timestamp()
-        for step, chunk in _prepared_chunks(plan, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now):
+        chunks = _prepared_chunks(
+            plan, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=now, written=written or {}
+        )
+        for step, chunk in chunks:
             with write() as conn, _bulk_cache(conn):
                 if isinstance(chunk, GeneratedSpan):
                     ids = {"job_id": job_id, "farm_id": farm_id, "queue_id": queue_id}
@@ -352,33 +374,24 @@ def write_tasks_later(
     except Exception as error:
         log.exception("writing the tasks of %s failed", job_id)
         with write() as conn:
-            conn.execute(
-                update(jobs)
-                .where(jobs.c.job_id == job_id)
-                .values(
-                    lifecycle_status="CREATE_FAILED",
-                    lifecycle_status_message=f"Could not write the tasks: {error}",
-                )
-            )
+            fail_creation(conn, job_id, f"Could not write the tasks: {error}", now=dt.datetime.now(dt.UTC))
 
 
-INTERRUPTED_CREATION_MESSAGE = "The server stopped while this job's tasks were being written; submit it again"
+def fail_creation(conn: Connection, job_id: str, reason: str, *, now: dt.datetime) -> None:
+    """A job whose creation cannot be finished: CREATE_FAILED, and FAILED for whoever waits on it.
 
-
-def fail_interrupted_creations(conn: Connection) -> list[str]:
-    """At server start: jobs left CREATE_IN_PROGRESS by a stopped server become CREATE_FAILED.
-
-    Their background writer died with the old process, so waiting clients would otherwise wait
-    forever. Returns the ids of the jobs marked.
+    Waiters (`deadline job wait`, `wait_for_job_completion`) look only at `taskRunStatus`, so the job
+    and its steps end FAILED, with the reason in `lifecycleStatusMessage`. Its tasks stay as
+    written: a CREATE_FAILED job is never scheduled and its tasks cannot change.
     """
-    stuck = [
-        r.job_id
-        for r in conn.execute(select(jobs.c.job_id).where(jobs.c.lifecycle_status == "CREATE_IN_PROGRESS"))
-    ]
-    if stuck:
-        conn.execute(
-            update(jobs)
-            .where(jobs.c.job_id.in_(stuck))
-            .values(lifecycle_status="CREATE_FAILED", lifecycle_status_message=INTERRUPTED_CREATION_MESSAGE)
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.job_id == job_id)
+        .values(
+            lifecycle_status="CREATE_FAILED",
+            lifecycle_status_message=reason,
+            task_run_status="FAILED",
+            ended_at=now,
         )
-    return stuck
+    )
+    conn.execute(update(steps).where(steps.c.job_id == job_id).values(task_run_status="FAILED", ended_at=now))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ class Store:
         self.is_sqlite = url.startswith("sqlite")
         self.engine: Engine = _make_engine(url)
         self._write_lock = threading.RLock() if self.is_sqlite else None
+        self._held_names: set[str] = set()
+        self._held_names_lock = threading.Lock()
         if migrate:
             from ._migrate import upgrade
 
@@ -64,8 +67,46 @@ class Store:
             finally:
                 conn.rollback()
 
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Hold the lock called `name` for the block if nobody holds it; yields whether it was taken.
+
+        It is never waited for. On PostgreSQL it is an advisory lock of a connection kept for the
+        block, so it excludes every server on the database and is released if this process dies;
+        SQLite belongs to one server process, so a lock within the process is enough.
+        """
+        with self._held_names_lock:
+            taken = name not in self._held_names
+            if taken:
+                self._held_names.add(name)
+        if not taken:
+            yield False
+            return
+        try:
+            if self.is_sqlite:
+                yield True
+                return
+            key = _advisory_key(name)
+            with self.engine.connect() as conn:
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+                conn.commit()
+                try:
+                    yield got
+                finally:
+                    if got:
+                        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                        conn.commit()
+        finally:
+            with self._held_names_lock:
+                self._held_names.discard(name)
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _advisory_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (signed 64 bits) for a lock name, the same in every process."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def _make_engine(url: str) -> Engine:
