@@ -121,7 +121,7 @@ class WorkerProcess:
         return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL the agent alone (its task processes are left to the farm's reclaim)."""
+        """SIGKILL the agent alone: its task processes die with it (its guard kills them)."""
         if self.alive():
             assert self.process is not None
             self.process.send_signal(signal.SIGKILL)

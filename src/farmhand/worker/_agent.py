@@ -20,7 +20,7 @@ from ._credentials import (
     service_endpoints,
 )
 from ._host import capabilities, host_properties
-from ._log_shipper import LogShipper, ShippingHandler, deliver_outstanding
+from ._log_shipper import LogShipper, ShippingHandler, deliver_outstanding, delivery_grace
 from ._registration import (
     create_worker,
     forget_worker_id,
@@ -29,9 +29,10 @@ from ._registration import (
     start_worker,
     update_worker,
 )
-from ._retry import error_code
+from ._retry import FARM_OUTAGE, error_code
 from ._scheduler_loop import ScheduleConflict, SchedulerLoop
 from ._session import utcnow
+from ._task_processes import TaskProcesses
 
 log = logging.getLogger("farmhand.worker")
 
@@ -77,13 +78,33 @@ class WorkerAgent:
         config.prepare()
         if handle_signals:
             self.install_signal_handlers()
+        task_processes = TaskProcesses(config.data_dir)
+        try:
+            # Before the farm hears of this worker again: its tasks are not run twice at once.
+            left = task_processes.take_over()
+            if left:
+                log.warning("killed %d task processes an earlier run of this worker left running", left)
+            task_processes.start_guard()
+            return self._run(task_processes)
+        finally:
+            task_processes.close()
+            config.release()
+
+    def _run(self, task_processes: TaskProcesses) -> int:
+        config = self.config
         stale = config.clear_stale_sessions()
         if stale:
             log.info("removed %d session directories left by an earlier run", stale)
         bootstrap = bootstrap_session(config)
         host = host_properties()
         worker_caps = capabilities()
-        worker_id, deadline, logs, answer = self._join_fleet(bootstrap, host, worker_caps)
+        try:
+            worker_id, deadline, logs, answer = self._join_fleet(bootstrap, host, worker_caps)
+        except Exception:
+            if self.stop.is_set():  # asked to stop while the farm was away: nothing to drain
+                log.info("stopped before the farm answered")
+                return 0
+            raise
         self.worker_id = worker_id
         group, stream = log_destination(answer.get("log"))
         worker_log = LogShipper(
@@ -121,6 +142,7 @@ class WorkerAgent:
             logs=logs,
             stop=self.stop,
             queue_environment=queue_environment,
+            task_processes=task_processes,
         )
         try:
             while True:
@@ -139,14 +161,14 @@ class WorkerAgent:
                 log.info("the farm asked this worker to stop")
             self._drain(deadline, loop)
         finally:
-            config.release()
             for queue in queues.values():
                 queue.close()
-            lost = deliver_outstanding(timeout=10.0)
+            grace = delivery_grace()  # short while the farm is away: SIGTERM exits promptly
+            lost = deliver_outstanding(timeout=grace)
             if lost:
                 log.warning("%d session log events could not be delivered before exit", lost)
             logging.getLogger("farmhand.worker").removeHandler(handler)
-            if not worker_log.close(timeout=10.0):
+            if not worker_log.close(timeout=grace):
                 worker_log.abandon()
         return 0
 
@@ -189,17 +211,30 @@ class WorkerAgent:
         raise AssertionError("unreachable")
 
     def _drain(self, deadline: Any, loop: SchedulerLoop) -> None:
-        """STOPPING, interrupt running work, report it, STOPPED (spec §5.7, worker-initiated drain)."""
+        """STOPPING, interrupt running work, report it, STOPPED (spec §5.7, worker-initiated drain).
+
+        While the farm is away each report gets one quick try: the farm reclaims the work of a
+        worker that went silent anyway, and a stop must not wait for a farm that may never return.
+        """
         config = self.config
         assert self.worker_id is not None
+        attempts = STATUS_CALL_ATTEMPTS
+        if FARM_OUTAGE.ongoing:
+            attempts = 1
+            deadline = self._fleet_session.client(
+                "deadline",
+                config=client_config(
+                    retries={"mode": "standard", "max_attempts": 1}, connect_timeout=2, read_timeout=5
+                ),
+            )
         try:
-            update_worker(deadline, config, self.worker_id, "STOPPING", max_attempts=STATUS_CALL_ATTEMPTS)
+            update_worker(deadline, config, self.worker_id, "STOPPING", max_attempts=attempts)
         except Exception as error:
             log.warning("UpdateWorker(STOPPING) failed: %s", error)
         loop.interrupt_all(timeout=config.drain_timeout_seconds)
-        loop.final_report()
+        loop.final_report(deadline)
         try:
-            update_worker(deadline, config, self.worker_id, "STOPPED", max_attempts=STATUS_CALL_ATTEMPTS)
+            update_worker(deadline, config, self.worker_id, "STOPPED", max_attempts=attempts)
         except Exception as error:
             log.warning("UpdateWorker(STOPPED) failed: %s", error)
         if loop.call_seconds:

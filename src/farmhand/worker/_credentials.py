@@ -67,6 +67,7 @@ class FleetCredentials:
         self.region: str = bootstrap.region_name or DEFAULT_REGION
         self._latest: dict[str, Any] | None = self._read_cache()
         self._lock = threading.Lock()
+        self._stop: threading.Event | None = None
         self.credentials: RefreshableCredentials | None = None
 
     @property
@@ -74,7 +75,9 @@ class FleetCredentials:
         return self.config.credentials_dir / f"{self.worker_id}.json"
 
     def start(self, stop: threading.Event | None = None) -> None:
-        """Obtain the first credentials (cached ones when still valid long enough)."""
+        """Obtain the first credentials (cached ones when still valid long enough); `stop` also ends
+        the retries of later refreshes."""
+        self._stop = stop
         latest = self._latest
         if latest is None or _remaining(latest) < MANDATORY_REFRESH:
             latest = call_with_retry("AssumeFleetRoleForWorker", self._assume, stop=stop)
@@ -94,7 +97,7 @@ class FleetCredentials:
     # -- fetching --------------------------------------------------------------------------------
 
     def _refresh(self) -> dict[str, Any]:
-        latest = call_with_retry("AssumeFleetRoleForWorker", self._assume)
+        latest = call_with_retry("AssumeFleetRoleForWorker", self._assume, stop=self._stop)
         return _metadata(latest)
 
     def _assume(self) -> dict[str, Any]:

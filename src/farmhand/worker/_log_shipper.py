@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._retry import retry_delay
+from ._retry import FARM_OUTAGE, is_transient, retry_delay
 
 log = logging.getLogger("farmhand.worker.logs")
 
@@ -26,6 +26,16 @@ EVENT_OVERHEAD_BYTES = 26
 MAX_EVENT_BYTES = 256_000
 MAX_BATCH_SPAN_MS = 24 * 3600 * 1000
 DEFAULT_MAX_BUFFERED_EVENTS = 1_000_000
+
+
+# How long a closing stream waits for its last lines to reach the farm before leaving them to be
+# delivered in the background: less while the farm is away, so that a stop is not held up by it.
+DELIVERY_GRACE_SECONDS = 10.0
+DELIVERY_GRACE_IN_OUTAGE_SECONDS = 1.0
+
+
+def delivery_grace() -> float:
+    return DELIVERY_GRACE_IN_OUTAGE_SECONDS if FARM_OUTAGE.ongoing else DELIVERY_GRACE_SECONDS
 
 
 def now_ms() -> int:
@@ -179,7 +189,9 @@ class LogShipper:
                 except Exception as error:
                     failures += 1
                     delay = retry_delay(error, failures, cap=5.0)
-                    if failures in (1, 10) or failures % 100 == 0:
+                    if is_transient(error):
+                        FARM_OUTAGE.failed("PutLogEvents", error)  # lines stay buffered meanwhile
+                    elif failures in (1, 10) or failures % 100 == 0:
                         log.warning(
                             "log stream %s: %d events buffered, PutLogEvents failed (%s)",
                             self.stream,
@@ -190,6 +202,7 @@ class LogShipper:
                         return
                     continue
                 failures = 0
+                FARM_OUTAGE.recovered()
                 self._drop_sent(len(batch))
                 if self.pending == 0 and self in _OUTSTANDING:
                     with _OUTSTANDING_LOCK:

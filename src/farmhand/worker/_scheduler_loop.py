@@ -22,8 +22,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ._config import WorkerConfig
-from ._retry import CONNECTION_ERRORS, error_code, is_transient, retry_delay
+from ._retry import CONNECTION_ERRORS, FARM_OUTAGE, error_code, is_transient, retry_delay
 from ._session import SessionAction, SessionContext, WorkerSession, utcnow
+from ._task_processes import TaskProcesses
 
 log = logging.getLogger("farmhand.worker")
 
@@ -123,6 +124,7 @@ class SchedulerLoop:
         logs: Any,
         stop: threading.Event,
         queue_environment: Callable[[str], dict[str, str] | None] | None = None,
+        task_processes: TaskProcesses | None = None,
     ) -> None:
         self._wake = threading.Event()
         self.updates = ActionUpdates()
@@ -134,6 +136,7 @@ class SchedulerLoop:
             reporter=self.updates,
             wake=self._wake.set,
             queue_environment=queue_environment,
+            task_processes=task_processes,
         )
         self.config = config
         self.stop = stop
@@ -190,19 +193,21 @@ class SchedulerLoop:
                     raise ScheduleConflict(str(error)) from error
                 elif not is_transient(error):
                     raise
+                else:
+                    FARM_OUTAGE.failed("UpdateWorkerSchedule", error)
                 attempt += 1
                 if self._pause(error, attempt):
                     return None
                 continue
             except CONNECTION_ERRORS as error:
+                FARM_OUTAGE.failed("UpdateWorkerSchedule", error)
                 attempt += 1
-                if attempt in (1, 10) or attempt % 50 == 0:
-                    log.warning("the farm is unreachable (%s); retrying", error)
                 if self._pause(error, attempt):
                     return None
                 continue
             if answer is None:
                 return None  # stopping: the held call was abandoned
+            FARM_OUTAGE.recovered()
             self.polls += 1
             self.updates.acknowledge(versions)
             return answer
@@ -309,12 +314,12 @@ class SchedulerLoop:
             session.join(max(0.0, deadline - time.monotonic()))
         self.sessions.clear()
 
-    def final_report(self) -> None:
-        """Send what is left to report, once, without reconciling the answer."""
+    def final_report(self, client: Any = None) -> None:
+        """Send what is left to report, once, without reconciling the answer (with `client` if given)."""
         self._wait_seconds = 0
         updates, versions = self.updates.snapshot()
         try:
-            self.context.deadline.update_worker_schedule(
+            (client or self.context.deadline).update_worker_schedule(
                 farmId=self.config.farm_id,
                 fleetId=self.config.fleet_id,
                 workerId=self.context.worker_id,

@@ -23,8 +23,9 @@ from openjd.sessions import ActionState, ActionStatus, Session
 
 from ._config import WorkerConfig
 from ._entities import ALL_EXTENSIONS, EntityError, JobEntities, parameter_values
-from ._log_shipper import LogShipper, ShippingHandler
+from ._log_shipper import LogShipper, ShippingHandler, delivery_grace
 from ._registration import log_destination
+from ._task_processes import TaskProcesses
 
 log = logging.getLogger("farmhand.worker")
 
@@ -103,6 +104,16 @@ class SessionContext:
     wake: Callable[[], None]
     # Queue id -> environment naming the queue-role profile (None: the queue has no role).
     queue_environment: Callable[[str], dict[str, str] | None] | None = None
+    # Records the processes actions start, so that they die with the agent (None: not recorded).
+    task_processes: TaskProcesses | None = None
+
+    def note_started(self) -> None:
+        """An action's process has just started: record it."""
+        if self.task_processes is not None:
+            try:
+                self.task_processes.note_started()
+            except OSError as error:
+                log.warning("could not record the task's processes: %s", error)
 
 
 class WorkerSession:
@@ -269,7 +280,7 @@ class WorkerSession:
             if handler is not None:
                 OPENJD_LOG.removeHandler(handler)
             if shipper is not None:
-                shipper.close(timeout=10.0)
+                shipper.close(timeout=delivery_grace())
             self.context.wake()
 
     def _open_session(self) -> Session:
@@ -292,6 +303,8 @@ class WorkerSession:
             "DEADLINE_FLEET_ID": config.fleet_id,
             "DEADLINE_WORKER_ID": context.worker_id,
         }
+        if context.task_processes is not None:
+            env |= context.task_processes.environment()
         if job.attachments_bucket:
             env["DEADLINE_JA_S3_BUCKET"] = job.attachments_bucket
             env["DEADLINE_JA_ROOT_PREFIX"] = job.attachments_root_prefix or ""
@@ -404,6 +417,7 @@ class WorkerSession:
                 )
             else:
                 raise EntityError(f"unknown session action {action.kind!r}")
+            self.context.note_started()
         except Exception as error:
             message = f"{type(error).__name__}: {error}" if not isinstance(error, EntityError) else str(error)
             log.warning("session %s: action %s could not run: %s", self.session_id, action.action_id, message)
@@ -454,7 +468,7 @@ class WorkerSession:
     def _flush_log(self) -> None:
         """Send the session log so far before a result the user will want to read it for (bounded)."""
         if self._shipper is not None:
-            self._shipper.flush(timeout=LOG_FLUSH_BEFORE_REPORT_SECONDS)
+            self._shipper.flush(timeout=min(LOG_FLUSH_BEFORE_REPORT_SECONDS, delivery_grace()))
 
     def _sync_attachments(self, action: SessionAction, started: dt.datetime) -> str:
         """Jobs without attachments need no sync; jobs with them cannot run on this worker yet."""
@@ -490,6 +504,7 @@ class WorkerSession:
             self._terminal = None
             try:
                 session.exit_environment(identifier=identifier)
+                self.context.note_started()
                 if not self._signal.wait(LOCAL_EXIT_SECONDS):
                     session.cancel_action()
                     self._signal.wait(5.0)
