@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -130,3 +131,21 @@ def test_a_new_life_kills_what_the_previous_one_recorded(
     # Then the previous tree is gone, and this life has a token of its own
     assert killed >= 3 and not alive(pids)
     assert following.owner != previous.owner
+
+
+def test_started_task_groups_are_recorded_with_their_start_times(
+    tmp_path: Path, spawned: list[subprocess.Popen[bytes]]
+) -> None:
+    # Given this life's record, a task process of this life and another child that is not a task
+    processes = TaskProcesses(tmp_path)
+    processes.take_over()
+    env = {**os.environ, **processes.environment()}
+    spawned.append(subprocess.Popen(["sleep", "600"], env=env, start_new_session=True))
+    spawned.append(subprocess.Popen(["sleep", "600"], start_new_session=True))
+    # When the agent notes what has started
+    processes.note_started()
+    # Then the task's group, and only it, is in the record, with its leader's start time
+    record = json.loads((tmp_path / "task-processes.json").read_text())
+    task = spawned[0].pid
+    assert record["owner"] == processes.owner
+    assert record["groups"] == [[task, pytest.approx(psutil.Process(task).create_time())]]

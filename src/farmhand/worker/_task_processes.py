@@ -32,6 +32,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -150,6 +151,7 @@ class TaskProcesses:
         self.record = data_dir / RECORD_NAME
         self.owner = secrets.token_hex(16)
         self._groups: dict[int, float] = {}
+        self._lock = threading.Lock()  # sessions record from their own threads
         self._guard: subprocess.Popen[bytes] | None = None
         self._pipe: IO[bytes] | None = None
 
@@ -185,6 +187,10 @@ class TaskProcesses:
 
     def note_started(self) -> None:
         """Record the process groups of task processes started since the last call (cheap: no scan)."""
+        with self._lock:
+            self._note_started()
+
+    def _note_started(self) -> None:
         changed = False
         for pid in _children():
             if pid in self._groups or pid == self.guard_pid:
