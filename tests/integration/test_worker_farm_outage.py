@@ -84,3 +84,25 @@ def test_a_worker_survives_a_farm_restart_and_stops_promptly_while_it_is_down(tm
         if worker is not None:
             worker.stop(timeout=30)
         server.stop()
+
+
+def test_a_worker_started_while_the_farm_is_down_waits_for_it_and_stops_promptly(tmp_path: Path) -> None:
+    # Given a farm whose server is down when a new worker starts
+    port = free_port()
+    server = ServerProcess(tmp_path / "server", port=port).start()
+    farm = Farm(server)
+    server.stop()
+    worker = farm.worker(tmp_path / "worker")
+    try:
+        # Then the worker waits for the farm, saying so once
+        wait_until(lambda: OUTAGE_LINE in worker.output(), 60, "the worker to notice the farm is down")
+        time.sleep(3)
+        assert worker.alive() and worker.output().count(OUTAGE_LINE) == 1, worker.output()
+        # And SIGTERM ends it cleanly within ten seconds
+        assert worker.process is not None
+        asked = time.monotonic()
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.process.wait(30) == 0, worker.output()
+        assert time.monotonic() - asked < 10, worker.output()
+    finally:
+        worker.stop(timeout=30)
