@@ -22,6 +22,9 @@ from farmhand.testing import ServerProcess
 pytestmark = pytest.mark.timeout(400)
 
 TASKS = 2_000_000
+# A job large enough that a kill lands while it is written; a restarted server finishes an
+# acknowledged job whatever its limit, so only the first server is given this one.
+ABOVE_THE_TASK_LIMIT = ["--max-tasks-per-job", str(TASKS)]
 FRAMES_TEMPLATE = """
 specificationVersion: jobtemplate-2023-09
 name: big
@@ -87,7 +90,7 @@ def test_a_job_cut_by_kill_9_is_created_completely_after_restart(
 ) -> None:
     # Given a server killed with SIGKILL while it was writing the tasks of an acknowledged job
     data_dir = tmp_path / "farm"
-    server = ServerProcess(data_dir, database_url=database_url).start()
+    server = ServerProcess(data_dir, database_url=database_url, extra_args=ABOVE_THE_TASK_LIMIT).start()
     try:
         deadline: Any = server.client("deadline")
         farm_id = deadline.create_farm(displayName="big jobs")["farmId"]
@@ -119,7 +122,7 @@ def test_a_job_that_cannot_be_finished_fails_and_every_waiter_returns_with_the_r
 ) -> None:
     # Given a job cut by kill -9 whose stored template the next server can no longer instantiate
     data_dir = tmp_path / "farm"
-    server = ServerProcess(data_dir).start()
+    server = ServerProcess(data_dir, extra_args=ABOVE_THE_TASK_LIMIT).start()
     try:
         station = make_workstation(server, tmp_path / "station")
         job_id, _ = submit_and_kill_mid_write(server, station.farm_id, station.queue_id)
