@@ -13,6 +13,7 @@ What a test cannot do literally is done as close to it as possible, and said her
 * `export NAME=VALUE` sets the variable for the commands after it (each line runs in a bash of its
   own); `export FARMHAND_DATABASE_URL=...` exports the throw-away cluster's URL, or nothing when
   PostgreSQL is not installed.
+* `http://127.0.0.1:8080`, the embedded farm's address, is the address `farmhand status` prints.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ pytestmark = pytest.mark.timeout(900)
 README = REPO / "README.md"
 VENV_BIN = Path(sys.executable).parent
 RUNS_THIS_TEST = "./scripts/test"
+EMBEDDED_FARM_URL = "http://127.0.0.1:8080"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
@@ -210,6 +212,8 @@ def test_every_readme_command_works(
                 if not run_long_running(reader, command, pg_url_if_available):
                     not_run.append(command)
                 continue
+            if EMBEDDED_FARM_URL in command:
+                command = command.replace(EMBEDDED_FARM_URL, farm_status(reader)["url"])
             result = reader.run("bash", "-o", "pipefail", "-c", command, timeout=300)
             assert result.returncode == 0, f"`{command}` failed:\n{result.stdout}\n{result.stderr}"
         elif "def test_" in snippet.text:

@@ -1,6 +1,6 @@
 """The embedded farm: `farmhand up` runs a server and local workers on this machine."""
 
-from ._aws_profile import FarmProfile, write_farm_profile
+from ..client.config import FarmProfile, write_farm_profile
 from ._bootstrap import FarmResources, bootstrap_farm
 from ._commands import down_command, status_command, up_command
 from ._state import FarmState, default_data_dir, farm_is_running, read_state, running_farm

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from .._database_url import DATABASE_URL_ENV, DATABASE_URL_FILE_ENV
 from .._private_files import make_private_dir, make_tree_private, open_private
-from ._aws_profile import FarmProfile, aws_config_path, aws_credentials_path, write_farm_profile
+from ..client.config import FarmProfile, aws_config_path, aws_credentials_path, write_farm_profile
 from ._bootstrap import FarmResources, bootstrap_farm
 from ._restart_backoff import RestartBackoff
 from ._state import (

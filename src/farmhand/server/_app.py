@@ -77,6 +77,7 @@ from .protocol import (
     success_status,
     verify,
 )
+from .sign_in import PAGE_PATHS, PageAnswer, PageRequest, SignInPage, SignInRequest, SignInService
 from .store import idempotency_records
 from .worker_plane import start_worker_plane, work_signal
 
@@ -110,6 +111,8 @@ class FarmApp:
         self.logs = service_model("logs")
         self.sts = service_model("sts")
         self.identity = service_model(IDENTITY_SERVICE)
+        self.sign_in = SignInService(runtime.store, runtime.identity_store_id)
+        self.sign_in_page = SignInPage(self.sign_in)
         self.signing_keys = SigningKeyCache(runtime.store)
         self.s3 = S3Endpoint(
             runtime.object_store, self._authenticate_s3, self._authorize_object, runtime.account_id
@@ -152,16 +155,36 @@ class FarmApp:
         raw_path = scope.get("raw_path") or scope["path"].encode()
         raw_path_text = raw_path.decode("latin-1").split("?", 1)[0]
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        address = str((scope.get("client") or ("",))[0])
+        if raw_path_text in PAGE_PATHS:
+            page_request = PageRequest(
+                scope["method"],
+                raw_path_text,
+                dict(query),
+                headers,
+                body,
+                address,
+                scope.get("scheme") == "https",
+                dt.datetime.now(dt.UTC),
+            )
+            page = await anyio.to_thread.run_sync(self.sign_in_page.handle, page_request)
+            await _send_page(send, page, request_id)
+            return
         request = SignedRequest(scope["method"], raw_path_text, query, headers, body)
-        answer = await anyio.to_thread.run_sync(self.dispatch, request, request_id)
+        origin = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+        answer = await anyio.to_thread.run_sync(self.dispatch, request, request_id, address, origin)
         await _send(send, answer, request_id)
 
     # -- dispatch by protocol --------------------------------------------------------------------
 
-    def dispatch(self, request: SignedRequest, request_id: str) -> Answer:
+    def dispatch(
+        self, request: SignedRequest, request_id: str, address: str = "", origin: str = ""
+    ) -> Answer:
+        """Answer one request; `address` is the client's (sign-in throttling), `origin` the farm's URL
+        as the client reached it (the sign-in page's address in device authorizations)."""
         target = request.headers.get("x-amz-target")
         if target:
-            return self._json_rpc(request, request_id, target)
+            return self._json_rpc(request, request_id, target, address, origin)
         if request.raw_path.startswith(f"/{DEADLINE_API_VERSION}/"):
             return self._rest_json(request, request_id)
         service = credential_scope_service(request.headers.get("authorization"))
@@ -202,7 +225,9 @@ class FarmApp:
             headers, body = render_error(error)
             return Answer(error_status(self.deadline, error), headers, body)
 
-    def _json_rpc(self, request: SignedRequest, request_id: str, target: str) -> Answer:
+    def _json_rpc(
+        self, request: SignedRequest, request_id: str, target: str, address: str, origin: str
+    ) -> Answer:
         service, model = (
             (IDENTITY_SERVICE, self.identity)
             if target.startswith(IDENTITY_TARGET_PREFIX + ".")
@@ -211,9 +236,11 @@ class FarmApp:
         try:
             operation = resolve_target(model, target)
             if operation.auth_type == "none":
-                raise NotImplementedOperationError(
-                    f"{operation.name} is not implemented by this farmhand server"
-                )
+                # Sign-in: the password, refresh token or device code in the body is the proof.
+                params = parse_json_request(operation, request.body)
+                unsigned = SignInRequest(address, origin, dt.datetime.now(dt.UTC))
+                result = self.sign_in.handle(operation.name, params, unsigned)
+                return Answer(200, {}, render_json_response(operation, result), "application/x-amz-json-1.1")
             principal, region = self._authenticate(request)
             params = parse_json_request(operation, request.body)
             output = self._invoke(
@@ -543,6 +570,18 @@ async def _send(send: Send, answer: Answer, request_id: str) -> None:
     headers.extend((k.lower().encode(), v.encode()) for k, v in answer.headers.items())
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _send_page(send: Send, page: PageAnswer, request_id: str) -> None:
+    """A sign-in page answer (its headers may repeat, e.g. two Set-Cookie)."""
+    headers = [
+        (b"content-type", page.content_type.encode()),
+        (b"content-length", str(len(page.body)).encode()),
+        (b"x-amzn-requestid", request_id.encode()),
+    ]
+    headers.extend((k.lower().encode(), v.encode()) for k, v in page.headers)
+    await send({"type": "http.response.start", "status": page.status, "headers": headers})
+    await send({"type": "http.response.body", "body": page.body})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

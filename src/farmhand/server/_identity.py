@@ -179,6 +179,8 @@ class SigningKeyCache:
 
     Keys are only ever inserted, and deleted once long expired; expiry is checked on every request
     against the cached `expires_at`. So a cached entry can only outlive a deleted key by `ttl`.
+    A signed-in user's credentials are never cached: signing out or disabling the user deletes
+    them, and that must stop them at once (on every server of the farm).
     """
 
     def __init__(self, store: Store, ttl_seconds: float = 10.0, max_entries: int = 10_000) -> None:
@@ -197,10 +199,17 @@ class SigningKeyCache:
         if found is None:
             self._entries.pop(access_key_id, None)
             return None
+        if _revocable_at_once(*found):
+            return found
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[access_key_id] = (now, found)
         return found
+
+
+def _revocable_at_once(key: SigningKey, principal: Principal) -> bool:
+    """Temporary credentials of a user principal: minted by sign-in, revoked by sign-out."""
+    return principal.kind == "user" and key.session_token is not None
 
 
 def ensure_principal(conn: Connection, principal_id: str, arn: str, kind: str, display_name: str) -> None:
@@ -218,10 +227,11 @@ def ensure_principal(conn: Connection, principal_id: str, arn: str, kind: str, d
 def mint_temporary_credentials(
     conn: Connection,
     principal_id: str,
-    scope: dict[str, Any],
+    scope: dict[str, Any] | None,
     lifetime: dt.timedelta = dt.timedelta(hours=1, minutes=30),
 ) -> dict[str, Any]:
-    """Temporary credentials for a role principal, in the `AwsCredentials` shape of the model."""
+    """Temporary credentials in the `AwsCredentials` shape of the model: for a role principal (its
+    scope says what they reach), or for a signed-in user (no scope: the user's own access)."""
     return record_temporary_credentials(
         conn,
         principal_id,
@@ -236,7 +246,7 @@ def mint_temporary_credentials(
 def record_temporary_credentials(
     conn: Connection,
     principal_id: str,
-    scope: dict[str, Any],
+    scope: dict[str, Any] | None,
     *,
     access_key_id: str,
     secret_access_key: str,

@@ -30,6 +30,7 @@ from ._list_apis import (
     list_tasks,
     search_jobs,
 )
+from ._login import LoginCanceled, UnsupportedProfileTypeForLoginLogout, login, logout
 from ._logs import LogEvent, SessionLogResult, WorkerLogResult, get_session_logs, get_worker_logs
 from ._monitor_url import build_monitor_url
 from ._queue_credentials import (
@@ -70,10 +71,12 @@ __all__ = [
     "FailedTask",
     "JobCompletionResult",
     "LogEvent",
+    "LoginCanceled",
     "MisconfiguredInputsError",
     "ProgressReportMetadata",
     "SessionLogResult",
     "TelemetryClient",
+    "UnsupportedProfileTypeForLoginLogout",
     "UserInitiatedCancel",
     "WorkerLogResult",
     "assume_queue_role_for_read",
@@ -103,6 +106,8 @@ __all__ = [
     "list_steps",
     "list_storage_profiles_for_queue",
     "list_tasks",
+    "login",
+    "logout",
     "precache_clients",
     "record_function_latency_telemetry_event",
     "record_success_fail_telemetry_event",

@@ -40,8 +40,7 @@ def unsigned_identity_client(url: str, *, ca_bundle: str | None = None, region: 
 
     Built on a fresh botocore session: it never reads a profile, so it works before any exists.
     """
-    session = botocore.session.Session()
-    session.set_config_variable("profile", None)
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     add_models_to(session)
     verify: str | bool | None = ca_bundle or None
     return session.create_client(

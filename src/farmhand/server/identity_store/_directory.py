@@ -15,7 +15,16 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
-from ..store import access_keys, group_members, principals, refresh_tokens, settings, user_groups, users
+from ..store import (
+    access_keys,
+    group_members,
+    principals,
+    refresh_tokens,
+    settings,
+    sign_in_keys,
+    user_groups,
+    users,
+)
 from ._passwords import hash_password
 
 __all__ = [
@@ -277,6 +286,8 @@ def revoke_sign_ins(conn: Connection, principal_id: str, now: dt.datetime) -> No
         .values(revoked_at=now)
     )
     conn.execute(delete(access_keys).where(access_keys.c.principal_id == principal_id))
+    tokens = select(refresh_tokens.c.token_id).where(refresh_tokens.c.principal_id == principal_id)
+    conn.execute(delete(sign_in_keys).where(sign_in_keys.c.token_id.in_(tokens)))
 
 
 # -- groups --------------------------------------------------------------------------------------

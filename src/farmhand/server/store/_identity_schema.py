@@ -61,6 +61,7 @@ sign_in_keys = Table(
     metadata,
     Column("access_key_id", String(128), primary_key=True),
     Column("token_id", String(64), nullable=False, index=True),
+    Column("expires_at", Epoch, nullable=False, index=True),
 )
 
 device_authorizations = Table(

@@ -62,9 +62,11 @@ def upgrade() -> None:
         "sign_in_keys",
         sa.Column("access_key_id", sa.String(length=128), nullable=False),
         sa.Column("token_id", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", Epoch(), nullable=False),
         sa.PrimaryKeyConstraint("access_key_id"),
     )
     op.create_index("ix_sign_in_keys_token_id", "sign_in_keys", ["token_id"])
+    op.create_index("ix_sign_in_keys_expires_at", "sign_in_keys", ["expires_at"])
     op.create_table(
         "device_authorizations",
         sa.Column("device_code_hash", sa.String(length=64), nullable=False),
