@@ -7,7 +7,10 @@ What a test cannot do literally is done as close to it as possible, and said her
 * The default port 8080 may be taken on a test machine: `FARMHAND_PORT` (read by `farmhand up`)
   gives a free one, and `--port 8080` of `farmhand server` becomes a free port.
 * Commands that run until stopped (`farmhand worker`, `farmhand server`) are started, checked to be
-  serving (the worker registers in the fleet; the server prints its URL), then stopped with SIGTERM.
+  serving (the worker registers in the fleet; the server prints its URL), then stopped with SIGTERM;
+  a `farmhand server` followed by more commands in its block serves them, and is stopped when the
+  block ends (its `127.0.0.1:8080` becomes the free port it got). A block whose server cannot run
+  here (no PostgreSQL) is skipped from that server on.
 * `FARM_ID` and `FLEET_ID` stand for the ids `farmhand status` prints; `$FARMHAND_DATABASE_URL` is a
   throw-away PostgreSQL cluster, or that command is skipped when PostgreSQL is not installed.
 * `export NAME=VALUE` sets the variable for the commands after it (each line runs in a bash of its
@@ -49,16 +52,19 @@ BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 class Snippet:
     language: str
     text: str
+    block: int = 0  # which code block of the README it is in
+    last_in_block: bool = True
 
 
 def readme_snippets() -> list[Snippet]:
     snippets: list[Snippet] = []
-    for match in BLOCK.finditer(README.read_text()):
+    for block, match in enumerate(BLOCK.finditer(README.read_text())):
         language, body = match.group(1), match.group(2)
         if language == "sh":
-            snippets += [Snippet("sh", line) for line in _shell_lines(body)]
+            lines = _shell_lines(body)
+            snippets += [Snippet("sh", line, block, i == len(lines) - 1) for i, line in enumerate(lines)]
         elif language == "python":
-            snippets.append(Snippet("python", body))
+            snippets.append(Snippet("python", body, block))
     return snippets
 
 
@@ -162,6 +168,40 @@ def _run_with_output(station: Workstation, command: str, ready: Any, output: lis
     assert process.returncode in (0, -signal.SIGTERM), "".join(output)
 
 
+class BlockServer:
+    """A `farmhand server` that serves the rest of its README block, stopped when the block ends."""
+
+    def __init__(self, station: Workstation, command: str, block: int) -> None:
+        self.block = block
+        self.port = free_port()
+        command = command.replace("--port 8080", f"--port {self.port}")
+        self.process = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            env=station.env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        assert self.process.stdout is not None
+        give_up = time.monotonic() + 90
+        for line in self.process.stdout:
+            self.output.append(line)
+            if "server ready at" in line or time.monotonic() > give_up:
+                break
+        assert any("server ready at" in line for line in self.output), "".join(self.output)
+
+    def local(self, command: str) -> str:
+        return command.replace("127.0.0.1:8080", f"127.0.0.1:{self.port}")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        remaining, _ = self.process.communicate(timeout=60)
+        self.output.append(remaining)
+        assert self.process.returncode in (0, -signal.SIGTERM), "".join(self.output)
+
+
 def _worker_ids(station: Workstation, status: dict[str, Any]) -> set[str]:
     result = station.run(
         "bash",
@@ -194,7 +234,15 @@ def test_every_readme_command_works(
     reader: Workstation, tmp_path: Path, pg_url_if_available: str | None
 ) -> None:
     not_run: list[str] = []
+    block_server: BlockServer | None = None
+    skipped_block = -1
     for snippet in readme_snippets():
+        if block_server is not None and snippet.block != block_server.block:
+            block_server.stop()
+            block_server = None
+        if snippet.block == skipped_block:
+            not_run.append(snippet.text)
+            continue
         if snippet.language == "sh":
             command = snippet.text
             if command == RUNS_THIS_TEST:
@@ -208,6 +256,17 @@ def test_every_readme_command_works(
                     value = pg_url_if_available
                 reader.env[name] = value
                 continue
+            if command.startswith("farmhand server") and not snippet.last_in_block:
+                if "$FARMHAND_DATABASE_URL" in command:
+                    if pg_url_if_available is None:
+                        skipped_block = snippet.block
+                        not_run.append(command)
+                        continue
+                    command = command.replace("$FARMHAND_DATABASE_URL", pg_url_if_available)
+                block_server = BlockServer(reader, command, snippet.block)
+                continue
+            if block_server is not None:
+                command = block_server.local(command)
             if is_long_running(command):
                 if not run_long_running(reader, command, pg_url_if_available):
                     not_run.append(command)
@@ -228,5 +287,7 @@ def test_every_readme_command_works(
             assert result.returncode == 0, (
                 f"README python failed:\n{snippet.text}\n{result.stdout}\n{result.stderr}"
             )
+    if block_server is not None:
+        block_server.stop()
     if not_run:
         warnings.warn(f"not run here (PostgreSQL not installed): {not_run}", stacklevel=1)

@@ -21,6 +21,8 @@ from ._supervisor import DEFAULT_PORT, FarmOptions, run_supervisor_forever
 @click.option("--database-url", default=None, envvar=DATABASE_URL_ENV)
 @click.option("--object-stores", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--attachments-bucket", default=None)
+@click.option("--server-arg", "server_args", multiple=True)
+@click.option("--ca-bundle", default=None)
 def supervise(
     data_dir: Path,
     port: int,
@@ -31,6 +33,8 @@ def supervise(
     database_url: str | None,
     object_stores: Path | None,
     attachments_bucket: str | None,
+    server_args: tuple[str, ...],
+    ca_bundle: str | None,
 ) -> None:
     """Run one embedded farm until SIGTERM."""
     options = FarmOptions(
@@ -43,6 +47,8 @@ def supervise(
         database_url=database_url,
         object_stores=object_stores,
         attachments_bucket=attachments_bucket,
+        server_tls_args=server_args,
+        ca_bundle=ca_bundle,
     )
     sys.exit(run_supervisor_forever(options, announce=lambda message: print(message, flush=True)))
 

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from .._database_url import database_url_options, resolve_database_url
+from ..server.tls import resolve_tls, tls_options
 from ._state import FarmState, default_data_dir, farm_is_running, read_state, remove_state, running_farm
 from ._supervisor import DEFAULT_PORT, FarmOptions, start_supervisor_process
 
@@ -83,6 +84,7 @@ def _data_dir_flag(data_dir: Path) -> str:
     default=None,
     help="The bucket of --object-stores the Default queue keeps its job attachments in.",
 )
+@tls_options
 def up_command(
     data_dir: Path | None,
     workers: int | None,
@@ -95,11 +97,18 @@ def up_command(
     object_stores: Path | None,
     attachments_bucket: str | None,
     database_url_file: Path | None,
+    tls: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_names: tuple[str, ...],
+    insecure_http: bool,
 ) -> None:
     """Start the embedded farm: server, local workers, an AWS profile and config defaults."""
     database_url = resolve_database_url(database_url, database_url_file)
+    resolved_dir = _resolve_data_dir(data_dir)
+    tls_files = resolve_tls(resolved_dir, host, tls, tls_cert, tls_key, tls_names, insecure_http)
     options = FarmOptions(
-        data_dir=_resolve_data_dir(data_dir),
+        data_dir=resolved_dir,
         port=port,
         host=host,
         workers=(os.cpu_count() or 1) if workers is None else workers,
@@ -108,6 +117,8 @@ def up_command(
         database_url=database_url,
         object_stores=object_stores.resolve() if object_stores else None,
         attachments_bucket=attachments_bucket,
+        server_tls_args=_server_tls_args(tls, tls_cert, tls_key, tls_names, insecure_http),
+        ca_bundle=str(tls_files.ca_bundle) if tls_files and tls_files.ca_bundle else None,
     )
     _check_attachments_bucket(options)
     existing = running_farm(options.data_dir)
@@ -136,6 +147,22 @@ def _check_attachments_bucket(options: FarmOptions) -> None:
         raise click.ClickException(
             f"bucket {options.attachments_bucket} is not in any store of {options.object_stores}"
         )
+
+
+def _server_tls_args(
+    tls: bool, tls_cert: Path | None, tls_key: Path | None, tls_names: tuple[str, ...], insecure_http: bool
+) -> tuple[str, ...]:
+    """The TLS options of `farmhand up` as `farmhand server` takes them."""
+    args: list[str] = []
+    if tls:
+        args.append("--tls")
+    if tls_cert is not None and tls_key is not None:
+        args += ["--tls-cert", str(tls_cert.resolve()), "--tls-key", str(tls_key.resolve())]
+    for name in tls_names:
+        args += ["--tls-name", name]
+    if insecure_http:
+        args.append("--insecure-http")
+    return tuple(args)
 
 
 def _report_running(state: FarmState | None, data_dir: Path) -> None:

@@ -43,6 +43,7 @@ class FarmState:
     queue_id: str = ""
     fleet_id: str = ""
     profile_name: str = ""
+    ca_bundle: str = ""  # the CA that verifies the server's TLS certificate ("" : plain HTTP or public CA)
     started_at: float = field(default_factory=time.time)
 
     def child_pids(self) -> list[int]:
@@ -141,12 +142,24 @@ def read_admin_keys(data_dir: Path) -> tuple[str, str]:
     return str(doc["aws_access_key_id"]), str(doc["aws_secret_access_key"])
 
 
-def admin_session(data_dir: Path) -> Any:
-    """A boto3 session signed with the farm's admin key that ignores AWS_PROFILE and the user's files."""
+def admin_session(data_dir: Path, ca_bundle: str | None = None) -> Any:
+    """A boto3 session signed with the farm's admin key that ignores AWS_PROFILE and the user's files
+    (and verifies the farm's TLS certificate with `ca_bundle` when given)."""
     import boto3
     import botocore.session
 
     access_key, secret_key = read_admin_keys(data_dir)
     core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     core.set_credentials(access_key, secret_key)
+    if ca_bundle:
+        core.set_config_variable("ca_bundle", ca_bundle)
     return boto3.Session(botocore_session=core, region_name="us-west-2")
+
+
+def local_endpoint(url: str) -> str:
+    """The URL this machine's clients use: a server listening on every address is reached on loopback
+    (an address its TLS certificate names)."""
+    for wildcard in ("//0.0.0.0:", "//[::]:"):
+        if wildcard in url:
+            return url.replace(wildcard, "//127.0.0.1:" if "0.0.0.0" in wildcard else "//[::1]:")
+    return url

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._state import FarmState, admin_session
+from ._state import FarmState, admin_session, local_endpoint
 
 RUNNING_STATUSES = ("ASSIGNED", "STARTING", "SCHEDULED", "RUNNING")
 QUEUED_STATUSES = ("READY", "PENDING")
@@ -27,9 +27,9 @@ def admin_deadline_client(state: FarmState) -> Any:
 
     from botocore.config import Config
 
-    return admin_session(Path(state.data_dir)).client(
+    return admin_session(Path(state.data_dir), state.ca_bundle or None).client(
         "deadline",
-        endpoint_url=state.url,
+        endpoint_url=local_endpoint(state.url),
         config=Config(
             inject_host_prefix=False, connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}
         ),

@@ -31,6 +31,7 @@ from ._state import (
     FarmLock,
     FarmState,
     admin_session,
+    local_endpoint,
     read_admin_keys,
     read_state,
     remove_state,
@@ -93,6 +94,10 @@ class FarmOptions:
     object_stores: Path | None = None
     attachments_bucket: str | None = None
     restart_backoff_reset_seconds: float = RESTART_BACKOFF_RESET_SECONDS
+    # TLS options passed on to `farmhand server` (--tls, --tls-cert/--tls-key, --tls-name, --insecure-http)
+    # and the CA bundle that verifies the server's certificate (written into the profile).
+    server_tls_args: tuple[str, ...] = ()
+    ca_bundle: str | None = None
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -230,6 +235,7 @@ class Supervisor:
                 )
             self.state.workers = self.options.workers
             self.state.profile_name = self.options.profile_name
+            self.state.ca_bundle = self.options.ca_bundle or ""
             self._start_server()
             self._bootstrap()
             for index in range(self.options.workers):
@@ -267,6 +273,7 @@ class Supervisor:
             env[DATABASE_URL_ENV] = self.options.database_url
         if self.options.object_stores:
             command += ["--object-stores", str(self.options.object_stores)]
+        command += list(self.options.server_tls_args)
         self.server = _Child(
             "server",
             command,
@@ -311,9 +318,10 @@ class Supervisor:
         from botocore.config import Config
 
         access_key, secret_key = read_admin_keys(self.data_dir)
-        session = admin_session(self.data_dir)
-        deadline = session.client("deadline", endpoint_url=self.url, config=Config(inject_host_prefix=False))
-        sts = session.client("sts", endpoint_url=self.url)
+        session = admin_session(self.data_dir, self.options.ca_bundle)
+        endpoint = local_endpoint(self.url)
+        deadline = session.client("deadline", endpoint_url=endpoint, config=Config(inject_host_prefix=False))
+        sts = session.client("sts", endpoint_url=endpoint)
         account_id = sts.get_caller_identity()["Account"]
         self.resources = bootstrap_farm(
             deadline, account_id, attachments_bucket=self.options.attachments_bucket
@@ -321,10 +329,11 @@ class Supervisor:
         write_farm_profile(
             FarmProfile(
                 name=self.options.profile_name,
-                endpoint_url=_local_endpoint(self.url),
+                endpoint_url=local_endpoint(self.url),
                 access_key_id=access_key,
                 secret_access_key=secret_key,
                 s3_endpoint_url=self._attachments_endpoint(),
+                ca_bundle=self.options.ca_bundle,
             )
         )
         if self.options.set_defaults:
@@ -455,14 +464,6 @@ def _without_profile_overrides() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in _PROFILE_OVERRIDES}
 
 
-def _local_endpoint(url: str) -> str:
-    """The URL this machine's clients use: a server listening on every address is reached on loopback."""
-    for wildcard in ("//0.0.0.0:", "//[::]:"):
-        if wildcard in url:
-            return url.replace(wildcard, "//127.0.0.1:" if "0.0.0.0" in wildcard else "//[::1]:")
-    return url
-
-
 def _tail(path: Path, lines: int = 3) -> str:
     try:
         text = path.read_text(errors="replace").strip().splitlines()
@@ -519,6 +520,10 @@ def _supervisor_command(options: FarmOptions) -> list[str]:
         command += ["--object-stores", str(options.object_stores)]
     if options.attachments_bucket:
         command += ["--attachments-bucket", options.attachments_bucket]
+    for argument in options.server_tls_args:
+        command += ["--server-arg", argument]
+    if options.ca_bundle:
+        command += ["--ca-bundle", options.ca_bundle]
     return command
 
 

@@ -19,6 +19,7 @@ from ._runtime import (
 )
 from ._serve import PortInUseError, serve
 from .farm_secret import FarmSecretError
+from .tls import resolve_tls, tls_options
 
 
 def default_data_dir() -> Path:
@@ -83,6 +84,7 @@ def default_data_dir() -> Path:
     envvar="FARMHAND_OBJECT_STORES",
     help="A private TOML file naming external S3-compatible stores and the queue buckets they hold.",
 )
+@tls_options
 def server_command(
     data_dir: Path | None,
     host: str,
@@ -96,13 +98,20 @@ def server_command(
     worker_timeout_seconds: float | None,
     worker_failure_cap: int,
     object_stores_file: Path | None,
+    tls: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_names: tuple[str, ...],
+    insecure_http: bool,
 ) -> None:
     """Run the farm server (Deadline Cloud API, CloudWatch Logs, STS, telemetry) until interrupted."""
     # Everything the server creates is its owner's alone (the data dir also sets modes explicitly).
     os.umask(0o077)
     database_url = resolve_database_url(database_url, database_url_file)
+    resolved_dir = (data_dir or default_data_dir()).resolve()
+    tls_files = resolve_tls(resolved_dir, host, tls, tls_cert, tls_key, tls_names, insecure_http)
     config = ServerConfig(
-        data_dir=(data_dir or default_data_dir()).resolve(),
+        data_dir=resolved_dir,
         database_url=database_url,
         host=host,
         port=port,
@@ -113,10 +122,19 @@ def server_command(
         worker_timeout_seconds=worker_timeout_seconds,
         worker_failure_cap=worker_failure_cap,
         object_stores_file=object_stores_file,
+        tls=tls_files,
     )
 
     def ready(url: str, runtime: ServerRuntime) -> None:
         click.echo(f"farmhand server ready at {url} (data in {config.data_dir})", err=False)
+        if tls_files is not None and tls_files.ca_bundle is not None:
+            click.echo(f"Clients verify the farm with the CA certificate {tls_files.ca_bundle}")
+        if runtime.admin_credentials_written:
+            click.echo(
+                f"The admin's credentials are in {runtime.admin_credentials_file} (readable by this user "
+                f"only); a profile for them: farmhand profile add NAME --url {url} --admin "
+                f"--data-dir {config.data_dir}"
+            )
         sys.stdout.flush()
 
     try:

@@ -21,6 +21,7 @@ from .farm_secret import KEY_FILE_NAME, FarmSecret, attach_farm_secret, load_far
 from .identity_store import identity_store_id
 from .object_store import ObjectStore
 from .store import SQLITE_FILE_NAME, Store, sqlite_url
+from .tls import TlsFiles
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_BODY_READ_TIMEOUT_SECONDS = 30.0
@@ -58,6 +59,8 @@ class ServerConfig:
     object_stores_file: Path | None = None
     # The farm's object store (S3 endpoint): the largest object or part a PUT may declare.
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
+    # The certificate and key the server answers TLS with (None: plain HTTP, loopback or by choice).
+    tls: TlsFiles | None = None
 
 
 class ServerRuntime:
@@ -71,6 +74,8 @@ class ServerRuntime:
             # SQLite creates the WAL and shared-memory files with the database file's mode.
             open_private(config.data_dir / SQLITE_FILE_NAME).close()
         self.store = Store(config.database_url or sqlite_url(config.data_dir))
+        self.admin_credentials_file = config.data_dir / ADMIN_CREDENTIALS_FILE
+        self.admin_credentials_written = not self.admin_credentials_file.exists()
         self.farm_secret: FarmSecret = load_farm_secret(config.data_dir)
         attach_farm_secret(self.store, self.farm_secret)
         with self.store.write() as conn:

@@ -35,9 +35,9 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_of(sock: socket.socket) -> str:
+def url_of(sock: socket.socket, tls: bool = False) -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    return f"{'https' if tls else 'http'}://{'[' + host + ']' if ':' in host else host}:{port}"
 
 
 def serve(config: ServerConfig, on_ready: Callable[[str, ServerRuntime], None] | None = None) -> None:
@@ -45,10 +45,19 @@ def serve(config: ServerConfig, on_ready: Callable[[str, ServerRuntime], None] |
     sock = bind(config.host, config.port)
     runtime = ServerRuntime(config)
     app = FarmApp(runtime)
+    tls = config.tls
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_keep_alive=30,
+            ssl_certfile=str(tls.cert) if tls else None,
+            ssl_keyfile=str(tls.key) if tls else None,
+        )
     )
-    url = url_of(sock)
+    url = url_of(sock, tls is not None)
 
     original_startup = server.startup
 

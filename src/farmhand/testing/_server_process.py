@@ -103,11 +103,21 @@ class ServerProcess:
             region_name=region,
         )
 
+    @property
+    def ca_bundle(self) -> str | None:
+        """The farm's own CA certificate when the server serves HTTPS with `--tls`."""
+        path = self.data_dir / "tls" / "ca.pem"
+        return str(path) if self.url.startswith("https://") and path.exists() else None
+
     def client(self, service: str, session: boto3.Session | None = None, **config: Any) -> Any:
-        """A real boto3 client pointed at this server, host-prefix injection off."""
+        """A real boto3 client pointed at this server, host-prefix injection off (and verifying the
+        server's certificate with the farm's CA when it serves HTTPS with `--tls`)."""
         session = session or self.boto3_session()
         return session.client(  # type: ignore[call-overload]
-            service, endpoint_url=self.url, config=Config(inject_host_prefix=False, **config)
+            service,
+            endpoint_url=self.url,
+            verify=self.ca_bundle,
+            config=Config(inject_host_prefix=False, **config),
         )
 
     def kill(self) -> None:

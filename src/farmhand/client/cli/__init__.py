@@ -24,14 +24,20 @@ COMMANDS: dict[str, LazyCommand] = {
     "auth": LazyCommand(_CLI + "_auth:auth_group", "Check which credentials reach the farm."),
     "bundle": LazyCommand(_CLI + "_bundle:bundle_group", "Submit Open Job Description job bundles."),
     "config": LazyCommand(_CLI + "_config:config_group", "Show and change the workstation configuration."),
-    "farm": LazyCommand(_CLI + "_farm:farm_group", "List farms or show one."),
+    "farm": LazyCommand(_CLI + "_farm:farm_group", "Create farms, list them or show one."),
     "group": LazyCommand(_CLI + "_user:group_group", "Create groups of users and manage their members."),
-    "fleet": LazyCommand(_CLI + "_fleet:fleet_group", "List fleets or show one."),
+    "fleet": LazyCommand(_CLI + "_fleet:fleet_group", "Create fleets, list them or show one."),
     "job": LazyCommand(_CLI + "_job:job_group", "Follow, wait for, explain, cancel and requeue jobs."),
     "login": LazyCommand(_CLI + "_sign_in:login_command", "Sign in to a farm (password or browser code)."),
     "logout": LazyCommand(_CLI + "_sign_in:logout_command", "Sign out: the farm revokes this sign-in."),
     "profile": LazyCommand(_CLI + "_sign_in:profile_group", "Write AWS profiles that reach a farmhand farm."),
-    "queue": LazyCommand(_CLI + "_queue:queue_group", "List queues, show one or its parameters."),
+    "queue-fleet-association": LazyCommand(
+        _CLI + "_farm_structure:association_group", "Let a fleet's workers take a queue's jobs."
+    ),
+    "queue": LazyCommand(_CLI + "_queue:queue_group", "Create or list queues, show one or its parameters."),
+    "storage-profile": LazyCommand(
+        _CLI + "_farm_structure:storage_profile_group", "Create or list the farm's storage profiles."
+    ),
     "user": LazyCommand(_CLI + "_user:user_group", "Create and manage the farm's users."),
     "worker": LazyCommand(_CLI + "_worker:worker_group", "Run a worker agent, or list/show workers."),
     "server": LazyCommand("farmhand.server._command:server_command", "Run the farm server."),

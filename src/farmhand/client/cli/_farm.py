@@ -1,10 +1,11 @@
-"""`farmhand farm list/get`."""
+"""`farmhand farm create/list/get`."""
 
 from __future__ import annotations
 
 import click
 
 from ._common import farm_option, load_config, profile_option, region_option, require_farm_id
+from ._farm_structure import farm_create
 from ._output import emit_json, json_option, print_record, print_table
 
 __all__ = ["farm_group"]
@@ -12,7 +13,7 @@ __all__ = ["farm_group"]
 
 @click.group("farm")
 def farm_group() -> None:
-    """List farms or show one."""
+    """Create farms, list them or show one."""
 
 
 @farm_group.command("list")
@@ -56,3 +57,6 @@ def farm_get(profile: str | None, farm_id: str | None, region: str | None, as_js
         emit_json(farm)
     else:
         print_record(farm)
+
+
+farm_group.add_command(farm_create)

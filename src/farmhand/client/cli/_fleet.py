@@ -1,4 +1,4 @@
-"""`farmhand fleet list/get`."""
+"""`farmhand fleet create/list/get`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 
 from ._common import every_item, farm_option, load_config, profile_option, region_option, require_farm_id
 from ._errors import CliUsageError
+from ._farm_structure import fleet_create
 from ._output import emit_json, json_option, print_record, print_table
 
 __all__ = ["fleet_group"]
@@ -15,7 +16,7 @@ __all__ = ["fleet_group"]
 
 @click.group("fleet")
 def fleet_group() -> None:
-    """List fleets or show one."""
+    """Create fleets, list them or show one."""
 
 
 @fleet_group.command("list")
@@ -97,3 +98,6 @@ def fleet_get(
     for fleet in fleets:
         print_record(fleet)
         click.echo("")
+
+
+fleet_group.add_command(fleet_create)

@@ -1,4 +1,4 @@
-"""`farmhand queue list/get/paramdefs`."""
+"""`farmhand queue create/list/get/paramdefs`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ._common import (
     require_farm_id,
     require_queue_id,
 )
+from ._farm_structure import queue_create
 from ._output import emit_json, json_option, print_record, print_table
 
 __all__ = ["queue_group"]
@@ -22,7 +23,7 @@ __all__ = ["queue_group"]
 
 @click.group("queue")
 def queue_group() -> None:
-    """List queues, show one or the parameters its environments add to every job."""
+    """Create queues, list them, show one or the parameters its environments add to every job."""
 
 
 @queue_group.command("list")
@@ -108,3 +109,6 @@ def queue_paramdefs(
         [("name", "Name"), ("type", "Type"), ("defaultText", "Default"), ("description", "Description")],
         empty_message=f"The environments of {queue_id} define no job parameters.",
     )
+
+
+queue_group.add_command(queue_create)
