@@ -7,15 +7,21 @@ profile's `credential_process` (farmhand-monitor), as boto3 and both CLIs use it
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
+import os
+import pty
 import stat
+import subprocess
+import termios
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _browser import Browser, approve
-from _sign_in_station import SignInStation
+from _sign_in_station import BIN, SignInStation
 from botocore.exceptions import ClientError
 
 from farmhand._models import add_models_to
@@ -282,3 +288,42 @@ def test_device_codes_refuse_early_fast_denied_and_reused_polls(server: ServerPr
     browser.decide(browser.sign_in(denied["verificationUriComplete"], user, PASSWORD), "deny")
     assert poll_code(denied["deviceCode"]) == "AccessDeniedException"
     assert poll_code("made-up-device-code") == "InvalidGrantException"
+
+
+def test_login_in_a_terminal_asks_for_the_password_without_echoing_it(
+    server: ServerProcess, station: SignInStation
+) -> None:
+    user, principal_id = new_user(server)
+    station.farmhand("profile", "add", "studio", "--url", server.url, "--user", user)
+    controller, terminal = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        [str(BIN / "farmhand"), "login", "--profile", "studio"],
+        env=station.env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        preexec_fn=own_terminal,
+    )
+    os.close(terminal)
+    shown = b""
+    give_up = time.monotonic() + 60
+    while b"Password" not in shown and time.monotonic() < give_up:
+        shown += os.read(controller, 1024)
+    os.write(controller, (PASSWORD + "\n").encode())
+    while process.poll() is None and time.monotonic() < give_up:
+        try:
+            shown += os.read(controller, 1024)
+        except OSError:
+            break
+    process.wait(timeout=30)
+    os.close(controller)
+
+    assert process.returncode == 0, shown.decode(errors="replace")
+    assert PASSWORD.encode() not in shown
+    assert f"as {user}".encode() in shown
+    assert caller_of(station.session("studio"), server)["UserId"] == principal_id
