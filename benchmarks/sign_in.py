@@ -33,7 +33,7 @@ from farmhand.testing import ServerProcess
 
 BIN = Path(sys.executable).parent
 PASSWORD = "benchmark password"
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def run(env: dict[str, str], *args: str, stdin: str | None = None) -> float:

@@ -236,58 +236,60 @@ def test_every_readme_command_works(
     not_run: list[str] = []
     block_server: BlockServer | None = None
     skipped_block = -1
-    for snippet in readme_snippets():
-        if block_server is not None and snippet.block != block_server.block:
+    try:
+        for snippet in readme_snippets():
+            if block_server is not None and snippet.block != block_server.block:
+                block_server.stop()
+                block_server = None
+            if snippet.block == skipped_block:
+                not_run.append(snippet.text)
+                continue
+            if snippet.language == "sh":
+                command = snippet.text
+                if command == RUNS_THIS_TEST:
+                    continue
+                if command.startswith("export "):
+                    name, _, value = command.removeprefix("export ").partition("=")
+                    if name == "FARMHAND_DATABASE_URL":
+                        if pg_url_if_available is None:
+                            not_run.append(command)
+                            continue
+                        value = pg_url_if_available
+                    reader.env[name] = value
+                    continue
+                if command.startswith("farmhand server") and not snippet.last_in_block:
+                    if "$FARMHAND_DATABASE_URL" in command:
+                        if pg_url_if_available is None:
+                            skipped_block = snippet.block
+                            not_run.append(command)
+                            continue
+                        command = command.replace("$FARMHAND_DATABASE_URL", pg_url_if_available)
+                    block_server = BlockServer(reader, command, snippet.block)
+                    continue
+                if block_server is not None:
+                    command = block_server.local(command)
+                if is_long_running(command):
+                    if not run_long_running(reader, command, pg_url_if_available):
+                        not_run.append(command)
+                    continue
+                if EMBEDDED_FARM_URL in command:
+                    command = command.replace(EMBEDDED_FARM_URL, farm_status(reader)["url"])
+                result = reader.run("bash", "-o", "pipefail", "-c", command, timeout=300)
+                assert result.returncode == 0, f"`{command}` failed:\n{result.stdout}\n{result.stderr}"
+            elif "def test_" in snippet.text:
+                test_file = tmp_path / "test_from_readme.py"
+                test_file.write_text(snippet.text)
+                result = reader.run(
+                    sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)
+                )
+                assert result.returncode == 0, f"README test failed:\n{result.stdout}\n{result.stderr}"
+            else:
+                result = reader.run(sys.executable, "-c", snippet.text, timeout=300)
+                assert result.returncode == 0, (
+                    f"README python failed:\n{snippet.text}\n{result.stdout}\n{result.stderr}"
+                )
+    finally:
+        if block_server is not None:
             block_server.stop()
-            block_server = None
-        if snippet.block == skipped_block:
-            not_run.append(snippet.text)
-            continue
-        if snippet.language == "sh":
-            command = snippet.text
-            if command == RUNS_THIS_TEST:
-                continue
-            if command.startswith("export "):
-                name, _, value = command.removeprefix("export ").partition("=")
-                if name == "FARMHAND_DATABASE_URL":
-                    if pg_url_if_available is None:
-                        not_run.append(command)
-                        continue
-                    value = pg_url_if_available
-                reader.env[name] = value
-                continue
-            if command.startswith("farmhand server") and not snippet.last_in_block:
-                if "$FARMHAND_DATABASE_URL" in command:
-                    if pg_url_if_available is None:
-                        skipped_block = snippet.block
-                        not_run.append(command)
-                        continue
-                    command = command.replace("$FARMHAND_DATABASE_URL", pg_url_if_available)
-                block_server = BlockServer(reader, command, snippet.block)
-                continue
-            if block_server is not None:
-                command = block_server.local(command)
-            if is_long_running(command):
-                if not run_long_running(reader, command, pg_url_if_available):
-                    not_run.append(command)
-                continue
-            if EMBEDDED_FARM_URL in command:
-                command = command.replace(EMBEDDED_FARM_URL, farm_status(reader)["url"])
-            result = reader.run("bash", "-o", "pipefail", "-c", command, timeout=300)
-            assert result.returncode == 0, f"`{command}` failed:\n{result.stdout}\n{result.stderr}"
-        elif "def test_" in snippet.text:
-            test_file = tmp_path / "test_from_readme.py"
-            test_file.write_text(snippet.text)
-            result = reader.run(
-                sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)
-            )
-            assert result.returncode == 0, f"README test failed:\n{result.stdout}\n{result.stderr}"
-        else:
-            result = reader.run(sys.executable, "-c", snippet.text, timeout=300)
-            assert result.returncode == 0, (
-                f"README python failed:\n{snippet.text}\n{result.stdout}\n{result.stderr}"
-            )
-    if block_server is not None:
-        block_server.stop()
     if not_run:
         warnings.warn(f"not run here (PostgreSQL not installed): {not_run}", stacklevel=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from configparser import ConfigParser
 from typing import Any
 
@@ -107,3 +108,24 @@ def test_names_that_do_not_say_which_resource_are_refused(station: CliWorkstatio
     assert ambiguous.exit_code == 2 and "2 fleets named 'Twin'" in ambiguous.output
     assert unknown.exit_code == 2 and "no queue named 'No such queue'" in unknown.output
     assert bad_location.exit_code == 2 and "NAME=PATH" in bad_location.output
+
+
+def test_users_and_groups_become_members_by_name(station: CliWorkstation, deadline: Any) -> None:
+    name, group = f"member-{uuid.uuid4().hex[:6]}", f"crew-{uuid.uuid4().hex[:6]}"
+    created = station.run("user", "create", name, "--password-stdin", "--json", input="long enough\n")
+    user_id = json.loads(created.output)["principalId"]
+    group_id = json.loads(station.run("group", "create", group, "--json").output)["principalId"]
+
+    on_farm = station.run("farm", "add-member", "--user", name, "--level", "CONTRIBUTOR")
+    on_queue = station.run("queue", "add-member", "--group", group, "--level", "MANAGER")
+    neither = station.run("farm", "add-member", "--level", "VIEWER")
+
+    assert on_farm.exit_code == 0, on_farm.output
+    assert on_queue.exit_code == 0, on_queue.output
+    assert neither.exit_code == 2 and "--user NAME or --group NAME" in neither.output
+    farm_members = deadline.list_farm_members(farmId=station.farm_id)["members"]
+    assert [m["membershipLevel"] for m in farm_members if m["principalId"] == user_id] == ["CONTRIBUTOR"]
+    queue_members = deadline.list_queue_members(farmId=station.farm_id, queueId=station.queue_id)["members"]
+    assert [(m["principalId"], m["principalType"], m["membershipLevel"]) for m in queue_members] == [
+        (group_id, "GROUP", "MANAGER")
+    ]

@@ -126,7 +126,7 @@ def server_command(
     )
 
     def ready(url: str, runtime: ServerRuntime) -> None:
-        click.echo(f"farmhand server ready at {url} (data in {config.data_dir})", err=False)
+        # What the operator needs first, then the line that says the server serves.
         if tls_files is not None and tls_files.ca_bundle is not None:
             click.echo(f"Clients verify the farm with the CA certificate {tls_files.ca_bundle}")
         if runtime.admin_credentials_written:
@@ -135,6 +135,7 @@ def server_command(
                 f"only); a profile for them: farmhand profile add NAME --url {url} --admin "
                 f"--data-dir {config.data_dir}"
             )
+        click.echo(f"farmhand server ready at {url} (data in {config.data_dir})", err=False)
         sys.stdout.flush()
 
     try:

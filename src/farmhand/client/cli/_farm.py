@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._common import farm_option, load_config, profile_option, region_option, require_farm_id
-from ._farm_structure import farm_create
+from ._farm_structure import farm_add_member, farm_create
 from ._output import emit_json, json_option, print_record, print_table
 
 __all__ = ["farm_group"]
@@ -60,3 +60,4 @@ def farm_get(profile: str | None, farm_id: str | None, region: str | None, as_js
 
 
 farm_group.add_command(farm_create)
+farm_group.add_command(farm_add_member)

@@ -20,8 +20,10 @@ from ._output import emit_json, json_option, out_console
 
 __all__ = [
     "association_group",
+    "farm_add_member",
     "farm_create",
     "fleet_create",
+    "queue_add_member",
     "queue_create",
     "storage_profile_group",
 ]
@@ -300,3 +302,87 @@ def storage_profile_list(profile: str | None, farm_id: str | None, as_json: bool
         [("displayName", "Name"), ("storageProfileId", "Storage profile ID"), ("osFamily", "OS")],
         empty_message="No storage profiles.",
     )
+
+
+MEMBERSHIP_LEVELS = ("VIEWER", "CONTRIBUTOR", "MANAGER", "OWNER")
+
+
+def _member_options(function: Any) -> Any:
+    options = [
+        click.option("--user", "user_name", help="The farm user to add (a user name)."),
+        click.option("--group", "group_name", help="...or the group to add (a group name)."),
+        click.option(
+            "--level",
+            type=click.Choice(MEMBERSHIP_LEVELS),
+            default="VIEWER",
+            show_default=True,
+            help="VIEWER reads, CONTRIBUTOR also submits, MANAGER also manages jobs and members, OWNER all.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _principal(config: ConfigParser, user_name: str | None, group_name: str | None) -> dict[str, str]:
+    """The membership's principal: a user or group of the farm's identity store, by name."""
+    from ..sign_in import identity_client
+
+    if (user_name is None) == (group_name is None):
+        raise CliUsageError("Give --user NAME or --group NAME.")
+    identity = identity_client(config)
+    store = identity.get_identity_store()["identityStoreId"]
+    if user_name is not None:
+        principal_id = identity.get_user(userName=user_name)["principalId"]
+        return {"principalId": principal_id, "principalType": "USER", "identityStoreId": store}
+    groups = every_item(identity, "list_groups", "groups")
+    matches = [g["principalId"] for g in groups if g["groupName"] == group_name]
+    if not matches:
+        raise CliUsageError(f"There is no group named {group_name!r}.")
+    return {"principalId": matches[0], "principalType": "GROUP", "identityStoreId": store}
+
+
+@click.command("add-member")
+@_member_options
+@profile_option
+@farm_option
+def farm_add_member(
+    user_name: str | None, group_name: str | None, level: str, profile: str | None, farm_id: str | None
+) -> None:
+    """Give a user or group a membership level on the farm (and so on its queues, fleets and jobs)."""
+    from .. import api
+
+    config = load_config(profile=profile, farm_id=farm_id)
+    farm = require_farm_id(config)
+    principal = _principal(config, user_name, group_name)
+    api.get_boto3_client("deadline", config=config).associate_member_to_farm(
+        farmId=farm, membershipLevel=level, **principal
+    )
+    out_console().print(f"{user_name or group_name} is {level} of farm {farm}.")
+
+
+@click.command("add-member")
+@_member_options
+@profile_option
+@farm_option
+@click.option("--queue-id", help="The queue (default: defaults.queue_id).")
+def queue_add_member(
+    user_name: str | None,
+    group_name: str | None,
+    level: str,
+    profile: str | None,
+    farm_id: str | None,
+    queue_id: str | None,
+) -> None:
+    """Give a user or group a membership level on the queue (and so on its jobs)."""
+    from .. import api
+    from ._common import require_queue_id
+
+    config = load_config(profile=profile, farm_id=farm_id, queue_id=queue_id)
+    farm = require_farm_id(config)
+    queue = require_queue_id(config)
+    principal = _principal(config, user_name, group_name)
+    api.get_boto3_client("deadline", config=config).associate_member_to_queue(
+        farmId=farm, queueId=queue, membershipLevel=level, **principal
+    )
+    out_console().print(f"{user_name or group_name} is {level} of queue {queue}.")

@@ -15,7 +15,7 @@ from ._common import (
     require_farm_id,
     require_queue_id,
 )
-from ._farm_structure import queue_create
+from ._farm_structure import queue_add_member, queue_create
 from ._output import emit_json, json_option, print_record, print_table
 
 __all__ = ["queue_group"]
@@ -112,3 +112,4 @@ def queue_paramdefs(
 
 
 queue_group.add_command(queue_create)
+queue_group.add_command(queue_add_member)
