@@ -12,14 +12,15 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
-from ..protocol import AccessDeniedError, ExpiredTokenError, ServiceError
+from ..protocol import AccessDeniedError, ExpiredTokenError, ServiceError, ThrottlingError
 from ..store import device_authorizations
 from ._errors import AuthorizationPendingError, InvalidGrantError, SlowDownError
 
 __all__ = [
     "DEVICE_CODE_LIFETIME",
+    "MAX_PENDING_DEVICE_CODES",
     "POLL_INTERVAL",
     "DeviceAuthorization",
     "DevicePoll",
@@ -32,6 +33,9 @@ __all__ = [
 ]
 
 DEVICE_CODE_LIFETIME = dt.timedelta(minutes=10)
+# Starting a device authorization needs no credentials: the codes waiting at once are capped, so a
+# flood of requests cannot fill the store.
+MAX_PENDING_DEVICE_CODES = 1000
 POLL_INTERVAL = dt.timedelta(seconds=1)
 _USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 PENDING, APPROVED, DENIED, COMPLETED = "PENDING", "APPROVED", "DENIED", "COMPLETED"
@@ -64,6 +68,9 @@ def normalise_user_code(text: str) -> str:
 
 def start_device_authorization(conn: Connection, client_name: str, now: dt.datetime) -> DeviceAuthorization:
     conn.execute(delete(device_authorizations).where(device_authorizations.c.expires_at < now))
+    waiting = conn.execute(select(func.count()).select_from(device_authorizations)).scalar_one()
+    if waiting >= MAX_PENDING_DEVICE_CODES:
+        raise ThrottlingError("Too many sign-ins are waiting for approval: try again in a minute", 60)
     device_code = secrets.token_urlsafe(32)
     while True:
         letters = "".join(secrets.choice(_USER_CODE_ALPHABET) for _ in range(8))
