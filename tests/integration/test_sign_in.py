@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _browser import Browser, approve
-from _sign_in_station import BIN, SignInStation
 from botocore.exceptions import ClientError
 
+from _browser import Browser, approve
+from _sign_in_station import BIN, SignInStation
 from farmhand._models import add_models_to
 from farmhand.client.sign_in import unsigned_identity_client
 from farmhand.testing import ServerProcess

@@ -15,9 +15,9 @@ from typing import Any
 
 import psutil
 import pytest
+
 from _browser import approve
 from _sign_in_station import SignInStation
-
 from farmhand._models import add_models_to
 from farmhand.testing import ServerProcess
 

@@ -6,9 +6,9 @@ import uuid
 from typing import Any
 
 import pytest
-from _browser import Browser
 from botocore.exceptions import ClientError
 
+from _browser import Browser
 from farmhand._models import add_models_to
 from farmhand.client.sign_in import unsigned_identity_client
 from farmhand.testing import ServerProcess

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from _sign_in_station import SignInStation
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import SSLError
 from cryptography import x509
 
+from _sign_in_station import SignInStation
 from _workstation import new_workstation
 from farmhand._models import add_models_to
 from farmhand.server.tls import local_tls

@@ -1,17 +1,15 @@
 """Clients of the farm's identity API (`farmhand-identity`): signed with a profile, or unsigned by URL.
 
 The identity API is served by the farm at the same URL as its Deadline Cloud API, so a profile's
-client goes wherever the profile's `deadline` client goes (with its region and CA bundle).
+client goes wherever the profile's `deadline` client goes (with its region and CA bundle). botocore
+is imported when a client is built: a `credential_process` that finds fresh credentials stored
+never needs it.
 """
 
 from __future__ import annotations
 
 from configparser import ConfigParser
 from typing import Any
-
-import botocore.session
-from botocore import UNSIGNED
-from botocore.config import Config
 
 from ..._models import IDENTITY_SERVICE, add_models_to
 
@@ -22,6 +20,8 @@ DEFAULT_REGION = "us-west-2"
 
 def identity_client(config: ConfigParser | None = None) -> Any:
     """A client of the farm's identity API signed with the configured profile's credentials."""
+    from botocore.config import Config
+
     from ..api._session import get_boto3_client, get_boto3_session, user_agent_extra
 
     session = get_boto3_session(config=config)
@@ -40,6 +40,10 @@ def unsigned_identity_client(url: str, *, ca_bundle: str | None = None, region: 
 
     Built on a fresh botocore session: it never reads a profile, so it works before any exists.
     """
+    import botocore.session
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
     session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     add_models_to(session)
     verify: str | bool | None = ca_bundle or None

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ..exceptions import DeadlineOperationCanceled, DeadlineOperationError
 from ._clients import unsigned_identity_client
 from ._profiles import SignInProfile, read_sign_in_profile, record_signed_in_identity
@@ -58,7 +56,7 @@ def _client_name(profile: SignInProfile) -> str:
     return f"farmhand on {platform.node() or 'this machine'} (profile {profile.name})"[:256]
 
 
-def _why(error: ClientError) -> str:
+def _why(error: Any) -> str:
     details = error.response.get("Error", {})
     return f"{details.get('Message') or error} [{details.get('Code', 'Error')}]"
 
@@ -84,6 +82,8 @@ def _remember(profile: SignInProfile, signed_in: dict[str, Any]) -> StoredSignIn
 
 
 def sign_in_with_password(profile_name: str, password: str, user_name: str | None = None) -> StoredSignIn:
+    from botocore.exceptions import ClientError
+
     profile = read_sign_in_profile(profile_name)
     user = user_name or profile.user_name
     if not user:
@@ -103,6 +103,8 @@ def sign_in_with_device(
     is_cancelled: Callable[[], bool] = lambda: False,
 ) -> StoredSignIn:
     """Show a code (`on_code`), then wait until it is approved on the farm's sign-in page."""
+    from botocore.exceptions import ClientError
+
     profile = read_sign_in_profile(profile_name)
     client = _client(profile)
     try:
@@ -138,6 +140,8 @@ def sign_in_with_device(
 
 def sign_out(profile_name: str) -> str:
     """Revoke the profile's refresh token at the farm and delete it here."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     profile = read_sign_in_profile(profile_name)
     stored = read_sign_in(profile_name)
     if stored is None:
@@ -182,6 +186,8 @@ def process_credentials(profile_name: str, now: dt.datetime | None = None) -> di
             f"Profile {profile_name} is not signed in: run `farmhand login --profile {profile_name}`"
         )
     if stored.credentials_valid_for(now) <= REUSE_MARGIN:
+        from botocore.exceptions import ClientError
+
         profile = read_sign_in_profile(profile_name)
         try:
             minted = _client(profile).get_sign_in_credentials(refreshToken=stored.refresh_token)

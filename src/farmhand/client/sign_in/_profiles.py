@@ -17,9 +17,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import botocore.session
-from botocore.exceptions import ProfileNotFound
-
 from ..config import FarmProfile, set_profile_values, set_setting, write_farm_profile
 from ..exceptions import DeadlineOperationError
 
@@ -115,6 +112,9 @@ def add_admin_profile(
 
 def read_sign_in_profile(name: str) -> SignInProfile:
     """The sign-in settings of a profile `farmhand profile add` wrote."""
+    import botocore.session
+    from botocore.exceptions import ProfileNotFound
+
     session = botocore.session.Session(profile=name)
     try:
         scoped = session.get_scoped_config()
