@@ -62,8 +62,9 @@ def test_tls_serves_https_that_only_the_farms_ca_verifies(tls_server: ServerProc
 def test_the_local_ca_and_certificate_are_private_and_name_the_server(tls_server: ServerProcess) -> None:
     tls_dir = tls_server.data_dir / "tls"
     assert stat.S_IMODE(tls_dir.stat().st_mode) == 0o700
-    assert stat.S_IMODE((tls_dir / "ca-key.pem").stat().st_mode) == 0o600
-    assert stat.S_IMODE((tls_dir / "server-key.pem").stat().st_mode) == 0o600
+    files = sorted(p.name for p in tls_dir.iterdir())
+    assert files == ["ca-key.pem", "ca.pem", "server-key.pem", "server.pem"]
+    assert {stat.S_IMODE((tls_dir / name).stat().st_mode) for name in files} == {0o600}
     dns, ips = san_of((tls_dir / "server.pem").read_bytes())
     assert {"localhost", "farm.example.test"} <= dns
     assert {"127.0.0.1", "::1"} <= ips

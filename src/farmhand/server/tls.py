@@ -2,8 +2,9 @@
 and the command-line options (`farmhand server`, `farmhand up`) that choose between them.
 
 `--tls` keeps a CA (ten years) and a server certificate signed by it (about a year, renewed a month
-before it expires or when the server's names change) in `<data dir>/tls`: keys 0600 in a 0700
-directory. Clients trust the farm through the CA's `ca.pem` (the `ca_bundle` of their profile).
+before it expires or when the server's names change) in `<data dir>/tls`: files 0600 in a 0700
+directory, like everything in the data directory. Clients trust the farm through the CA's `ca.pem`
+(the `ca_bundle` of their profile).
 """
 
 from __future__ import annotations
@@ -89,11 +90,6 @@ def _write_private(path: Path, data: bytes) -> None:
         raise
 
 
-def _write_public(path: Path, data: bytes) -> None:
-    _write_private(path, data)
-    os.chmod(path, 0o644)
-
-
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -148,7 +144,7 @@ def _ensure_ca(directory: Path, now: dt.datetime) -> tuple[ec.EllipticCurvePriva
         .sign(key, hashes.SHA256())
     )
     _write_private(key_path, _key_pem(key))
-    _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     # A new CA invalidates the old server certificate.
     (directory / SERVER_CERT_FILE).unlink(missing_ok=True)
     return key, cert
@@ -206,7 +202,7 @@ def local_tls(data_dir: Path, names: Sequence[str], now: dt.datetime | None = No
             .sign(ca_key, hashes.SHA256())
         )
         _write_private(key_path, _key_pem(key))
-        _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     return TlsFiles(cert_path, key_path, directory / CA_CERT_FILE)
 
 
