@@ -43,6 +43,7 @@ from .access import (
     rule_for,
 )
 from .handlers import Call, Registered, load_handlers
+from .monitor import ChangeFeed, MonitorPages, MonitorSessions, is_monitor_call
 from .object_store import S3Endpoint, is_s3_request
 from .protocol import (
     DEADLINE_API_VERSION,
@@ -121,6 +122,11 @@ class FarmApp:
         self.telemetry = TelemetryIntake(runtime.store)
         runtime.every(600, self.telemetry.prune, "telemetry-retention")
         start_worker_plane(runtime)
+        # The web monitor: its pages, and live updates whenever the farm's work or logs change.
+        self.changes = ChangeFeed()
+        work_signal(runtime).listeners.append(lambda: self.changes.changed("deadline"))
+        self.monitor_sessions = MonitorSessions(runtime.store)
+        self.monitor = MonitorPages(self.monitor_sessions, self.changes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -132,6 +138,9 @@ class FarmApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if is_s3_request(headers, scope.get("query_string", b"")):
             await self.s3(scope, receive, send, headers, request_id)
+            return
+        if "authorization" not in headers and self.monitor.serves(scope["method"], scope["path"]):
+            await self.monitor(scope, receive, send, headers)
             return
         config = self.runtime.config
         is_telemetry = scope["path"].startswith(TELEMETRY_PATH) and scope["method"] == "POST"
@@ -294,6 +303,10 @@ class FarmApp:
     def _authenticate(
         self, request: SignedRequest, payload_check: PayloadCheck = require_signed_payload
     ) -> tuple[Principal, str]:
+        if is_monitor_call(request.headers):
+            # A monitor page: the signed-in user's own principal, then the same path as any call.
+            principal = self.monitor_sessions.api_principal(request.headers, dt.datetime.now(dt.UTC))
+            return principal, self.runtime.region
         found: dict[str, Principal] = {}
 
         def lookup(access_key_id: str) -> SigningKey | None:
@@ -343,6 +356,8 @@ class FarmApp:
             )
             if service == "deadline" and not hints.get("quiet"):
                 signal.notify()
+            elif service == "logs" and not hints.get("quiet"):
+                self.changes.changed("logs")
             wait = hints.get("wait_for_work_seconds")
             if not wait or isinstance(output, _Replay):
                 return output

@@ -71,9 +71,11 @@ def serve(config: ServerConfig, on_ready: Callable[[str, ServerRuntime], None] |
     original_handle_exit = server.handle_exit
 
     def handle_exit(sig: int, frame: FrameType | None) -> None:
-        """Release held long polls at once, so shutdown does not wait out their timeouts."""
+        """Release held long polls and end the monitor's event streams at once, so shutdown does not
+        wait out their timeouts."""
         runtime.stopping.set()
         work_signal(runtime).notify()
+        app.changes.stop()
         original_handle_exit(sig, frame)
 
     server.handle_exit = handle_exit  # type: ignore[method-assign]

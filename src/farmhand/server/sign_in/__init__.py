@@ -12,7 +12,16 @@ from ._device import (
     normalise_user_code,
 )
 from ._errors import AuthorizationPendingError, InvalidGrantError, SlowDownError
-from ._page import PAGE_PATHS, PageAnswer, PageRequest, SignInPage
+from ._page import (
+    CSRF_COOKIE,
+    PAGE_PATHS,
+    SESSION_COOKIE,
+    SIGN_IN_PATH,
+    SIGN_OUT_PATH,
+    PageAnswer,
+    PageRequest,
+    SignInPage,
+)
 from ._service import SignInRequest, SignInService
 from ._throttle import MAX_FAILURES
 from ._tokens import (
@@ -25,11 +34,15 @@ from ._tokens import (
 
 __all__ = [
     "CREDENTIALS_LIFETIME",
+    "CSRF_COOKIE",
     "DEVICE_CODE_LIFETIME",
     "MAX_FAILURES",
     "PAGE_PATHS",
     "POLL_INTERVAL",
     "REFRESH_TOKEN_LIFETIME",
+    "SESSION_COOKIE",
+    "SIGN_IN_PATH",
+    "SIGN_OUT_PATH",
     "AuthorizationPendingError",
     "InvalidGrantError",
     "PageAnswer",

@@ -23,7 +23,16 @@ from ._device import decide_device, find_pending_device, normalise_user_code
 from ._service import SignInRequest, SignInService
 from ._tokens import SignedInUser, issue_refresh_token, redeem_refresh_token, revoke_refresh_token
 
-__all__ = ["PAGE_PATHS", "PageAnswer", "PageRequest", "SignInPage"]
+__all__ = [
+    "CSRF_COOKIE",
+    "PAGE_PATHS",
+    "SESSION_COOKIE",
+    "SIGN_IN_PATH",
+    "SIGN_OUT_PATH",
+    "PageAnswer",
+    "PageRequest",
+    "SignInPage",
+]
 
 SIGN_IN_PATH = "/signin"
 DEVICE_PATH = "/signin/device"
@@ -41,7 +50,7 @@ _SECURITY_HEADERS = (
     ),
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    ("Referrer-Policy", "same-origin"),  # no-referrer makes a browser send `Origin: null`
     ("Cache-Control", "no-store"),
 )
 
@@ -126,8 +135,11 @@ class SignInPage:
 
     def _get_sign_in(self, request: PageRequest, session: SignedInUser | None, csrf: str) -> PageAnswer:
         user_code = request.query.get("user_code", "")
+        next_page = _local_path(request.query.get("next", ""))
         if session is None:
-            return _sign_in_form(csrf, user_code)
+            return _sign_in_form(csrf, user_code, next_page=next_page)
+        if next_page and not user_code:
+            return PageAnswer(303, b"", [("Location", next_page)])
         if user_code:
             with self.store.read() as conn:
                 pending = find_pending_device(conn, user_code, request.now)
@@ -153,18 +165,23 @@ class SignInPage:
     def _post_sign_in(self, request: PageRequest, form: dict[str, str], csrf: str) -> PageAnswer:
         user_name, password = form.get("user_name", "").strip(), form.get("password", "")
         user_code = form.get("user_code", "")
+        next_page = _local_path(form.get("next", ""))
         if not user_name or not password:
-            return _sign_in_form(csrf, user_code, user_name, "Enter your user name and password.", 400)
+            return _sign_in_form(
+                csrf, user_code, user_name, "Enter your user name and password.", 400, next_page
+            )
         attempt = SignInRequest(request.address, "", request.now)
         try:
             user = self.service.check_password(user_name, password, attempt)
         except ThrottlingError as error:
-            return _sign_in_form(csrf, user_code, user_name, error.message, 429)
+            return _sign_in_form(csrf, user_code, user_name, error.message, 429, next_page)
         except ServiceError as error:
-            return _sign_in_form(csrf, user_code, user_name, error.message, 401)
+            return _sign_in_form(csrf, user_code, user_name, error.message, 401, next_page)
         with self.store.write() as conn:
             token = issue_refresh_token(conn, user.principal_id, WEB_CLIENT_NAME, request.now)
         target = SIGN_IN_PATH + (f"?user_code={quote(normalise_user_code(user_code))}" if user_code else "")
+        if next_page and not user_code:
+            target = next_page  # back to the monitor page that sent the browser here
         return PageAnswer(
             303,
             b"",
@@ -232,7 +249,12 @@ def _error(message: str) -> str:
 
 
 def _sign_in_form(
-    csrf: str, user_code: str = "", user_name: str = "", error: str = "", status: int = 200
+    csrf: str,
+    user_code: str = "",
+    user_name: str = "",
+    error: str = "",
+    status: int = 200,
+    next_page: str = "",
 ) -> PageAnswer:
     code_note = (
         f"<p class=muted>Then approve the code <span class=code>{_e(normalise_user_code(user_code))}</span>."
@@ -244,7 +266,7 @@ def _sign_in_form(
         status,
         "Sign in to the farm",
         f"{_error(error)}{code_note}<form method=post action={SIGN_IN_PATH}>{_hidden('csrf', csrf)}"
-        f"{_hidden('user_code', user_code)}"
+        f"{_hidden('user_code', user_code)}{_hidden('next', next_page) if next_page else ''}"
         f'<label for=user_name>User name</label><input type=text id=user_name name=user_name value="'
         f'{_e(user_name)}" autocomplete=username required autofocus>'
         "<label for=password>Password</label>"
@@ -257,7 +279,8 @@ def _signed_in_page(session: SignedInUser, csrf: str, error: str = "", status: i
     return _page(
         status,
         "Signed in",
-        f"{_error(error)}<p>Signed in as <strong>{_e(session.user_name)}</strong>.</p>"
+        f"{_error(error)}<p>Signed in as <strong>{_e(session.user_name)}</strong>. "
+        "<a href='/'>Open the farm's monitor</a></p>"
         f"<form method=get action={SIGN_IN_PATH}><label for=user_code>Code shown by your terminal</label>"
         "<input type=text id=user_code name=user_code autocomplete=off required>"
         "<button type=submit>Continue</button></form>"
@@ -285,6 +308,15 @@ def _cookie(name: str, value: str, secure: bool, max_age: int | None = None) -> 
     if max_age is not None:
         parts.append(f"Max-Age={max_age}")
     return "; ".join(parts)
+
+
+def _local_path(target: str) -> str:
+    """`target` when it is a path of this farm (the monitor page a sign-in returns to), else ""."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return ""
+    if any(not 0x21 <= ord(c) <= 0x7E for c in target):
+        return ""
+    return target
 
 
 def _same_origin(request: PageRequest) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 WAIT_HEADER = "x-farmhand-wait-seconds"
@@ -21,11 +22,15 @@ class WorkSignal:
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self.generation = 0
+        # Called after each bump (e.g. the monitor's live updates), outside the condition's lock.
+        self.listeners: list[Callable[[], None]] = []
 
     def notify(self) -> None:
         with self._condition:
             self.generation += 1
             self._condition.notify_all()
+        for listener in self.listeners:
+            listener()
 
     def wait_past(self, generation: int, timeout: float) -> bool:
         """Wait until the counter moves past `generation`; False on timeout."""
