@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from _access_world import World, build_world, create_user, error_code, session_of
-from _synthetic_workers import SyntheticWorker
+from _synthetic_workers import SyntheticWorker, job_template, step, submit
 
 from farmhand.testing import ServerProcess
 
@@ -63,6 +63,24 @@ def test_a_queue_member_sees_only_that_queue(world: World) -> None:
         error_code(client.list_queues, farmId=world.farm, principalId=world.users["OWNER"].principal_id)
         == DENIED
     )
+
+
+def test_a_contributor_changes_the_jobs_it_submitted_and_no_other(world: World) -> None:
+    # Given a CONTRIBUTOR of the farm who submits a job
+    contributor = world.users["CONTRIBUTOR"]
+    client = world.client("CONTRIBUTOR")
+    own = submit(client, world.farm, world.queue, job_template(step("A", 1)))
+    # Then it is the job's OWNER
+    members = world.admin.list_job_members(farmId=world.farm, queueId=world.queue, jobId=own)["members"]
+    assert [(m["principalId"], m["membershipLevel"]) for m in members] == [(contributor.principal_id, "OWNER")]
+    # And it may change and cancel that job
+    client.update_job(farmId=world.farm, queueId=world.queue, jobId=own, priority=7)
+    client.update_job(farmId=world.farm, queueId=world.queue, jobId=own, targetTaskRunStatus="CANCELED")
+    changed = world.admin.get_job(farmId=world.farm, queueId=world.queue, jobId=own)
+    assert changed["priority"] == 7 and changed["taskRunStatus"] == "CANCELED"
+    # But not a job someone else submitted
+    code = error_code(client.update_job, farmId=world.farm, queueId=world.queue, jobId=world.job, priority=7)
+    assert code == DENIED
 
 
 def test_a_job_member_reads_that_job_only(world: World) -> None:

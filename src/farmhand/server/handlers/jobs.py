@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from .._ids import new_id
-from ..access import caller_of, object_allowed, rule_for
+from ..access import CallerKind, caller_of, object_allowed, put_membership, rule_for
 from ..buckets import BucketStoreError, NoStoreError
+from ..identity_store import identity_store_id
 from ..jobs import (
     INLINE_TASK_LIMIT,
     check_attachments,
@@ -124,6 +125,7 @@ def create_job(call: Call, params: Params) -> Output:
         fields=fields,
     )
     save_tags(call, job_arn(call, farm_id, queue_id, job_id), params.get("tags"))
+    _make_submitter_owner(call, farm_id, queue_id, job_id)
     if plan.task_count <= INLINE_TASK_LIMIT:
         write_tasks_inline(call.conn, plan, job_id=job_id, farm_id=farm_id, queue_id=queue_id, now=call.now)
     else:
@@ -132,6 +134,27 @@ def create_job(call: Call, params: Params) -> Output:
             lambda: runtime.run_in_background(lambda: finish_creation(runtime.store, job_id, plan))
         )
     return {"jobId": job_id}
+
+
+def _make_submitter_owner(call: Call, farm_id: str, queue_id: str, job_id: str) -> None:
+    """A farm user who submits a job is its OWNER (a job membership, as a farm's creator is the
+    farm's): a CONTRIBUTOR may then cancel, requeue or change the jobs it submitted, and only those."""
+    principal = call.principal
+    caller = caller_of(principal.principal_id, principal.arn, principal.kind, principal.scope)
+    if caller.kind is not CallerKind.USER:
+        return
+    put_membership(
+        call.conn,
+        kind="job",
+        resource_id=job_id,
+        farm_id=farm_id,
+        queue_id=queue_id,
+        principal_id=principal.principal_id,
+        principal_type="USER",
+        identity_store=identity_store_id(call.conn),
+        level="OWNER",
+        now=call.now,
+    )
 
 
 @operation("GetJob")
