@@ -72,7 +72,9 @@ def test_a_contributor_changes_the_jobs_it_submitted_and_no_other(world: World) 
     own = submit(client, world.farm, world.queue, job_template(step("A", 1)))
     # Then it is the job's OWNER
     members = world.admin.list_job_members(farmId=world.farm, queueId=world.queue, jobId=own)["members"]
-    assert [(m["principalId"], m["membershipLevel"]) for m in members] == [(contributor.principal_id, "OWNER")]
+    assert [(m["principalId"], m["membershipLevel"]) for m in members] == [
+        (contributor.principal_id, "OWNER")
+    ]
     # And it may change and cancel that job
     client.update_job(farmId=world.farm, queueId=world.queue, jobId=own, priority=7)
     client.update_job(farmId=world.farm, queueId=world.queue, jobId=own, targetTaskRunStatus="CANCELED")
