@@ -235,8 +235,6 @@ export async function whyContent(ctx, job) {
   if (failed.length) {
     parts.push(h("p", null, `${found.totalResults} failed task(s)${found.totalResults > failed.length ? `; the first ${failed.length}:` : ":"}`));
     parts.push(...await Promise.all(failed.map((task) => failedTaskCard(ctx, job, task))));
-  } else if (!parts.length) {
-    parts.push(h("p", null, `The job is ${job.taskRunStatus}; no task has failed.`));
   }
   return parts;
 }
@@ -282,7 +280,8 @@ async function openWhy(ctx, job) {
   document.body.append(dialog);
   dialog.showModal();
   try {
-    body.replaceChildren(...await whyContent(ctx, job));
+    const parts = await whyContent(ctx, job);
+    body.replaceChildren(...(parts.length ? parts : [h("p", null, `The job is ${job.taskRunStatus}; no task has failed.`)]));
   } catch (error) {
     body.replaceChildren(h("p", {role: "alert"}, error.message));
   }
@@ -307,7 +306,7 @@ export async function jobView(ctx) {
     Promise.all(steps.slice(0, 100).map((s) => upstreamCount(s) === 0 ? [] :
       listAll("ListStepDependencies", {...ids, stepId: s.stepId}, "dependencies"))),
     listAll("ListSessions", ids, "sessions", 500),
-    job.taskRunStatus === "SUCCEEDED" ? Promise.resolve(null) : whyContent(ctx, job).catch((e) => [h("p", null, e.message)]),
+    job.taskRunStatus === "SUCCEEDED" ? Promise.resolve([]) : whyContent(ctx, job).catch((e) => [h("p", null, e.message)]),
   ]);
   const upstream = new Map(steps.slice(0, 100).map((s, i) => [s.stepId, dependencies[i].map((d) => d.stepId)]));
   const title = job.name;
@@ -320,7 +319,7 @@ export async function jobView(ctx) {
         jobActions(ctx, job)),
       progressBar(job.taskRunStatusCounts, "Progress of the job"),
       jobFacts(job),
-      why ? h("section", {class: "panel why", "aria-labelledby": "why-h"},
+      why.length ? h("section", {class: `panel why ${job.taskRunStatus === "FAILED" ? "bad" : ""}`, "aria-labelledby": "why-h"},
         h("h2", {id: "why-h"}, `Why ${job.taskRunStatus}`), why) : null,
       h("div", {class: "two"},
         h("section", {class: "panel", "aria-labelledby": "params-h"},
