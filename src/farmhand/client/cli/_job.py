@@ -524,3 +524,47 @@ def job_why(
         )
         return
     print_diagnosis(diagnosis, job_id)
+
+
+@job_group.command("open")
+@profile_option
+@farm_option
+@region_option
+@queue_option
+@job_argument
+@click.option("--step-id", help="Open this step of the job (its tasks).")
+@click.option("--task-id", help="Open this task (needs --step-id).")
+@click.option("--print-only", is_flag=True, help="Print the address without opening a browser.")
+@json_option
+def job_open(
+    profile: str | None,
+    farm_id: str | None,
+    region: str | None,
+    queue_id: str | None,
+    job_id: str | None,
+    job_id_option: str | None,
+    step_id: str | None,
+    task_id: str | None,
+    print_only: bool,
+    as_json: bool,
+) -> None:
+    """Open the job in a browser: the farm's web monitor for a farmhand farm, the Deadline Cloud monitor
+    for Deadline Cloud monitor profiles."""
+    from ..api._monitor_url import monitor_url
+    from ..sign_in import open_in_browser
+
+    if task_id and not step_id:
+        raise CliUsageError("--task-id needs --step-id")
+    config, farm, queue, job_id = _target(profile, farm_id, region, queue_id, job_id, job_id_option)
+    url = monitor_url(config, farm, queue, job_id, step_id, task_id)
+    if url is None:
+        raise CliUsageError(
+            "This profile has no monitor to open: it is neither a farmhand farm's nor a Deadline Cloud "
+            "monitor profile"
+        )
+    if as_json:
+        emit_json({"jobId": job_id, "url": url})
+    else:
+        click.echo(url)
+    if not print_only:
+        open_in_browser(url)

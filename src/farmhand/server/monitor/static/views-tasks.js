@@ -76,6 +76,7 @@ export async function stepView(ctx) {
   for (const id of [...selected]) if (!tasks.some((t) => t.taskId === id)) selected.delete(id);
   const counts = step.taskRunStatusCounts || {};
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const focus = ctx.query.get("taskId") ? await taskPanel(ctx, ctx.query.get("taskId")) : null;
   return {
     title: `${step.name} · ${job.name}`,
     crumbs: jobCrumbs(ctx, farm, queue, job, [{label: step.name}]),
@@ -83,6 +84,7 @@ export async function stepView(ctx) {
       h("div", {class: "page-head"}, h("h1", null, step.name, " ", statusBadge(step.taskRunStatus))),
       progressBar(counts, `Progress of step ${step.name}`),
       h("p", {class: "muted"}, `${total} task(s) · step ${step.stepId}`),
+      focus,
       taskFilter(ctx, status),
       taskBulkBar(ctx, tasks, selected),
       tasksTable(ctx, tasks, selected, workerOf),
@@ -92,6 +94,24 @@ export async function stepView(ctx) {
         h("span", null, `Page ${page + 1}` + (found.total !== undefined ? ` · ${found.total} ${status} task(s)` : "")),
         h("button", {type: "button", disabled: !found.more, onclick: () => goPage(ctx, page + 1)}, "Next ›"))),
   };
+}
+
+/** One task, as a link to it (`?taskId=`) shows it: parameters, status, retries, worker, its log. */
+async function taskPanel(ctx, taskId) {
+  const ids = {farmId: ctx.farmId, queueId: ctx.queueId, jobId: ctx.jobId, stepId: ctx.stepId};
+  const task = await deadline("GetTask", {...ids, taskId});
+  const sessionId = sessionIdOf(task.latestSessionActionId);
+  const session = sessionId ? await deadline("GetSession", {farmId: ctx.farmId, queueId: ctx.queueId,
+    jobId: ctx.jobId, sessionId}).catch(() => null) : null;
+  return h("section", {class: "panel", "aria-labelledby": "task-h"},
+    h("h2", {id: "task-h"}, `Task ${paramsInline(task.parameters) || taskId} `, statusBadge(task.runStatus)),
+    h("dl", {class: "facts"},
+      h("dt", null, "Task id"), h("dd", null, taskId),
+      h("dt", null, "Retries"), h("dd", null, task.failureRetryCount || 0),
+      h("dt", null, "Worker"), h("dd", null, session?.workerId || "—"),
+      h("dt", null, "Started"), h("dd", null, timeElement(task.startedAt)),
+      h("dt", null, "Duration"), h("dd", null, fmtDuration(task.startedAt, task.endedAt) || "—"),
+      h("dt", null, "Log"), h("dd", null, sessionId ? h("a", {href: sessionHref(ctx, sessionId)}, sessionId) : "never ran")));
 }
 
 function goPage(ctx, page) {
