@@ -61,6 +61,16 @@ def sign_in(chromium: Any, url: str, user: FarmUser) -> Any:
     return page
 
 
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('button, input, select, textarea, a[href]')]
+  .filter((el) => !(el.type === 'hidden' || el.getAttribute('aria-label') || (el.labels && el.labels.length)
+                    || el.textContent.trim()))
+  .map((el) => el.outerHTML)"""
+BACKGROUND_LIGHTNESS = """() => {
+  const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number);
+  return (Math.max(r, g, b) + Math.min(r, g, b)) / 510;
+}"""
+
+
 def row(page: Any, job_id: str) -> Any:
     return page.locator(f'tr[data-row="{job_id}"]')
 
@@ -77,6 +87,21 @@ def test_a_job_submitted_through_the_api_reaches_succeeded_on_an_open_page(chrom
     assert page.evaluate("window.stillTheSamePage") is True
     assert "1/1" in row(page, job_id).inner_text()
     screenshot(page, "queue-job-succeeded")
+    # Every control has a name a screen reader can say
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
+    # The keyboard moves between rows and selects them
+    page.locator("body").press("j")
+    assert page.evaluate("document.activeElement.classList.contains('row-link')")
+    page.keyboard.press("x")
+    page.get_by_text("1 selected").wait_for()
+    page.keyboard.press("x")
+    page.get_by_text("Select jobs to act on them").wait_for()
+    # Dark when the system asks for it
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate(BACKGROUND_LIGHTNESS) < 0.2
+    screenshot(page, "queue-dark")
+    page.emulate_media(color_scheme="light")
+    assert page.evaluate(BACKGROUND_LIGHTNESS) > 0.8
     # And its page shows the step, the session on its worker and the log one click away
     row(page, job_id).get_by_role("link", name="Hello").click()
     page.get_by_role("heading", name="Steps").wait_for()

@@ -6,10 +6,12 @@ no copy of the wire format, so its calls are the ones boto3 would make.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from typing import Any
 
+from botocore.exceptions import UnknownServiceError
 from botocore.model import ServiceModel
 
 from ..._models import IDENTITY_SERVICE
@@ -19,6 +21,9 @@ __all__ = ["operations_document"]
 
 # The JSON-RPC services the monitor reads, by the name its script uses for them.
 _JSON_SERVICES = {"logs": "logs", "identity": IDENTITY_SERVICE}
+# What the farm's scheduler says about a job (`ExplainJob`), shown as the "why" of unfinished jobs
+# when the farm's models include it.
+_SCHEDULING = ("scheduling", "farmhand-scheduling")
 
 
 def _rest_operations(model: ServiceModel) -> dict[str, Any]:
@@ -49,5 +54,8 @@ def operations_document() -> bytes:
     """The table as the JSON document the page loads once (the same for every user)."""
     document: dict[str, Any] = {"deadline": _rest_operations(service_model("deadline"))}
     for alias, name in _JSON_SERVICES.items():
+        document[alias] = _json_operations(service_model(name))
+    alias, name = _SCHEDULING
+    with contextlib.suppress(UnknownServiceError):  # without it the page shows failed tasks only
         document[alias] = _json_operations(service_model(name))
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()

@@ -104,8 +104,9 @@ class MonitorPages:
         now = dt.datetime.now(dt.UTC)
         session = await anyio.to_thread.run_sync(self.sessions.page_session, headers, now)
         if path == EVENTS_PATH:
-            if session is None:
-                await _answer(send, 401, b"not signed in\n", "text/plain; charset=utf-8", head=head)
+            if session is None or head:
+                status = 401 if session is None else 200
+                await _answer(send, status, b"", "text/event-stream; charset=utf-8", head=True)
                 return
 
             async def still_signed_in() -> bool:

@@ -13,14 +13,13 @@ import datetime as dt
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from .._identity import Principal
 from ..protocol import AccessDeniedError, ServiceError, UnrecognizedClientError
-from ..sign_in import CSRF_COOKIE, SESSION_COOKIE, redeem_refresh_token
+from ..sign_in import CSRF_COOKIE, SESSION_COOKIE, read_cookies, redeem_refresh_token
 from ..store import Store, principals
 
 __all__ = ["CSRF_HEADER", "MonitorSession", "MonitorSessions", "is_monitor_call"]
@@ -43,15 +42,6 @@ class MonitorSession:
     csrf: str
 
 
-def _cookies(header: str) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header)
-    except CookieError:
-        return {}
-    return {name: morsel.value for name, morsel in jar.items()}
-
-
 def _same_site(headers: Mapping[str, str]) -> bool:
     """No Origin (a same-origin GET) or an Origin naming this very host."""
     origin = headers.get("origin")
@@ -68,7 +58,7 @@ class MonitorSessions:
 
     def page_session(self, headers: Mapping[str, str], now: dt.datetime) -> MonitorSession | None:
         """The session of a page request, or None when nobody (valid) is signed in."""
-        cookies = _cookies(headers.get("cookie", ""))
+        cookies = read_cookies(headers.get("cookie", ""))
         token, csrf = cookies.get(SESSION_COOKIE), cookies.get(CSRF_COOKIE)
         if not token or not csrf:
             return None
@@ -79,7 +69,7 @@ class MonitorSessions:
 
     def api_principal(self, headers: Mapping[str, str], now: dt.datetime) -> Principal:
         """The principal of a monitor API call, or the error that says why there is none."""
-        cookies = _cookies(headers.get("cookie", ""))
+        cookies = read_cookies(headers.get("cookie", ""))
         csrf = cookies.get(CSRF_COOKIE, "")
         if not csrf or not hmac.compare_digest(headers.get(CSRF_HEADER, ""), csrf):
             raise AccessDeniedError("The monitor's CSRF token does not match this browser's: reload the page")

@@ -21,6 +21,7 @@ from ._page import (
     PageAnswer,
     PageRequest,
     SignInPage,
+    read_cookies,
 )
 from ._service import SignInRequest, SignInService
 from ._throttle import MAX_FAILURES
@@ -55,6 +56,7 @@ __all__ = [
     "find_pending_device",
     "issue_refresh_token",
     "normalise_user_code",
+    "read_cookies",
     "redeem_refresh_token",
     "revoke_refresh_token",
 ]

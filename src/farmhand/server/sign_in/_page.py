@@ -32,6 +32,7 @@ __all__ = [
     "PageAnswer",
     "PageRequest",
     "SignInPage",
+    "read_cookies",
 ]
 
 SIGN_IN_PATH = "/signin"
@@ -97,7 +98,7 @@ class SignInPage:
         self.store = service.store
 
     def handle(self, request: PageRequest) -> PageAnswer:
-        cookies = _cookies(request.headers.get("cookie", ""))
+        cookies = read_cookies(request.headers.get("cookie", ""))
         csrf = cookies.get(CSRF_COOKIE) or ""
         set_cookies: list[str] = []
         if not csrf:
@@ -292,7 +293,8 @@ def _signed_in_page(session: SignedInUser, csrf: str, error: str = "", status: i
 # -- cookies and origins -------------------------------------------------------------------------
 
 
-def _cookies(header: str) -> dict[str, str]:
+def read_cookies(header: str) -> dict[str, str]:
+    """The cookies of a `Cookie` header by name (none when it does not parse)."""
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(header)
