@@ -469,7 +469,7 @@ function sessionTimeline(ctx, job, sessions) {
   const start = Math.min(...sessions.map((s) => Date.parse(s.startedAt)));
   const end = Math.max(...sessions.map((s) => (s.endedAt ? Date.parse(s.endedAt) : now)), start + 1000);
   const workers = [...new Set(sessions.map((s) => s.workerId))].sort();
-  const LANE = 26, LEFT = 230, WIDTH = 900;
+  const LANE = 26, LEFT = 285, WIDTH = 960;
   const scale = (t) => LEFT + ((t - start) / (end - start)) * (WIDTH - LEFT - 10);
   const height = 30 + workers.length * LANE;
   const svg = h("svg:svg", {viewBox: `0 0 ${WIDTH} ${height}`, class: "timeline", role: "group",
