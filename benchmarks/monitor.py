@@ -111,22 +111,34 @@ def idle_pages(server: ServerProcess, page: PageSession, pages: int, window: flo
         stream.hello.wait(30)
     time.sleep(1.0)
     cpu1, rss1 = cpu_and_rss(process, window)
-    print(f"idle server, {window:.0f} s window:      no page open: CPU {cpu0:.3f} s ({100 * cpu0 / window:.2f} %), RSS {rss0:.1f} MiB")
-    print(f"                             {pages} pages open: CPU {cpu1:.3f} s ({100 * cpu1 / window:.2f} %), RSS {rss1:.1f} MiB")
-    print(f"  per open page: {1000 * (cpu1 - cpu0) / pages / window:.3f} ms CPU per second, {1024 * (rss1 - rss0) / pages:.0f} KiB RSS")
+    print(
+        f"idle server, {window:.0f} s window:      no page open: CPU {cpu0:.3f} s ({100 * cpu0 / window:.2f} %), RSS {rss0:.1f} MiB"
+    )
+    print(
+        f"                             {pages} pages open: CPU {cpu1:.3f} s ({100 * cpu1 / window:.2f} %), RSS {rss1:.1f} MiB"
+    )
+    print(
+        f"  per open page: {1000 * (cpu1 - cpu0) / pages / window:.3f} ms CPU per second, {1024 * (rss1 - rss0) / pages:.0f} KiB RSS"
+    )
     return streams
 
 
-def change_latency(admin: Any, farm: str, queue: str, job: str, streams: list[EventStream], rounds: int) -> None:
+def change_latency(
+    admin: Any, farm: str, queue: str, job: str, streams: list[EventStream], rounds: int
+) -> None:
     delays: list[float] = []
     for priority in range(rounds):
         seen = [len(s.changes) for s in streams]
         started = time.perf_counter()
         admin.update_job(farmId=farm, queueId=queue, jobId=job, priority=priority % 100)
         limit = time.monotonic() + 10
-        while any(len(s.changes) == n for s, n in zip(streams, seen, strict=True)) and time.monotonic() < limit:
+        while (
+            any(len(s.changes) == n for s, n in zip(streams, seen, strict=True)) and time.monotonic() < limit
+        ):
             time.sleep(0.005)
-        delays += [s.changes[n][0] - started for s, n in zip(streams, seen, strict=True) if len(s.changes) > n]
+        delays += [
+            s.changes[n][0] - started for s, n in zip(streams, seen, strict=True) if len(s.changes) > n
+        ]
         time.sleep(0.3)
     delays.sort()
     print(
@@ -164,7 +176,9 @@ def browser_first_page(url: str, user: Any, targets: list[tuple[str, str, str]])
                 page.goto(url + path)
                 page.locator(selector).first.wait_for(timeout=60_000)
                 times.append(time.perf_counter() - started)
-            print(f"Chromium, navigation to rendered table, {label}: best {min(times):.3f} s, worst {max(times):.3f} s")
+            print(
+                f"Chromium, navigation to rendered table, {label}: best {min(times):.3f} s, worst {max(times):.3f} s"
+            )
         browser.close()
 
 
@@ -177,15 +191,22 @@ def main() -> None:
     pages = args.pages or (10 if args.quick else 50)
     job_count = 1_000 if args.quick else 10_000
     task_count = 10_000 if args.quick else 100_000
-    print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} on {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory(prefix="farmhand-bench-") as directory, ServerProcess(Path(directory)) as server:
+    print(
+        f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} on {os.cpu_count()} CPUs"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="farmhand-bench-") as directory,
+        ServerProcess(Path(directory)) as server,
+    ):
         admin = server.client("deadline")
         farm = admin.create_farm(displayName="bench")["farmId"]
         queue = admin.create_queue(farmId=farm, displayName="jobs")["queueId"]
         big_queue = admin.create_queue(farmId=farm, displayName="big job")["queueId"]
         user = create_farm_user(server.boto3_session(), server.url, farm, "VIEWER", "bench")
         page = PageSession(server, user)
-        one = admin.create_job(farmId=farm, queueId=queue, template=template("one", 1), templateType="JSON", priority=50)["jobId"]
+        one = admin.create_job(
+            farmId=farm, queueId=queue, template=template("one", 1), templateType="JSON", priority=50
+        )["jobId"]
 
         streams = idle_pages(server, page, pages, args.window)
         change_latency(admin, farm, queue, one, streams, 20)
@@ -195,44 +216,106 @@ def main() -> None:
         started = time.perf_counter()
         small = template("small", 1)
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda i: admin.create_job(farmId=farm, queueId=queue, template=small, templateType="JSON",
-                                                     priority=i % 100), range(job_count - 1)))
+            list(
+                pool.map(
+                    lambda i: admin.create_job(
+                        farmId=farm, queueId=queue, template=small, templateType="JSON", priority=i % 100
+                    ),
+                    range(job_count - 1),
+                )
+            )
         print(f"created {job_count} jobs in {time.perf_counter() - started:.1f} s")
-        big = admin.create_job(farmId=farm, queueId=big_queue, template=template("big", task_count), templateType="JSON",
-                               priority=50)["jobId"]
-        while admin.get_job(farmId=farm, queueId=big_queue, jobId=big)["lifecycleStatus"] != "CREATE_COMPLETE":
+        big = admin.create_job(
+            farmId=farm,
+            queueId=big_queue,
+            template=template("big", task_count),
+            templateType="JSON",
+            priority=50,
+        )["jobId"]
+        while (
+            admin.get_job(farmId=farm, queueId=big_queue, jobId=big)["lifecycleStatus"] != "CREATE_COMPLETE"
+        ):
             time.sleep(0.5)
         step = admin.list_steps(farmId=farm, queueId=big_queue, jobId=big)["steps"][0]["stepId"]
 
-        search = {"queueIds": [queue], "itemOffset": 0, "pageSize": 50,
-                  "sortExpressions": [{"fieldSort": {"name": "CREATED_AT", "sortOrder": "DESCENDING"}}]}
+        search = {
+            "queueIds": [queue],
+            "itemOffset": 0,
+            "pageSize": 50,
+            "sortExpressions": [{"fieldSort": {"name": "CREATED_AT", "sortOrder": "DESCENDING"}}],
+        }
         jobs_path = f"/2023-10-12/farms/{farm}/search/jobs"
         status, _, found = page.call("POST", jobs_path, search)
         assert status == 200 and found["totalResults"] == job_count, (status, found.get("totalResults"))
-        print(f"SearchJobs first page of {job_count} jobs (monitor call): best {1000 * timed(lambda: page.call('POST', jobs_path, search)):.1f} ms")
+        print(
+            f"SearchJobs first page of {job_count} jobs (monitor call): best {1000 * timed(lambda: page.call('POST', jobs_path, search)):.1f} ms"
+        )
         last = {**search, "itemOffset": min(10_000, job_count) - 50}
-        print(f"SearchJobs page at offset {last['itemOffset']}: best {1000 * timed(lambda: page.call('POST', jobs_path, last)):.1f} ms")
-        failed = {**search, "filterExpressions": {"operator": "AND", "filters": [
-            {"stringFilter": {"name": "TASK_RUN_STATUS", "operator": "EQUAL", "value": "READY"}}]}}
-        print(f"SearchJobs filtered by status: best {1000 * timed(lambda: page.call('POST', jobs_path, failed)):.1f} ms")
-        tasks_path = f"/2023-10-12/farms/{farm}/queues/{big_queue}/jobs/{big}/steps/{step}/tasks?maxResults=100"
-        print(f"ListTasks first page of {task_count} tasks: best {1000 * timed(lambda: page.call('GET', tasks_path)):.1f} ms")
+        print(
+            f"SearchJobs page at offset {last['itemOffset']}: best {1000 * timed(lambda: page.call('POST', jobs_path, last)):.1f} ms"
+        )
+        failed = {
+            **search,
+            "filterExpressions": {
+                "operator": "AND",
+                "filters": [
+                    {"stringFilter": {"name": "TASK_RUN_STATUS", "operator": "EQUAL", "value": "READY"}}
+                ],
+            },
+        }
+        print(
+            f"SearchJobs filtered by status: best {1000 * timed(lambda: page.call('POST', jobs_path, failed)):.1f} ms"
+        )
+        tasks_path = (
+            f"/2023-10-12/farms/{farm}/queues/{big_queue}/jobs/{big}/steps/{step}/tasks?maxResults=100"
+        )
+        print(
+            f"ListTasks first page of {task_count} tasks: best {1000 * timed(lambda: page.call('GET', tasks_path)):.1f} ms"
+        )
         token = None
         started = time.perf_counter()
         for _ in range(20):
-            _, _, answer = page.call("GET", tasks_path + (f"&nextToken={urllib.parse.quote(token)}" if token else ""))
+            _, _, answer = page.call(
+                "GET", tasks_path + (f"&nextToken={urllib.parse.quote(token)}" if token else "")
+            )
             token = answer["nextToken"]
-        print(f"ListTasks, 20 pages one after another: {1000 * (time.perf_counter() - started) / 20:.1f} ms a page")
-        task_search = {"queueIds": [big_queue], "jobId": big, "itemOffset": 9_900, "pageSize": 100, "filterExpressions": {
-            "operator": "AND", "filters": [{"stringFilter": {"name": "STEP_ID", "operator": "EQUAL", "value": step}},
-                                           {"stringFilter": {"name": "TASK_RUN_STATUS", "operator": "EQUAL", "value": "READY"}}]}}
-        print(f"SearchTasks by status at offset 9,900: best {1000 * timed(lambda: page.call('POST', f'/2023-10-12/farms/{farm}/search/tasks', task_search)):.1f} ms")
+        print(
+            f"ListTasks, 20 pages one after another: {1000 * (time.perf_counter() - started) / 20:.1f} ms a page"
+        )
+        task_search = {
+            "queueIds": [big_queue],
+            "jobId": big,
+            "itemOffset": 9_900,
+            "pageSize": 100,
+            "filterExpressions": {
+                "operator": "AND",
+                "filters": [
+                    {"stringFilter": {"name": "STEP_ID", "operator": "EQUAL", "value": step}},
+                    {"stringFilter": {"name": "TASK_RUN_STATUS", "operator": "EQUAL", "value": "READY"}},
+                ],
+            },
+        }
+        print(
+            f"SearchTasks by status at offset 9,900: best {1000 * timed(lambda: page.call('POST', f'/2023-10-12/farms/{farm}/search/tasks', task_search)):.1f} ms"
+        )
 
-        browser_first_page(server.url, user, [
-            (f"queue of {job_count} jobs", f"/farms/{farm}/queues/{queue}", "table.jobs tbody tr"),
-            (f"step of {task_count} tasks", f"/farms/{farm}/queues/{big_queue}/jobs/{big}/steps/{step}", "table.tasks tbody tr"),
-            (f"job of {task_count} tasks", f"/farms/{farm}/queues/{big_queue}/jobs/{big}", "table.grid tbody tr"),
-        ])
+        browser_first_page(
+            server.url,
+            user,
+            [
+                (f"queue of {job_count} jobs", f"/farms/{farm}/queues/{queue}", "table.jobs tbody tr"),
+                (
+                    f"step of {task_count} tasks",
+                    f"/farms/{farm}/queues/{big_queue}/jobs/{big}/steps/{step}",
+                    "table.tasks tbody tr",
+                ),
+                (
+                    f"job of {task_count} tasks",
+                    f"/farms/{farm}/queues/{big_queue}/jobs/{big}",
+                    "table.grid tbody tr",
+                ),
+            ],
+        )
     print(f"load after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
 
 

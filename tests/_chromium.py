@@ -26,9 +26,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(
-    os.environ.get("FARMHAND_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts")
-) / "monitor"
+ARTIFACTS = (
+    Path(os.environ.get("FARMHAND_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+    / "monitor"
+)
 
 
 def chromium_path() -> Path:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _chromium import screenshot
-from _monitor_farm import PASSWORD, FarmUser, create_farm_user, user_session
 from botocore.config import Config
 
+from _chromium import screenshot
+from _monitor_farm import PASSWORD, FarmUser, create_farm_user, user_session
 from farmhand.testing import LocalFarm
 
 pytestmark = pytest.mark.timeout(300)
@@ -75,7 +75,9 @@ def row(page: Any, job_id: str) -> Any:
     return page.locator(f'tr[data-row="{job_id}"]')
 
 
-def test_a_job_submitted_through_the_api_reaches_succeeded_on_an_open_page(chromium: Any, monitor: MonitorFarm) -> None:
+def test_a_job_submitted_through_the_api_reaches_succeeded_on_an_open_page(
+    chromium: Any, monitor: MonitorFarm
+) -> None:
     # Given a contributor signed in on the queue's page
     page = sign_in(chromium, monitor.queue_page, monitor.contributor)
     assert page.locator("h1").inner_text().startswith("Default")
@@ -109,7 +111,9 @@ def test_a_job_submitted_through_the_api_reaches_succeeded_on_an_open_page(chrom
     page.context.close()
 
 
-def test_a_failed_tasks_exit_code_and_log_are_one_click_from_the_job_list(chromium: Any, monitor: MonitorFarm) -> None:
+def test_a_failed_tasks_exit_code_and_log_are_one_click_from_the_job_list(
+    chromium: Any, monitor: MonitorFarm
+) -> None:
     page = sign_in(chromium, monitor.queue_page, monitor.contributor)
     job_id = monitor.farm.submit(EXAMPLES / "retries", max_retries_per_task=0)
     row(page, job_id).locator(".badge.s-failed").wait_for(timeout=WAIT_MS)
@@ -133,11 +137,17 @@ def sleeping_job(session: Any, farm: LocalFarm, seconds: int) -> str:
     template = {
         "specificationVersion": "jobtemplate-2023-09",
         "name": "Long render",
-        "steps": [{"name": "Sleep", "script": {"actions": {"onRun": {"command": "sleep", "args": [str(seconds)]}}}}],
+        "steps": [
+            {"name": "Sleep", "script": {"actions": {"onRun": {"command": "sleep", "args": [str(seconds)]}}}}
+        ],
     }
     deadline = session.client("deadline", endpoint_url=farm.url, config=Config(inject_host_prefix=False))
     answer = deadline.create_job(
-        farmId=farm.farm_id, queueId=farm.queue_id, template=json.dumps(template), templateType="JSON", priority=90
+        farmId=farm.farm_id,
+        queueId=farm.queue_id,
+        template=json.dumps(template),
+        templateType="JSON",
+        priority=90,
     )
     return str(answer["jobId"])
 
