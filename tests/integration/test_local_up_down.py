@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from _workstation import FARMHAND, Workstation, pids_alive, workstation
@@ -162,3 +164,23 @@ def test_foreground_up_stops_cleanly_on_ctrl_c(workstation: Workstation) -> None
     assert "farm stopped" in stdout
     assert pids_alive([status["server_pid"]]) == []
     assert workstation.farmhand("status", "--data-dir", str(workstation.data_dir)).returncode == 1
+
+
+def test_a_job_with_a_failing_task_ends_on_a_farm_with_one_worker(workstation: Workstation) -> None:
+    # Given a farm with one worker and a per-worker failure cap of 1
+    assert workstation.up("--workers", "1", "--worker-failure-cap", "1").returncode == 0
+    server = psutil.Process(workstation.status()["server_pid"])
+    assert server.cmdline()[-2:] == ["--worker-failure-cap", "1"]
+    # When a job whose task 2 always fails (two retries) is submitted and waited for
+    retries = Path(__file__).resolve().parents[2] / "examples" / "retries"
+    submitted = workstation.farmhand(
+        "bundle", "submit", str(retries), "--max-retries-per-task", "2", "--wait", timeout=150
+    )
+    # Then the cap did not stall it: the other tasks ran on the same worker and the job failed
+    assert submitted.returncode == 2, submitted.stdout + submitted.stderr
+    status = workstation.status()
+    job_id = re.findall(r"job-[0-9a-f]{32}", submitted.stdout)[0]
+    job = workstation.deadline_client().get_job(
+        farmId=status["farm_id"], queueId=status["queue_id"], jobId=job_id
+    )
+    assert job["taskRunStatusCounts"]["SUCCEEDED"] == 2 and job["taskRunStatusCounts"]["FAILED"] == 1

@@ -189,30 +189,36 @@ def test_sigterm_drains_the_worker_and_its_task_runs_elsewhere(tmp_path: Path, r
 
 
 def test_a_worker_that_failed_too_often_gets_no_more_of_that_job(tmp_path: Path, running: Running) -> None:
-    server = _server(tmp_path / "server", 0, "--worker-failure-cap", "1")
+    # (the default worker timeout: a loaded machine must not make a worker NOT_RESPONDING, which
+    # would rightly lift the cap of the other)
+    server = ServerProcess(tmp_path / "server", extra_args=["--worker-failure-cap", "1"]).start()
     try:
         farm = Farm(server)
         require_worker_protocol(farm)
         workers = [running.start(farm, tmp_path / f"w{i}") for i in range(2)]
-        # Given a task that always fails, with many retries allowed, and a per-worker cap of 1 failure
-        job_id = farm.submit(job_template("capped", step("Fail", "exit 7")), maxRetriesPerTask=10)
-        # When both workers have failed it once
-        runs = _wait_until(
-            lambda: (
-                [a for a in _task_runs(farm, job_id) if a["status"] == "FAILED"]
-                if len(_task_runs(farm, job_id)) >= 2
-                else None
+        _wait_until(
+            lambda: all(
+                farm.deadline.get_worker(farmId=farm.farm_id, fleetId=farm.fleet_id, workerId=w.worker_id)[
+                    "status"
+                ]
+                in ("STARTED", "IDLE", "RUNNING")
+                for w in workers
             ),
-            60,
-            "two failed runs",
+            30,
+            "both workers online",
         )
-        time.sleep(5)  # several poll intervals in which a capped worker could take it again
-        # Then it ran exactly once per worker and is not given to either again
-        runs = _task_runs(farm, job_id)
+        # Given a task that always fails, with 3 retries, and a per-worker cap of 1 failure
+        job_id = farm.submit(job_template("capped", step("Fail", "exit 7")), maxRetriesPerTask=3)
+        # When the farm has run it
+        job = farm.wait(job_id, timeout=120)
+        # Then its second run was on the other worker (the cap steered it there), and once both
+        # workers were at the cap it lifted: the task used its retries and the job ended FAILED
+        assert job["taskRunStatus"] == "FAILED"
+        runs = sorted(_task_runs(farm, job_id), key=lambda a: a["startedAt"])
         sessions = {s["sessionId"]: s["workerId"] for s in farm.sessions(job_id)}
-        assert len(runs) == 2
-        assert sorted(sessions[a["sessionId"]] for a in runs) == sorted(w.worker_id for w in workers)
-        assert farm.job(job_id)["taskRunStatus"] not in ("SUCCEEDED", "FAILED")
+        assert [a["status"] for a in runs] == ["FAILED"] * 4
+        first_two = [sessions[a["sessionId"]] for a in runs[:2]]
+        assert sorted(first_two) == sorted(w.worker_id for w in workers)
     finally:
         running.stop_all()
         server.stop()

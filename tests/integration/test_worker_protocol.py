@@ -307,22 +307,43 @@ def test_job_entities(farm_server, admin, farm) -> None:
 
 
 def test_per_worker_failure_cap(farm_server, admin, farm) -> None:
-    # Given a server capping a worker at 2 failed tasks per job, and a job whose tasks fail on worker A
+    # Given a server capping a worker at 2 failed tasks per job, a job whose tasks fail on worker A,
+    # and a healthy worker B online in the same fleet
     farm_id, queue_id, fleet_id = farm
     job_id = submit(admin, farm_id, queue_id, job_template(step("A", 4)), maxRetriesPerTask=10)
     bad = SyntheticWorker(
         farm_server, farm_id, fleet_id, outcome=lambda a: "FAILED" if "taskRun" in a else "SUCCEEDED"
     )
+    good = SyntheticWorker(farm_server, farm_id, fleet_id)
     # When worker A has failed twice
     for _ in range(6):
         bad.work()
-    # Then it gets no more of that job
+    # Then it gets no more of that job while B could take it
     assert len(bad.task_runs()) == 2
     assert bad.last["assignedSessions"] == {}
-    # And a healthy worker finishes it
-    good = SyntheticWorker(farm_server, farm_id, fleet_id)
+    # And the healthy worker finishes it
     drive([bad, good], lambda: job_status(admin, farm_id, queue_id, job_id)["taskRunStatus"] == "SUCCEEDED")
     assert len(bad.task_runs()) == 2
+
+
+def test_the_failure_cap_lifts_when_no_other_worker_can_take_the_job(farm_server, admin, farm) -> None:
+    # Given a farm with one worker, a cap of 2 failed tasks per job, and a job of three tasks of which
+    # one always fails and may be retried 3 times
+    farm_id, queue_id, fleet_id = farm
+    job_id = submit(admin, farm_id, queue_id, job_template(step("A", 3)), maxRetriesPerTask=3)
+
+    def outcome(action: dict[str, Any]) -> str:
+        failing = "taskRun" in action and action["taskRun"]["parameters"]["N"]["int"] == "2"
+        return "FAILED" if failing else "SUCCEEDED"
+
+    only = SyntheticWorker(farm_server, farm_id, fleet_id, outcome=outcome)
+    # When the worker works until the job has ended
+    drive([only], lambda: job_status(admin, farm_id, queue_id, job_id)["taskRunStatus"] == "FAILED", 30)
+    # Then the cap did not keep the job from ending: the good tasks ran and the bad one used its retries
+    counts = job_status(admin, farm_id, queue_id, job_id)["taskRunStatusCounts"]
+    assert (counts["SUCCEEDED"], counts["FAILED"], counts["READY"]) == (2, 1, 0)
+    failed_runs = [r for r in only.task_runs() if r["status"] == "FAILED"]
+    assert len(failed_runs) == 4
 
 
 def test_long_poll_returns_work_that_arrives_while_waiting(farm_server, admin, farm) -> None:

@@ -102,6 +102,12 @@ def test_failure_cap_excludes_a_job_for_that_worker_only() -> None:
     assert choose_work(worker(failures_by_job={"flaky": 9}), jobs, failure_cap=0).job_id == "flaky"  # type: ignore[union-attr]
 
 
+def test_a_lifted_failure_cap_lets_the_capped_worker_take_the_job_again() -> None:
+    jobs = [job("flaky", 90), job("other", 10)]
+    lifted = worker(failures_by_job={"flaky": 3}, cap_lifted_jobs=frozenset({"flaky"}))
+    assert choose_work(lifted, jobs, failure_cap=3).job_id == "flaky"  # type: ignore[union-attr]
+
+
 def test_batches_grow_only_when_ready_work_dwarfs_the_workers() -> None:
     from farmhand.server.scheduler import MAX_TASK_BATCH, task_batch
 

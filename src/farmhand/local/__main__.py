@@ -23,6 +23,7 @@ from ._supervisor import DEFAULT_PORT, FarmOptions, run_supervisor_forever
 @click.option("--attachments-bucket", default=None)
 @click.option("--server-arg", "server_args", multiple=True)
 @click.option("--ca-bundle", default=None)
+@click.option("--worker-failure-cap", type=click.IntRange(min=0), default=None)
 def supervise(
     data_dir: Path,
     port: int,
@@ -35,6 +36,7 @@ def supervise(
     attachments_bucket: str | None,
     server_args: tuple[str, ...],
     ca_bundle: str | None,
+    worker_failure_cap: int | None,
 ) -> None:
     """Run one embedded farm until SIGTERM."""
     options = FarmOptions(
@@ -49,6 +51,7 @@ def supervise(
         attachments_bucket=attachments_bucket,
         server_tls_args=server_args,
         ca_bundle=ca_bundle,
+        worker_failure_cap=worker_failure_cap,
     )
     sys.exit(run_supervisor_forever(options, announce=lambda message: print(message, flush=True)))
 

@@ -85,6 +85,13 @@ def _data_dir_flag(data_dir: Path) -> str:
     help="The bucket of --object-stores the Default queue keeps its job attachments in.",
 )
 @tls_options
+@click.option(
+    "--worker-failure-cap",
+    type=click.IntRange(min=0),
+    default=None,
+    help="A worker that has failed this many tasks of a job gets no more of them while another "
+    "worker can take them; 0 turns the cap off [default: the server's, 3].",
+)
 def up_command(
     data_dir: Path | None,
     workers: int | None,
@@ -102,6 +109,7 @@ def up_command(
     tls_key: Path | None,
     tls_names: tuple[str, ...],
     insecure_http: bool,
+    worker_failure_cap: int | None,
 ) -> None:
     """Start the embedded farm: server, local workers, an AWS profile and config defaults."""
     database_url = resolve_database_url(database_url, database_url_file)
@@ -119,6 +127,7 @@ def up_command(
         attachments_bucket=attachments_bucket,
         server_tls_args=_server_tls_args(tls, tls_cert, tls_key, tls_names, insecure_http),
         ca_bundle=str(tls_files.ca_bundle) if tls_files and tls_files.ca_bundle else None,
+        worker_failure_cap=worker_failure_cap,
     )
     _check_attachments_bucket(options)
     existing = running_farm(options.data_dir)

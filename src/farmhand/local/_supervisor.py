@@ -98,6 +98,8 @@ class FarmOptions:
     # and the CA bundle that verifies the server's certificate (written into the profile).
     server_tls_args: tuple[str, ...] = ()
     ca_bundle: str | None = None
+    # The server's per-worker failure cap per job (None: the server's default; 0: no cap).
+    worker_failure_cap: int | None = None
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -273,6 +275,8 @@ class Supervisor:
             env[DATABASE_URL_ENV] = self.options.database_url
         if self.options.object_stores:
             command += ["--object-stores", str(self.options.object_stores)]
+        if self.options.worker_failure_cap is not None:
+            command += ["--worker-failure-cap", str(self.options.worker_failure_cap)]
         command += list(self.options.server_tls_args)
         self.server = _Child(
             "server",
@@ -524,6 +528,8 @@ def _supervisor_command(options: FarmOptions) -> list[str]:
         command += ["--server-arg", argument]
     if options.ca_bundle:
         command += ["--ca-bundle", options.ca_bundle]
+    if options.worker_failure_cap is not None:
+        command += ["--worker-failure-cap", str(options.worker_failure_cap)]
     return command
 
 

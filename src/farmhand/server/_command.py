@@ -74,7 +74,8 @@ def default_data_dir() -> Path:
     default=3,
     show_default=True,
     envvar="FARMHAND_WORKER_FAILURE_CAP",
-    help="A worker that failed this many tasks of a job gets no more of that job (0: no cap).",
+    help="A worker that failed this many tasks of a job gets no more of that job while another "
+    "worker can take them (0: no cap).",
 )
 @click.option(
     "--object-stores",

@@ -4,7 +4,10 @@ Jobs are taken highest `priority` first, then oldest first (priorityFifo). A job
 when it has READY tasks in a step whose host requirements the worker meets, the job's
 `maxWorkerCount` leaves room (counting distinct workers holding open sessions on it; the worker's own
 session counts as room), and the worker has failed fewer than the per-worker failure cap of that
-job's tasks. A worker keeps its current session's job while that job is open to it and no open job
+job's tasks, unless the cap is lifted for that job: no other online worker that could run one of
+its READY tasks is below the cap. The cap steers a job away from a worker that keeps failing it
+while another can take it; it never keeps a job from ending (`maxRetriesPerTask` ends a task that
+fails everywhere). A worker keeps its current session's job while that job is open to it and no open job
 has a strictly higher priority; within the job it stays on its current step while that step has
 ready work (so entered environments are reused).
 
@@ -51,6 +54,8 @@ class WorkerState:
     session_job_id: str | None = None
     session_step_id: str | None = None
     failures_by_job: Mapping[str, int] = field(default_factory=dict)
+    #: Jobs whose failure cap does not hold for this worker (no other capable worker is below it).
+    cap_lifted_jobs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,16 @@ def job_order(job: JobOption) -> tuple[int, dt.datetime, str]:
     return (-job.priority, job.created_at, job.job_id)
 
 
+def at_failure_cap(failures: int, failure_cap: int) -> bool:
+    """Has a worker failed enough tasks of a job for the per-worker cap to apply (0: no cap)?"""
+    return failure_cap > 0 and failures >= failure_cap
+
+
 def _open_steps(worker: WorkerState, job: JobOption, failure_cap: int) -> list[StepOption]:
-    if failure_cap > 0 and worker.failures_by_job.get(job.job_id, 0) >= failure_cap:
+    if (
+        at_failure_cap(worker.failures_by_job.get(job.job_id, 0), failure_cap)
+        and job.job_id not in worker.cap_lifted_jobs
+    ):
         return []
     limited = job.max_worker_count is not None and job.max_worker_count >= 0
     if (

@@ -1,11 +1,11 @@
 """The worker plane in the store: worker status, action updates, session assignment, reclaim."""
 
+from ._assign import ONLINE_WORKER_STATUSES
 from ._entities import get_job_entities, queue_role_arn
 from ._logs import session_log, worker_log
 from ._reclaim import CompatibilityChecker, reclaim_silent_workers, start_worker_plane
 from ._reclaim import timeout_of as worker_timeout_seconds
 from ._schedule import (
-    ONLINE_WORKER_STATUSES,
     ScheduleResult,
     ScheduleSettings,
     carry_interruptions,

@@ -21,6 +21,7 @@ from ..scheduler import (
     StepOption,
     StepPlan,
     WorkerState,
+    at_failure_cap,
     choose_work,
     kind_of,
     opening_actions,
@@ -29,6 +30,7 @@ from ..scheduler import (
     task_batch,
     task_run,
     worker_capabilities_from_api,
+    worker_satisfies,
 )
 from ..store import (
     count_column,
@@ -47,6 +49,8 @@ ASSOCIATION_KIND = "queue-fleet-association"
 #: Jobs in these lifecycle states are never scheduled.
 UNSCHEDULABLE_LIFECYCLES = ("ARCHIVED", "CREATE_IN_PROGRESS", "CREATE_FAILED", "UPLOAD_IN_PROGRESS")
 MAX_JOB_OPTIONS = 100
+#: Worker statuses in which a worker takes work.
+ONLINE_WORKER_STATUSES = ("STARTED", "IDLE", "RUNNING")
 
 
 def active_queue_ids(conn: Connection, farm_id: str, fleet_id: str) -> list[str]:
@@ -84,6 +88,71 @@ def failures_by_job(conn: Connection, worker_id: str, job_ids: list[str]) -> dic
         .group_by(sessions.c.job_id)
     )
     return {str(r[0]): int(r[1]) for r in rows}
+
+
+def failures_by_worker(conn: Connection, job_id: str, worker_ids: list[str]) -> dict[str, int]:
+    """How many task runs of one job each of these workers has FAILED."""
+    if not worker_ids:
+        return {}
+    rows = conn.execute(
+        select(sessions.c.worker_id, func.count())
+        .select_from(session_actions.join(sessions, sessions.c.session_id == session_actions.c.session_id))
+        .where(
+            and_(
+                sessions.c.job_id == job_id,
+                sessions.c.worker_id.in_(worker_ids),
+                session_actions.c.status == "FAILED",
+                session_actions.c.task_id.is_not(None),
+            )
+        )
+        .group_by(sessions.c.worker_id)
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def online_workers_of_queue(conn: Connection, farm_id: str, queue_id: str) -> list[Row[Any]]:
+    """Online workers of the fleets whose association with this queue is ACTIVE."""
+    fleet_ids = select(resources.c.ref_id).where(
+        and_(
+            resources.c.kind == ASSOCIATION_KIND,
+            resources.c.farm_id == farm_id,
+            resources.c.parent_id == queue_id,
+            resources.c.status == "ACTIVE",
+        )
+    )
+    return list(
+        conn.execute(
+            select(workers.c.worker_id, workers.c.fleet_id, workers.c.capabilities).where(
+                and_(workers.c.fleet_id.in_(fleet_ids), workers.c.status.in_(ONLINE_WORKER_STATUSES))
+            )
+        )
+    )
+
+
+def lifted_failure_caps(
+    conn: Connection, worker: Row[Any], options: list[JobOption], failures: dict[str, int], failure_cap: int
+) -> frozenset[str]:
+    """The jobs this worker is capped on that no other online worker able to run them is below the cap of.
+
+    For those the cap is lifted: it may only steer work to another worker, never stall a job.
+    """
+    lifted: set[str] = set()
+    for option in options:
+        if not at_failure_cap(failures.get(option.job_id, 0), failure_cap):
+            continue
+        others = [
+            w
+            for w in online_workers_of_queue(conn, worker.farm_id, option.queue_id)
+            if w.worker_id != worker.worker_id
+            and any(
+                worker_satisfies(worker_capabilities_from_api(w.capabilities), step.requirements)
+                for step in option.steps
+            )
+        ]
+        their_failures = failures_by_worker(conn, option.job_id, [w.worker_id for w in others])
+        if all(at_failure_cap(their_failures.get(w.worker_id, 0), failure_cap) for w in others):
+            lifted.add(option.job_id)
+    return frozenset(lifted)
 
 
 def job_options(conn: Connection, queue_ids: list[str]) -> list[JobOption]:
@@ -197,12 +266,14 @@ def assign_work(
             queued_runs = [a for a in runs[1:] if a.status in ("ASSIGNED", "SCHEDULED")]
     queue_ids = active_queue_ids(conn, worker.farm_id, worker.fleet_id)
     options = job_options(conn, queue_ids)
+    failures = failures_by_job(conn, worker.worker_id, [o.job_id for o in options])
     state = WorkerState(
         worker_id=worker.worker_id,
         capabilities=worker_capabilities_from_api(worker.capabilities),
         session_job_id=current.job_id if current is not None else None,
         session_step_id=current.step_id if current is not None else None,
-        failures_by_job=failures_by_job(conn, worker.worker_id, [o.job_id for o in options]),
+        failures_by_job=failures,
+        cap_lifted_jobs=lifted_failure_caps(conn, worker, options, failures, failure_cap),
     )
     choice = choose_work(state, options, failure_cap=failure_cap)
     if busy:
@@ -269,7 +340,7 @@ def _append_task(
     first = int(session["next_action_index"]) + len(definitions)
     online = conn.execute(
         select(func.count()).where(
-            and_(workers.c.fleet_id == worker.fleet_id, workers.c.status.in_(("STARTED", "IDLE", "RUNNING")))
+            and_(workers.c.fleet_id == worker.fleet_id, workers.c.status.in_(ONLINE_WORKER_STATUSES))
         )
     ).scalar()
     batch = task_batch(choice.ready_count, int(online or 1))

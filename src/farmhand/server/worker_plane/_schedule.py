@@ -20,7 +20,7 @@ from sqlalchemy.engine import Row
 from ..protocol import ConflictError, ResourceNotFoundError
 from ..scheduler import kind_of, update_interval
 from ..store import resources, session_actions, sessions, tasks, tasks_in, workers
-from ._assign import assign_work
+from ._assign import ONLINE_WORKER_STATUSES, assign_work
 from ._logs import session_log
 from ._sessions import (
     DELIVERED_STATUSES,
@@ -35,8 +35,7 @@ from ._sessions import (
 from ._tasks import mark_task_running, settle_succeeded, settle_task
 
 #: Worker statuses in which UpdateWorkerSchedule is accepted.
-SCHEDULABLE_WORKER_STATUSES = ("STARTED", "IDLE", "RUNNING", "STOPPING")
-ONLINE_WORKER_STATUSES = ("STARTED", "IDLE", "RUNNING")
+SCHEDULABLE_WORKER_STATUSES = (*ONLINE_WORKER_STATUSES, "STOPPING")
 
 
 @dataclass(frozen=True)

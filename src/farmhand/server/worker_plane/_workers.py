@@ -16,7 +16,8 @@ from sqlalchemy import Connection, update
 from sqlalchemy.engine import Row
 
 from ..store import workers
-from ._schedule import ONLINE_WORKER_STATUSES, status_conflict
+from ._assign import ONLINE_WORKER_STATUSES
+from ._schedule import status_conflict
 from ._sessions import abandon_sessions
 
 STARTABLE_FROM = ("CREATED", "STOPPED", "NOT_RESPONDING", *ONLINE_WORKER_STATUSES)
