@@ -130,6 +130,15 @@ class Farm:
             messages += [e["message"] for e in page["events"]]
             token = page["nextForwardToken"]
 
+    def job_log_once_it_has(self, job_id: str, lines: list[str], timeout: float = 15.0) -> str:
+        """Every session log of the job, once all `lines` are in it (or the timeout passed)."""
+        give_up = time.monotonic() + timeout
+        while True:
+            logs = "\n".join("\n".join(self.session_log(s["sessionId"])) for s in self.sessions(job_id))
+            if all(line in logs for line in lines) or time.monotonic() > give_up:
+                return logs
+            time.sleep(0.3)
+
     def wait_for_log(self, session_id: str, text: str, timeout: float = 15.0) -> str:
         """The session's log once it contains `text` (workers ship logs about once a second)."""
         deadline = time.monotonic() + timeout
@@ -181,3 +190,62 @@ def require_worker_protocol(farm: Farm) -> None:
         if error.response["Error"]["Code"] == "NotImplementedException":
             pytest.skip("this server does not serve the worker protocol")
         raise
+
+
+# An EXPR job using what the farm accepts of the extension: typed list parameters, expressions in
+# format strings, `let` bindings on the step, the step script, a job environment's script and a step
+# environment's script; EXPR_LINES are what its actions print when every binding has its value.
+EXPR_TEMPLATE: dict[str, Any] = {
+    "specificationVersion": "jobtemplate-2023-09",
+    "extensions": ["EXPR"],
+    "name": "expr",
+    "parameterDefinitions": [
+        {"name": "N", "type": "INT", "default": 3},
+        {"name": "Names", "type": "LIST[STRING]", "default": ["ann", "bob"]},
+    ],
+    "jobEnvironments": [
+        {
+            "name": "JobEnv",
+            "script": {
+                "let": ["greeting = 'hello ' + Param.Names[0]"],
+                "actions": {"onEnter": {"command": "echo", "args": ["job env: {{greeting}}"]}},
+            },
+        }
+    ],
+    "steps": [
+        {
+            "name": "Expr",
+            "let": ["double = Param.N * 2"],
+            "parameterSpace": {
+                "taskParameterDefinitions": [{"name": "Frame", "type": "INT", "range": "1-2"}]
+            },
+            "stepEnvironments": [
+                {
+                    "name": "StepEnv",
+                    "script": {
+                        "let": ["count = len(Param.Names)"],
+                        "actions": {"onEnter": {"command": "echo", "args": ["step env: {{count}} names"]}},
+                    },
+                }
+            ],
+            "script": {
+                "let": ["next = Task.Param.Frame + 1"],
+                "actions": {
+                    "onRun": {
+                        "command": "echo",
+                        "args": [
+                            "frame {{Task.Param.Frame}} next {{next}}",
+                            "double {{double}} sum {{Param.N + 10}}",
+                        ],
+                    }
+                },
+            },
+        }
+    ],
+}
+EXPR_LINES = [
+    "job env: hello ann",
+    "step env: 2 names",
+    "frame 1 next 2 double 6 sum 13",
+    "frame 2 next 3 double 6 sum 13",
+]

@@ -11,7 +11,7 @@ from typing import Any
 
 import psutil
 import pytest
-from _worker_farm import Farm, job_template, require_worker_protocol, step
+from _worker_farm import EXPR_LINES, EXPR_TEMPLATE, Farm, job_template, require_worker_protocol, step
 
 from farmhand.testing import ServerProcess, WorkerProcess
 
@@ -270,3 +270,18 @@ def test_progress_of_a_running_task_is_visible_while_it_runs(
     assert action.get("progressMessage") == "a third done"
     assert "endedAt" not in action
     assert farm.wait(job_id)["taskRunStatus"] == "SUCCEEDED"
+
+
+def test_expr_templates_run_with_their_bindings_on_a_worker(farm: Farm, workers: list[WorkerProcess]) -> None:
+    # Given an EXPR job using what the farm accepts of the extension: typed list parameters,
+    # expressions in format strings, and `let` bindings on the step, the step script, a job
+    # environment's script and a step environment's script
+    # When a real worker runs it
+    job_id = farm.submit(EXPR_TEMPLATE)
+    job = farm.wait(job_id)
+    # Then it succeeds and every binding had its value in the commands
+    assert job["taskRunStatus"] == "SUCCEEDED", [
+        farm.action(job_id, a["sessionActionId"]).get("progressMessage") for a in farm.actions(job_id)
+    ]
+    logs = farm.job_log_once_it_has(job_id, EXPR_LINES)
+    assert all(line in logs for line in EXPR_LINES), logs

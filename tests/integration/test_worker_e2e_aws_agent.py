@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from _aws_agent import running_aws_agent
-from _worker_farm import Farm, job_template, require_worker_protocol, step
+from _worker_farm import EXPR_LINES, EXPR_TEMPLATE, Farm, job_template, require_worker_protocol, step
 
 from farmhand.testing import ServerProcess, server_environment
 
@@ -61,3 +61,16 @@ def test_the_aws_worker_agent_runs_a_job_and_ships_its_logs(
         assert time.monotonic() < deadline, logs
         time.sleep(0.5)
     assert aws_agent.poll() is None
+
+
+def test_the_aws_worker_agent_runs_expr_templates_with_their_bindings(
+    farm: Farm, aws_agent: subprocess.Popen[bytes]
+) -> None:
+    # Given the EXPR job the farmhand worker runs in test_worker_e2e
+    # When the unmodified AWS agent runs it
+    job_id = farm.submit(EXPR_TEMPLATE)
+    job = farm.wait(job_id, timeout=180)
+    # Then the farm's entities carried what it needs: every binding had its value
+    assert job["taskRunStatus"] == "SUCCEEDED", job
+    logs = farm.job_log_once_it_has(job_id, EXPR_LINES, timeout=30)
+    assert all(line in logs for line in EXPR_LINES), logs

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
+from openjd.expr import SerializedSymbolTable
 from openjd.model import ParameterValue, ParameterValueType, parse_model
 from openjd.model.v2023_09 import Environment, ExtensionName, StepTemplate
 from openjd.sessions import PathFormat, PathMappingRule
@@ -213,10 +214,29 @@ class JobEntities:
                 raise EntityError(f"environment {environment_id} is not valid: {error}") from error
         return self._environments[environment_id]
 
+    def step_symbols(self, step_id: str) -> SerializedSymbolTable | None:
+        """openjd's resolved symbol table of an EXPR step (its `let` bindings), None without one."""
+        return _symbol_table(self._get({"stepDetails": {"jobId": self.job_id, "stepId": step_id}}))
+
+    def environment_symbols(self, environment_id: str) -> SerializedSymbolTable | None:
+        """openjd's resolved symbol table for an environment of an EXPR job, None without one."""
+        body = self._get({"environmentDetails": {"jobId": self.job_id, "environmentId": environment_id}})
+        return _symbol_table(body)
+
     def attachments(self) -> dict[str, Any] | None:
         body = self._get({"jobAttachmentDetails": {"jobId": self.job_id}})
         attachments = body.get("attachments")
         return dict(attachments) if attachments else None
+
+
+def _symbol_table(body: dict[str, Any]) -> SerializedSymbolTable | None:
+    text = body.get("resolvedSymbolTable")
+    if not text:
+        return None
+    try:
+        return SerializedSymbolTable.from_json_str(text)
+    except Exception as error:
+        raise EntityError(f"the resolved symbol table is not valid: {error}") from error
 
 
 def _entity_id(kind: str, body: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from openjd.expr import SerializedSymbolTable
 from openjd.model import RevisionExtensions, SpecificationRevision
 from openjd.sessions import LOG as OPENJD_LOG
 from openjd.sessions import ActionState, ActionStatus, Session
@@ -146,6 +147,8 @@ class WorkerSession:
         self._terminal: ActionStatus | None = None
         self._started: dt.datetime | None = None
         self._openjd: Session | None = None
+        # The symbol table each entered environment was entered with: its exit uses the same one.
+        self._environment_symbols: dict[str, SerializedSymbolTable | None] = {}
         self._shipper: LogShipper | None = None
         self.entities = entities or JobEntities(
             context.deadline,
@@ -396,11 +399,21 @@ class WorkerSession:
             if action.kind == "envEnter":
                 environment_id = action.body["environmentId"]
                 environment = self.entities.environment(environment_id)
+                symbols = self.entities.environment_symbols(environment_id)
+                self._environment_symbols[environment_id] = symbols
                 self._openjd.enter_environment(
-                    environment=environment, identifier=environment_id, os_env_vars=action_env
+                    environment=environment,
+                    identifier=environment_id,
+                    os_env_vars=action_env,
+                    resolved_symtab=symbols,
                 )
             elif action.kind == "envExit":
-                self._openjd.exit_environment(identifier=action.body["environmentId"], os_env_vars=action_env)
+                environment_id = action.body["environmentId"]
+                self._openjd.exit_environment(
+                    identifier=environment_id,
+                    os_env_vars=action_env,
+                    resolved_symtab=self._environment_symbols.get(environment_id),
+                )
             elif action.kind == "taskRun":
                 step_id = action.body["stepId"]
                 step = self.entities.step(step_id)
@@ -414,6 +427,7 @@ class WorkerSession:
                     task_parameter_values=parameter_values(action.body.get("parameters")),
                     os_env_vars=action_env,
                     step_name=step.name,
+                    resolved_symtab=self.entities.step_symbols(step_id),
                 )
             else:
                 raise EntityError(f"unknown session action {action.kind!r}")
@@ -503,7 +517,9 @@ class WorkerSession:
             self._signal.clear()
             self._terminal = None
             try:
-                session.exit_environment(identifier=identifier)
+                session.exit_environment(
+                    identifier=identifier, resolved_symtab=self._environment_symbols.get(identifier)
+                )
                 self.context.note_started()
                 if not self._signal.wait(LOCAL_EXIT_SECONDS):
                     session.cancel_action()
