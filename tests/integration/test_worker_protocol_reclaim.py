@@ -98,6 +98,22 @@ def test_a_step_no_fleet_can_run_is_not_compatible(farm_server: ServerProcess, a
     assert counts["NOT_COMPATIBLE"] == 2 and counts["READY"] == 1
 
 
+def test_the_fleet_decides_compatibility_not_the_workers_registered_in_it(
+    farm_server: ServerProcess, admin: Any
+) -> None:
+    # Given a fleet declaring 1 to 16 vCPUs, a 4-vCPU worker in it, and a step needing 4 to 8 vCPUs
+    farm_id, queue_id, fleet_id = farm_with_fleet(admin)
+    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
+    wanted = {"amounts": [{"name": "amount.worker.vcpu", "min": 4, "max": 8}]}
+    job_id = submit(admin, farm_id, queue_id, job_template(step("FourToEight", 1, hostRequirements=wanted)))
+    # When the worker asks for work
+    answer = worker.poll()
+    # Then it gets none, though it meets the step: its fleet may hold hosts outside 4 to 8 vCPUs
+    assert answer["assignedSessions"] == {}
+    # And the step is NOT_COMPATIBLE, as Deadline Cloud marks it
+    wait_for(lambda: job_status(admin, farm_id, queue_id, job_id)["taskRunStatus"] == "NOT_COMPATIBLE")
+
+
 def test_a_step_a_gpu_fleet_can_run_stays_ready(farm_server: ServerProcess, admin: Any) -> None:
     # Given a queue whose fleet declares GPUs
     farm_id, queue_id, fleet_id = farm_with_fleet(admin, gpu=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +34,13 @@ def bootstrap_farm(deadline: Any, account_id: str, *, attachments_bucket: str | 
             description="Jobs submitted to the embedded farm.",
         )["queueId"]
     fleet_id = _find(deadline.list_fleets, "fleets", "fleetId", farmId=farm_id, name=FLEET_NAME)
-    if fleet_id is None:
+    wanted = _customer_managed_configuration()
+    if fleet_id is not None:
+        fleet = deadline.get_fleet(farmId=farm_id, fleetId=fleet_id)
+        declared = (fleet.get("configuration") or {}).get("customerManaged", {}).get("workerCapabilities")
+        if declared != wanted["workerCapabilities"]:  # another machine, or a farm from before
+            deadline.update_fleet(farmId=farm_id, fleetId=fleet_id, configuration={"customerManaged": wanted})
+    else:
         fleet_id = deadline.create_fleet(
             farmId=farm_id,
             displayName=FLEET_NAME,
@@ -43,7 +48,7 @@ def bootstrap_farm(deadline: Any, account_id: str, *, attachments_bucket: str | 
             roleArn=f"arn:aws:iam::{account_id}:role/farmhand-local-workers",
             minWorkerCount=0,
             maxWorkerCount=MAX_LOCAL_WORKERS,
-            configuration={"customerManaged": _customer_managed_configuration()},
+            configuration={"customerManaged": wanted},
         )["fleetId"]
     associations = deadline.list_queue_fleet_associations(farmId=farm_id, queueId=queue_id, fleetId=fleet_id)
     if not associations.get("queueFleetAssociations"):
@@ -77,17 +82,21 @@ def _find(list_call: Any, key: str, id_key: str, *, name: str = FARM_NAME, **par
 
 
 def _customer_managed_configuration() -> dict[str, Any]:
-    """Capabilities wide enough for any worker this machine can start."""
-    system = platform.system()
-    os_family = {"Windows": "WINDOWS", "Darwin": "MACOS"}.get(system, "LINUX")
-    machine = platform.machine().lower()
-    architecture = "arm64" if machine in ("arm64", "aarch64") else "x86_64"
+    """The capabilities of this machine, which every local worker reports: the fleet declares exactly
+    them, so a step's host requirements are judged as Deadline Cloud judges them against a fleet
+    (compatible when this machine meets them, NOT_COMPATIBLE otherwise)."""
+    from farmhand.worker import host_capabilities
+
+    reported = host_capabilities()
+    amounts = {a["name"]: int(a["value"]) for a in reported["amounts"]}
+    attributes = {a["name"]: a["values"][0] for a in reported["attributes"]}
+    vcpus, memory = amounts["amount.worker.vcpu"], amounts["amount.worker.memory"]
     return {
         "mode": "NO_SCALING",
         "workerCapabilities": {
-            "vCpuCount": {"min": 1},
-            "memoryMiB": {"min": 512},
-            "osFamily": os_family,
-            "cpuArchitectureType": architecture,
+            "vCpuCount": {"min": vcpus, "max": vcpus},
+            "memoryMiB": {"min": memory, "max": memory},
+            "osFamily": attributes["attr.worker.os.family"].upper(),
+            "cpuArchitectureType": attributes["attr.worker.cpu.arch"],
         },
     }

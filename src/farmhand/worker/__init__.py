@@ -8,6 +8,7 @@ works against a farmhand farm and follows the same protocol as the AWS worker ag
 from ._agent import WorkerAgent
 from ._command import worker_command
 from ._config import WorkerConfig
+from ._host import capabilities as host_capabilities
 from ._log_shipper import LogShipper
 
-__all__ = ["LogShipper", "WorkerAgent", "WorkerConfig", "worker_command"]
+__all__ = ["LogShipper", "WorkerAgent", "WorkerConfig", "host_capabilities", "worker_command"]

@@ -2,8 +2,14 @@
 
 Names and attribute values compare case-insensitively. A worker satisfies an amount requirement when
 it reports that amount and `min <= value <= max`; an attribute requirement when it reports at least
-one `anyOf` value and every `allOf` value. A fleet *can ever* satisfy a requirement when the ranges it
-declares overlap the wanted range (amounts) and the values it declares allow the wanted values.
+one `anyOf` value and every `allOf` value.
+
+A fleet meets a step's host requirements when every worker it may hold does, by the capabilities the
+fleet declares ("Schedule jobs in Deadline Cloud"): its declared range of an amount must lie inside
+the wanted range. A fleet declaring `vCpuCount: {min: 4}` (no maximum) does not meet "4 to 8 vCPUs",
+since it admits hosts with more than 8; a fleet declaring 2 to 8 does not meet "at least 4". An
+undeclared amount or attribute meets no requirement on it. Only the fleet decides compatibility: a
+worker that meets a step's requirements gets no task of it when its fleet does not.
 """
 
 from __future__ import annotations
@@ -108,43 +114,93 @@ def fleet_capabilities_from_api(doc: Mapping[str, Any] | None) -> FleetCapabilit
 
 def worker_satisfies(capabilities: WorkerCapabilities, requirements: Requirements) -> bool:
     """Can this worker run a step with these host requirements right now?"""
-    for amount in requirements.amounts:
-        value = capabilities.amounts.get(amount.name)
-        if value is None:
-            return False
-        if amount.minimum is not None and value < amount.minimum:
-            return False
-        if amount.maximum is not None and value > amount.maximum:
-            return False
-    for attribute in requirements.attributes:
-        values = capabilities.attributes.get(attribute.name)
-        if values is None:
-            return False
-        if attribute.any_of and not (attribute.any_of & values):
-            return False
-        if not attribute.all_of <= values:
-            return False
-    return True
+    return not unmet_by_worker(capabilities, requirements)
 
 
-def fleet_can_satisfy(fleet: FleetCapabilities, requirements: Requirements) -> bool:
-    """Could any worker this fleet admits ever run a step with these host requirements?"""
+@dataclass(frozen=True)
+class Unmet:
+    """One host requirement a fleet or worker does not meet, and what it has instead (for people)."""
+
+    name: str
+    wanted: str  # e.g. "≥ 4", "between 4 and 8", "one of linux"
+    have: str  # e.g. "2", "4 to unbounded", "windows", "nothing declared"
+
+    def __str__(self) -> str:
+        return f"needs {self.name} {self.wanted}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _wanted_amount(amount: AmountRequirement) -> str:
+    if amount.minimum is not None and amount.maximum is not None:
+        return f"between {_number(amount.minimum)} and {_number(amount.maximum)}"
+    if amount.minimum is not None:
+        return f"≥ {_number(amount.minimum)}"
+    if amount.maximum is not None:
+        return f"≤ {_number(amount.maximum)}"
+    return "declared"
+
+
+def _wanted_attribute(attribute: AttributeRequirement) -> str:
+    parts = []
+    if attribute.any_of:
+        parts.append("one of " + ", ".join(sorted(attribute.any_of)))
+    if attribute.all_of:
+        parts.append("all of " + ", ".join(sorted(attribute.all_of)))
+    return " and ".join(parts) or "declared"
+
+
+def _values(values: frozenset[str] | None) -> str:
+    return "nothing declared" if values is None else ", ".join(sorted(values)) or "no value"
+
+
+def _attribute_met(attribute: AttributeRequirement, values: frozenset[str] | None) -> bool:
+    if values is None:
+        return False
+    return (not attribute.any_of or bool(attribute.any_of & values)) and attribute.all_of <= values
+
+
+def unmet_by_fleet(fleet: FleetCapabilities, requirements: Requirements) -> list[Unmet]:
+    """The requirements some worker this fleet may hold would not meet (empty: the fleet meets them)."""
+    unmet: list[Unmet] = []
     for amount in requirements.amounts:
         declared = fleet.amounts.get(amount.name)
         if declared is None:
-            return False
+            unmet.append(Unmet(amount.name, _wanted_amount(amount), "nothing declared"))
+            continue
         low, high = declared
         top = math.inf if high is None else high
-        if amount.minimum is not None and top < amount.minimum:
-            return False
-        if amount.maximum is not None and low > amount.maximum:
-            return False
+        too_low = amount.minimum is not None and low < amount.minimum
+        too_high = amount.maximum is not None and top > amount.maximum
+        if too_low or too_high:
+            have = f"{_number(low)} to {'unbounded' if high is None else _number(high)}"
+            unmet.append(Unmet(amount.name, _wanted_amount(amount), have))
     for attribute in requirements.attributes:
         values = fleet.attributes.get(attribute.name)
-        if values is None:
-            return False
-        if attribute.any_of and not (attribute.any_of & values):
-            return False
-        if not attribute.all_of <= values:
-            return False
-    return True
+        if not _attribute_met(attribute, values):
+            unmet.append(Unmet(attribute.name, _wanted_attribute(attribute), _values(values)))
+    return unmet
+
+
+def unmet_by_worker(capabilities: WorkerCapabilities, requirements: Requirements) -> list[Unmet]:
+    """The requirements this worker, by what it reported, does not meet."""
+    unmet: list[Unmet] = []
+    for amount in requirements.amounts:
+        value = capabilities.amounts.get(amount.name)
+        low_ok = value is not None and (amount.minimum is None or value >= amount.minimum)
+        if not (low_ok and (amount.maximum is None or (value is not None and value <= amount.maximum))):
+            have = "nothing reported" if value is None else _number(value)
+            unmet.append(Unmet(amount.name, _wanted_amount(amount), have))
+    for attribute in requirements.attributes:
+        values = capabilities.attributes.get(attribute.name)
+        if not _attribute_met(attribute, values):
+            have = "nothing reported" if values is None else _values(values)
+            unmet.append(Unmet(attribute.name, _wanted_attribute(attribute), have))
+    return unmet
+
+
+def fleet_can_satisfy(fleet: FleetCapabilities, requirements: Requirements) -> bool:
+    """Does every worker this fleet may hold, by the capabilities it declares, meet the requirements?"""
+    return not unmet_by_fleet(fleet, requirements)

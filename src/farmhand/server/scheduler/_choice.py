@@ -1,7 +1,7 @@
 """Which job and step an idle (or session-holding) worker should work on next.
 
 Jobs are taken highest `priority` first, then oldest first (priorityFifo). A job is open to a worker
-when it has READY tasks in a step whose host requirements the worker meets, the job's
+when it has READY tasks in a step whose host requirements the worker and its fleet meet, the job's
 `maxWorkerCount` leaves room (counting distinct workers holding open sessions on it; the worker's own
 session counts as room), and the worker has failed fewer than the per-worker failure cap of that
 job's tasks, unless the cap is lifted for that job: no other online worker that could run one of
@@ -23,7 +23,14 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ._capabilities import NO_REQUIREMENTS, Requirements, WorkerCapabilities, worker_satisfies
+from ._capabilities import (
+    NO_REQUIREMENTS,
+    FleetCapabilities,
+    Requirements,
+    WorkerCapabilities,
+    fleet_can_satisfy,
+    worker_satisfies,
+)
 
 DEFAULT_FAILURE_CAP = 3
 MAX_TASK_BATCH = 32
@@ -56,6 +63,9 @@ class WorkerState:
     failures_by_job: Mapping[str, int] = field(default_factory=dict)
     #: Jobs whose failure cap does not hold for this worker (no other capable worker is below it).
     cap_lifted_jobs: frozenset[str] = frozenset()
+    #: What the worker's fleet declares (None: not checked): a step its fleet does not meet is not
+    #: given to the worker even when the worker itself meets it.
+    fleet_capabilities: FleetCapabilities | None = None
 
 
 @dataclass(frozen=True)
@@ -89,9 +99,13 @@ def _open_steps(worker: WorkerState, job: JobOption, failure_cap: int) -> list[S
         and job.workers_holding >= int(job.max_worker_count or 0)
     ):
         return []
-    return [
-        s for s in job.steps if s.ready_count > 0 and worker_satisfies(worker.capabilities, s.requirements)
-    ]
+    return [s for s in job.steps if s.ready_count > 0 and can_run(worker, s.requirements)]
+
+
+def can_run(worker: WorkerState, requirements: Requirements) -> bool:
+    """Do the worker and its fleet both meet a step's host requirements?"""
+    fleet_ok = worker.fleet_capabilities is None or fleet_can_satisfy(worker.fleet_capabilities, requirements)
+    return fleet_ok and worker_satisfies(worker.capabilities, requirements)
 
 
 def choose_work(

@@ -17,12 +17,15 @@ from sqlalchemy.engine import Row
 from .._ids import new_id, session_action_id
 from ..scheduler import (
     Choice,
+    FleetCapabilities,
     JobOption,
     StepOption,
     StepPlan,
     WorkerState,
     at_failure_cap,
+    can_run,
     choose_work,
+    fleet_capabilities_from_api,
     kind_of,
     opening_actions,
     requirements_from_api,
@@ -30,7 +33,6 @@ from ..scheduler import (
     task_batch,
     task_run,
     worker_capabilities_from_api,
-    worker_satisfies,
 )
 from ..store import (
     count_column,
@@ -129,6 +131,28 @@ def online_workers_of_queue(conn: Connection, farm_id: str, queue_id: str) -> li
     )
 
 
+def fleet_capabilities_of(conn: Connection, fleet_ids: list[str]) -> dict[str, FleetCapabilities]:
+    """What each fleet declares (GetFleet's `capabilities`)."""
+    if not fleet_ids:
+        return {}
+    rows = conn.execute(
+        select(resources.c.resource_id, resources.c.doc).where(
+            and_(resources.c.kind == "fleet", resources.c.resource_id.in_(fleet_ids))
+        )
+    )
+    return {str(r.resource_id): fleet_capabilities_from_api((r.doc or {}).get("capabilities")) for r in rows}
+
+
+def worker_state(row: Row[Any], fleets: dict[str, FleetCapabilities], **extra: Any) -> WorkerState:
+    """A worker as the scheduler sees it: what it reported and what its fleet declares."""
+    return WorkerState(
+        worker_id=row.worker_id,
+        capabilities=worker_capabilities_from_api(row.capabilities),
+        fleet_capabilities=fleets.get(row.fleet_id),
+        **extra,
+    )
+
+
 def lifted_failure_caps(
     conn: Connection, worker: Row[Any], options: list[JobOption], failures: dict[str, int], failure_cap: int
 ) -> frozenset[str]:
@@ -140,14 +164,16 @@ def lifted_failure_caps(
     for option in options:
         if not at_failure_cap(failures.get(option.job_id, 0), failure_cap):
             continue
-        others = [
+        candidates = [
             w
             for w in online_workers_of_queue(conn, worker.farm_id, option.queue_id)
             if w.worker_id != worker.worker_id
-            and any(
-                worker_satisfies(worker_capabilities_from_api(w.capabilities), step.requirements)
-                for step in option.steps
-            )
+        ]
+        fleets = fleet_capabilities_of(conn, sorted({str(w.fleet_id) for w in candidates}))
+        others = [
+            w
+            for w in candidates
+            if any(can_run(worker_state(w, fleets), step.requirements) for step in option.steps)
         ]
         their_failures = failures_by_worker(conn, option.job_id, [w.worker_id for w in others])
         if all(at_failure_cap(their_failures.get(w.worker_id, 0), failure_cap) for w in others):
@@ -267,9 +293,9 @@ def assign_work(
     queue_ids = active_queue_ids(conn, worker.farm_id, worker.fleet_id)
     options = job_options(conn, queue_ids)
     failures = failures_by_job(conn, worker.worker_id, [o.job_id for o in options])
-    state = WorkerState(
-        worker_id=worker.worker_id,
-        capabilities=worker_capabilities_from_api(worker.capabilities),
+    state = worker_state(
+        worker,
+        fleet_capabilities_of(conn, [worker.fleet_id]),
         session_job_id=current.job_id if current is not None else None,
         session_step_id=current.step_id if current is not None else None,
         failures_by_job=failures,

@@ -6,9 +6,10 @@ actions are RECLAIMED, its sessions ENDED, its tasks READY again without countin
 UpdateWorkerSchedule gets `ConflictException(STATUS_CONFLICT)`, and its next UpdateWorker(STARTED)
 brings it back.
 
-A step with host requirements that no fleet associated with its queue can ever satisfy (neither the
-capabilities the fleet declares nor those of any worker registered in it) gets its READY and PENDING
-tasks NOT_COMPATIBLE. Queues without any association are left alone: a fleet may be added later.
+A step with host requirements that no fleet associated with its queue meets, by the capabilities the
+fleets declare (the workers registered in them do not count, as in Deadline Cloud), gets its READY and
+PENDING tasks NOT_COMPATIBLE. Queues without any association are left alone: a fleet may be added
+later.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from ..scheduler import (
     fleet_can_satisfy,
     fleet_capabilities_from_api,
     requirements_from_api,
-    worker_capabilities_from_api,
-    worker_satisfies,
     worker_timeout,
 )
 from ..store import count_column, resources, steps, tasks, workers
@@ -115,10 +114,6 @@ class CompatibilityChecker:
                     select(resources.c.resource_id, resources.c.doc).where(resources.c.kind == "fleet")
                 )
             }
-            worker_caps: dict[str, list[Any]] = defaultdict(list)
-            for w in conn.execute(select(workers.c.fleet_id, workers.c.capabilities)):
-                if w.capabilities:
-                    worker_caps[str(w.fleet_id)].append(worker_capabilities_from_api(w.capabilities))
             for step in candidates:
                 fleet_ids = fleets_of.get(step.queue_id, [])
                 if not fleet_ids:
@@ -128,7 +123,6 @@ class CompatibilityChecker:
                     fleet_can_satisfy(
                         fleet_capabilities_from_api((fleet_docs.get(f) or {}).get("capabilities")), wanted
                     )
-                    or any(worker_satisfies(c, wanted) for c in worker_caps.get(f, []))
                     for f in fleet_ids
                 )
                 if possible:
