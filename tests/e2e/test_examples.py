@@ -94,6 +94,7 @@ def test_retries_fails_the_job_and_why_shows_the_failing_task(farm: LocalFarm) -
         timeout=60,
     )
     assert "corrupt input file" in why.stdout, why.stdout + why.stderr
+    assert "failed 2 times" in why.stdout  # it ran twice: the first run and one retry
 
 
 @pytest.mark.local_farm(workers=1)

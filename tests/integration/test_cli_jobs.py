@@ -187,13 +187,33 @@ def test_wait_with_a_timeout_exits_1(station: CliWorkstation, bundle: Path) -> N
     assert "Timeout waiting for job" in result.stderr
 
 
-def test_why_on_a_job_without_failures(station: CliWorkstation, bundle: Path) -> None:
+def test_why_explains_a_suspended_job(station: CliWorkstation, bundle: Path) -> None:
+    # Given a job submitted suspended
     job_id = submit(station, str(bundle), "--submit-suspended")
+    # When asking why it does not run
     result = station.run("job", "why", job_id)
+    # Then the answer says who suspended it, not that nothing failed
     assert result.exit_code == 0, result.output
-    assert "No task of this job has failed." in result.stdout
+    assert "No task of this job has failed." not in result.stdout
+    assert "SUSPENDED: 1 task SUSPENDED by the farm: the job was submitted SUSPENDED by" in result.stdout
     as_json = json.loads(station.run("job", "why", job_id, "--json").stdout)
     assert as_json["failedTasks"] == [] and as_json["taskRunStatus"] == "SUSPENDED"
+    (step,) = as_json["steps"]
+    assert [r["code"] for r in step["reasons"]] == ["SUSPENDED"]
+
+
+def test_why_explains_a_ready_job_no_worker_takes(station: CliWorkstation, bundle: Path) -> None:
+    # Given a ready job on a farm whose fleet has no online worker
+    job_id = submit(station, str(bundle))
+    # When asking why it does not run
+    result = station.run("job", "why", job_id, "--json")
+    # Then the farm's reason is given as data
+    assert result.exit_code == 0, result.output
+    (step,) = json.loads(result.stdout)["steps"]
+    assert step["taskRunStatus"] == "READY"
+    assert step["reasons"][0]["code"] in ("NO_WORKER", "NO_WORKER_ONLINE")
+    human = station.run("job", "why", job_id).stdout
+    assert f"READY: {step['reasons'][0]['message']}" in " ".join(human.split())
 
 
 def test_submit_with_options_naming_the_configured_queue_updates_the_default_job(

@@ -176,6 +176,7 @@ def test_job_why_shows_the_failed_task_its_exit_code_and_its_log(
     assert "1 failed task(s)" in out
     assert "Work / task-" in out and "Frame=2" in out
     assert "exit code 3" in out
+    assert "failed 1 time ·" in out
     assert "cannot open scene.blend: no such file" in out
     # and the other task's output is not mistaken for the failure
     assert "working on frame 1" not in out
@@ -192,6 +193,7 @@ def test_job_why_json(station: CliWorkstation, failed_job: str) -> None:
     assert task["step_name"] == "Work"
     assert task["parameters"] == {"Frame": {"int": "2"}}
     assert task["exit_code"] == 3
+    assert task["failed_runs"] == 1
     assert task["worker_id"].startswith("worker-")
     assert any("cannot open scene.blend" in line["message"] for line in task["logLines"])
     assert len(task["logLines"]) <= 5

@@ -23,7 +23,7 @@ import anyio.to_thread
 from sqlalchemy import and_, insert, select
 from sqlalchemy.exc import DataError, OperationalError
 
-from .._models import IDENTITY_SERVICE, IDENTITY_TARGET_PREFIX
+from .._models import IDENTITY_SERVICE, IDENTITY_TARGET_PREFIX, SCHEDULING_SERVICE, SCHEDULING_TARGET_PREFIX
 from ._identity import Principal, SigningKeyCache
 from ._runtime import ServerRuntime
 from ._telemetry import TelemetryIntake, TelemetryRefused
@@ -114,6 +114,11 @@ class FarmApp:
         self.identity = service_model(IDENTITY_SERVICE)
         self.sign_in = SignInService(runtime.store, runtime.identity_store_id)
         self.sign_in_page = SignInPage(self.sign_in)
+        # JSON-RPC services by their X-Amz-Target prefix (anything else is CloudWatch Logs).
+        self.json_services = {
+            IDENTITY_TARGET_PREFIX: (IDENTITY_SERVICE, self.identity),
+            SCHEDULING_TARGET_PREFIX: (SCHEDULING_SERVICE, service_model(SCHEDULING_SERVICE)),
+        }
         self.signing_keys = SigningKeyCache(runtime.store)
         self.s3 = S3Endpoint(
             runtime.object_store, self._authenticate_s3, self._authorize_object, runtime.account_id
@@ -237,11 +242,7 @@ class FarmApp:
     def _json_rpc(
         self, request: SignedRequest, request_id: str, target: str, address: str, origin: str
     ) -> Answer:
-        service, model = (
-            (IDENTITY_SERVICE, self.identity)
-            if target.startswith(IDENTITY_TARGET_PREFIX + ".")
-            else ("logs", self.logs)
-        )
+        service, model = self.json_services.get(target.split(".", 1)[0], ("logs", self.logs))
         try:
             operation = resolve_target(model, target)
             if operation.auth_type == "none":

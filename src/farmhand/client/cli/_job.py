@@ -499,7 +499,8 @@ def job_why(
     max_tasks: int,
     as_json: bool,
 ) -> None:
-    """Why a job failed: each failed task with its exit code, worker and the tail of its log."""
+    """Why a job is where it is: what each unfinished step waits for, and each failed task with its
+    exit code, worker and the tail of its log."""
     from ._why import diagnose_job, print_diagnosis
 
     config, farm, queue, job_id = _target(profile, farm_id, region, queue_id, job_id, job_id_option)
@@ -520,6 +521,9 @@ def job_why(
                     for report in diagnosis.failed_tasks
                 ],
                 "moreFailedTasks": diagnosis.more_failed_tasks,
+                "reasons": (diagnosis.explanation or {}).get("reasons", []),
+                "steps": (diagnosis.explanation or {}).get("steps", []),
+                "explanationNote": diagnosis.explanation_note,
             }
         )
         return

@@ -1,7 +1,11 @@
-"""`farmhand job why`: from a failed job to the cause in one hop.
+"""`farmhand job why`: from a job that is not done to the cause in one hop.
 
-For every failed task: which step and parameters, how often it failed, the exit code and message of the
-session action that failed, the worker it ran on, and the last lines that action wrote to its log.
+The farm says why each unfinished step is where it is (ExplainJob of `farmhand-scheduling`: the
+upstream steps it waits for, why no worker takes its READY tasks, what no fleet meets, who suspended
+or canceled it). For every failed task: which step and parameters, how many of its runs failed, the
+exit code and message of the session action that failed last, the worker it ran on, and the last
+lines that action wrote to its log. Against AWS Deadline Cloud (which has no ExplainJob) only the
+failed tasks are shown.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class FailedTaskReport:
     task_id: str
     parameters: dict[str, Any]
     failure_retry_count: int = 0
+    failed_runs: int = 0  # session actions of the task that ended FAILED
     session_id: str | None = None
     session_action_id: str | None = None
     worker_id: str | None = None
@@ -46,6 +51,9 @@ class JobDiagnosis:
     job: dict[str, Any]
     failed_tasks: list[FailedTaskReport]
     more_failed_tasks: int = 0
+    # ExplainJob's answer (`reasons` of the job, `steps` with theirs); None when the farm has none.
+    explanation: dict[str, Any] | None = None
+    explanation_note: str | None = None
 
 
 def session_id_of(session_action_id: str | None) -> str | None:
@@ -87,9 +95,18 @@ def _failed_tasks(config: ConfigParser, farm_id: str, queue_id: str, job_id: str
 def _add_session_action(
     deadline: Any, farm_id: str, queue_id: str, job_id: str, report: FailedTaskReport
 ) -> None:
-    """Exit code, message and timing of the action that failed; worker of its session."""
+    """Exit code, message and timing of the action that failed; worker of its session; failed runs."""
     from botocore.exceptions import ClientError
 
+    try:
+        pages = deadline.get_paginator("list_session_actions").paginate(
+            farmId=farm_id, queueId=queue_id, jobId=job_id, taskId=report.task_id
+        )
+        report.failed_runs = sum(
+            1 for page in pages for action in page["sessionActions"] if action.get("status") == "FAILED"
+        )
+    except ClientError:
+        report.failed_runs = 0
     if report.session_action_id:
         try:
             action = deadline.get_session_action(
@@ -149,12 +166,49 @@ def diagnose_job(
 
     deadline = api.get_boto3_client("deadline", config=config)
     job = api.get_job(farm_id, queue_id, job_id, config=config)
+    explanation, note = _explanation(config, deadline, farm_id, queue_id, job_id)
     failed = _failed_tasks(config, farm_id, queue_id, job_id)
     shown, hidden = failed[:max_tasks], max(0, len(failed) - max_tasks)
     for report in shown:
         _add_session_action(deadline, farm_id, queue_id, job_id, report)
         _add_log_tail(config, farm_id, queue_id, report, lines)
-    return JobDiagnosis(job=job, failed_tasks=shown, more_failed_tasks=hidden)
+    return JobDiagnosis(
+        job=job,
+        failed_tasks=shown,
+        more_failed_tasks=hidden,
+        explanation=explanation,
+        explanation_note=note,
+    )
+
+
+def _explanation(
+    config: ConfigParser, deadline: Any, farm_id: str, queue_id: str, job_id: str
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The farm's ExplainJob answer, or None and why there is none."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ..._models import SCHEDULING_SERVICE, add_models_to
+    from .. import api
+
+    endpoint = str(deadline.meta.endpoint_url or "")
+    if ".amazonaws.com" in endpoint:
+        return None, "AWS Deadline Cloud does not explain waiting work; failed tasks only"
+    session = api.get_boto3_session(config=config)
+    add_models_to(session._session)
+    scheduling = session.client(  # type: ignore[call-overload]
+        SCHEDULING_SERVICE,
+        endpoint_url=endpoint,
+        region_name=deadline.meta.region_name,
+        config=deadline.meta.config,
+    )
+    try:
+        answer = scheduling.explain_job(farmId=farm_id, queueId=queue_id, jobId=job_id)
+    except ClientError as error:
+        return None, f"the farm did not explain the job: {error.response['Error'].get('Message', error)}"
+    except BotoCoreError as error:
+        return None, f"the farm did not explain the job: {error}"
+    answer.pop("ResponseMetadata", None)
+    return dict(answer), None
 
 
 def print_diagnosis(diagnosis: JobDiagnosis, job_id: str) -> None:
@@ -171,8 +225,22 @@ def print_diagnosis(diagnosis: JobDiagnosis, job_id: str) -> None:
         console.print(
             f"Lifecycle: {job.get('lifecycleStatus')}: {escape(str(job['lifecycleStatusMessage']))}"
         )
+    explanation = diagnosis.explanation or {}
+    for reason in explanation.get("reasons") or []:
+        console.print(f"[bold]{escape(str(reason['message']))}[/bold]")
+    for step in explanation.get("steps") or []:
+        counts_text = describe_counts(step.get("taskRunStatusCounts") or {})
+        step_status = styled_status(step.get("taskRunStatus"))
+        console.print(f"Step [bold]{escape(str(step['name']))}[/bold] is {step_status}: {counts_text}")
+        for reason in step.get("reasons") or []:
+            if reason["code"] == "FAILED":
+                continue  # the failed tasks follow, with their evidence
+            console.print(f"  {styled_status(reason['status'])}: {escape(str(reason['message']))}")
+    if diagnosis.explanation_note:
+        console.print(f"({escape(diagnosis.explanation_note)})")
     if not diagnosis.failed_tasks:
-        console.print("No task of this job has failed.")
+        if diagnosis.explanation is None or job.get("taskRunStatus") == "SUCCEEDED":
+            console.print("No task of this job has failed.")
         return
     total = len(diagnosis.failed_tasks) + diagnosis.more_failed_tasks
     console.print(f"{total} failed task(s):")
@@ -180,7 +248,7 @@ def print_diagnosis(diagnosis: JobDiagnosis, job_id: str) -> None:
         parameters = task_parameters_text(report.parameters)
         title = f"{report.step_name} / {report.task_id}" + (f"  {parameters}" if parameters else "")
         console.print(f"[bold red]✗[/bold red] [bold]{escape(title)}[/bold]")
-        failures = report.failure_retry_count
+        failures = report.failed_runs
         facts = [f"failed {failures} time{'' if failures == 1 else 's'}" if failures else "failed"]
         if report.exit_code is not None:
             facts.append(f"exit code {report.exit_code}")

@@ -11,7 +11,7 @@ line names are the admin's alone (see `rule_for`).
 
 from __future__ import annotations
 
-from ..._models import IDENTITY_SERVICE
+from ..._models import IDENTITY_SERVICE, SCHEDULING_SERVICE
 from ._refs import (
     Target,
     association,
@@ -254,12 +254,16 @@ IDENTITY: dict[str, Rule] = {
     )
 }
 
+# What the scheduler tells about a job is read like the job itself.
+SCHEDULING: dict[str, Rule] = {"ExplainJob": job_read()}
+
 TABLE: dict[str, dict[str, Rule]] = {
     "deadline": DEADLINE,
     "logs": LOGS,
     "sts": STS,
     "s3": S3,
     IDENTITY_SERVICE: IDENTITY,
+    SCHEDULING_SERVICE: SCHEDULING,
 }
 
 

@@ -1,7 +1,8 @@
 """The worker plane in the store: worker status, action updates, session assignment, reclaim."""
 
-from ._assign import ONLINE_WORKER_STATUSES
+from ..scheduler import ONLINE_WORKER_STATUSES
 from ._entities import get_job_entities, queue_role_arn
+from ._explain import explain_job
 from ._logs import session_log, worker_log
 from ._reclaim import CompatibilityChecker, reclaim_silent_workers, start_worker_plane
 from ._reclaim import timeout_of as worker_timeout_seconds
@@ -28,6 +29,7 @@ __all__ = [
     "abandon_sessions",
     "carry_interruptions",
     "change_worker_status",
+    "explain_job",
     "get_job_entities",
     "queue_role_arn",
     "reclaim_silent_workers",

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Row
 
 from .._ids import new_id, session_action_id
 from ..scheduler import (
+    ONLINE_WORKER_STATUSES,
     Choice,
     FleetCapabilities,
     JobOption,
@@ -51,8 +52,6 @@ ASSOCIATION_KIND = "queue-fleet-association"
 #: Jobs in these lifecycle states are never scheduled.
 UNSCHEDULABLE_LIFECYCLES = ("ARCHIVED", "CREATE_IN_PROGRESS", "CREATE_FAILED", "UPLOAD_IN_PROGRESS")
 MAX_JOB_OPTIONS = 100
-#: Worker statuses in which a worker takes work.
-ONLINE_WORKER_STATUSES = ("STARTED", "IDLE", "RUNNING")
 
 
 def active_queue_ids(conn: Connection, farm_id: str, fleet_id: str) -> list[str]:

@@ -18,9 +18,9 @@ from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.engine import Row
 
 from ..protocol import ConflictError, ResourceNotFoundError
-from ..scheduler import kind_of, update_interval
+from ..scheduler import ONLINE_WORKER_STATUSES, kind_of, update_interval
 from ..store import resources, session_actions, sessions, tasks, tasks_in, workers
-from ._assign import ONLINE_WORKER_STATUSES, assign_work
+from ._assign import assign_work
 from ._logs import session_log
 from ._sessions import (
     DELIVERED_STATUSES,
