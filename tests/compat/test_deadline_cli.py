@@ -107,3 +107,39 @@ def test_job_wait_on_a_failing_job_exits_2(station: Workstation) -> None:
 
     # Then `job wait` exits 2 (job failed)
     assert wait.returncode == 2, wait.stdout + wait.stderr
+
+
+def test_trace_schedule_reads_a_multi_step_job(station: Workstation, tmp_path: Path) -> None:
+    # Given the frame_render example (a render step, then an encode step that depends on it) run
+    # on the farm's two workers
+    submit = station.deadline(
+        "bundle",
+        "submit",
+        "examples/frame_render",
+        "-p",
+        "Frames=1-3",
+        "-p",
+        f"OutputDir={tmp_path / 'frames'}",
+        "--yes",
+    )
+    assert submit.returncode == 0, submit.stdout + submit.stderr
+    job_id = submitted_job_id(submit.stdout)
+    wait = station.deadline("job", "wait", "--job-id", job_id, "--max-poll-interval", "1", "--timeout", "120")
+    assert wait.returncode == 0, wait.stdout + wait.stderr
+
+    # When the AWS CLI traces how the farm scheduled it
+    trace = station.deadline(
+        "job",
+        "trace-schedule",
+        "--job-id",
+        job_id,
+        "--trace-format",
+        "chrome",
+        "--trace-file",
+        str(tmp_path / "t.json"),
+    )
+
+    # Then it reads every session as one step's, as the service keeps them, and writes the trace
+    assert trace.returncode == 0, trace.stdout + trace.stderr
+    assert "more than one step" not in trace.stdout + trace.stderr
+    assert (tmp_path / "t.json").stat().st_size > 0

@@ -53,7 +53,7 @@ def farm(admin: Any) -> tuple[str, str, str]:
     return farm_with_fleet(admin)
 
 
-def test_two_steps_run_in_dependency_order_in_reused_sessions(farm_server, admin, farm) -> None:
+def test_two_steps_run_in_dependency_order_one_step_per_session(farm_server, admin, farm) -> None:
     # Given a job whose step B depends on step A, with a job environment and a step environment on B
     farm_id, queue_id, fleet_id = farm
     template = job_template(
@@ -88,12 +88,13 @@ def test_two_steps_run_in_dependency_order_in_reused_sessions(farm_server, admin
         for r in worker.task_runs():
             seen_b |= r["taskRun"]["stepId"] == steps["B"]
             assert not (seen_b and r["taskRun"]["stepId"] == steps["A"])
-    # And each session entered the job environment once, first, and exited it last
+    # And each session served one step, entered the job environment once, first, and exited it last
     for worker in workers:
         by_session: dict[str, list[dict[str, Any]]] = {}
         for r in worker.ran:
             by_session.setdefault(r["sessionId"], []).append(r)
         for actions in by_session.values():
+            assert len({a["taskRun"]["stepId"] for a in actions if "taskRun" in a}) == 1
             kinds = [
                 next(k for k in a if k in ("envEnter", "envExit", "taskRun", "syncInputJobAttachments"))
                 for a in actions

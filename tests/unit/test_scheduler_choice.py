@@ -95,6 +95,18 @@ def test_a_worker_keeps_its_session_and_step_unless_a_higher_priority_job_waits(
     assert choose_work(me, [current, urgent]).job_id == "urgent"  # type: ignore[union-attr]
 
 
+def test_a_session_serves_one_step_so_another_step_is_not_kept() -> None:
+    # Given a worker whose session's step has nothing ready, while another step of its job has
+    current = job("mine", 50, age=9, steps=(StepOption("s1", 2),))
+    me = worker(session_job_id="mine", session_step_id="s2")
+    # Then the choice is a new session (for the older job of the same priority first)
+    older = job("older", 50, age=0)
+    choice = choose_work(me, [current, older])
+    assert choice is not None and (choice.job_id, choice.keeps_session) == ("older", False)
+    alone = choose_work(me, [current])
+    assert alone is not None and (alone.job_id, alone.step_id, alone.keeps_session) == ("mine", "s1", False)
+
+
 def test_failure_cap_excludes_a_job_for_that_worker_only() -> None:
     jobs = [job("flaky", 90), job("other", 10)]
     assert choose_work(worker(failures_by_job={"flaky": 3}), jobs, failure_cap=3).job_id == "other"  # type: ignore[union-attr]

@@ -3,33 +3,28 @@
 from __future__ import annotations
 
 from farmhand.server.scheduler import (
-    StepPlan,
+    SessionStep,
     closing_actions,
     opening_actions,
-    step_actions,
     update_interval,
     worker_timeout,
 )
 
 
-def test_a_session_opens_with_the_input_sync_then_the_job_environments() -> None:
-    assert opening_actions(["JOB:j:Q", "JOB:j:J"], has_attachments=True) == [
+def test_a_session_opens_with_the_input_syncs_then_the_job_and_step_environments() -> None:
+    step = SessionStep("step-2", ["STEP:step-2:E"], has_dependencies=True)
+    assert opening_actions(["JOB:j:Q", "JOB:j:J"], step, has_attachments=True) == [
         {"syncInputJobAttachments": {}},
         {"envEnter": {"environmentId": "JOB:j:Q"}},
         {"envEnter": {"environmentId": "JOB:j:J"}},
-    ]
-    assert opening_actions([], has_attachments=False) == []
-
-
-def test_switching_step_exits_the_old_step_environments_in_reverse() -> None:
-    plan = StepPlan("step-2", ["STEP:step-2:E"], has_dependencies=True)
-    assert step_actions(["STEP:step-1:A", "STEP:step-1:B"], plan, has_attachments=True) == [
-        {"envExit": {"environmentId": "STEP:step-1:B"}},
-        {"envExit": {"environmentId": "STEP:step-1:A"}},
         {"syncInputJobAttachments": {"stepId": "step-2"}},
         {"envEnter": {"environmentId": "STEP:step-2:E"}},
     ]
-    assert step_actions([], plan, has_attachments=False) == [{"envEnter": {"environmentId": "STEP:step-2:E"}}]
+    plain = SessionStep("step-1", [], has_dependencies=False)
+    assert opening_actions([], plain, has_attachments=True) == [{"syncInputJobAttachments": {}}]
+    assert opening_actions([], step, has_attachments=False) == [
+        {"envEnter": {"environmentId": "STEP:step-2:E"}}
+    ]
 
 
 def test_a_session_ends_by_exiting_everything_last_entered_first() -> None:

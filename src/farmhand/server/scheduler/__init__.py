@@ -43,13 +43,12 @@ from ._explain import (
 )
 from ._sessions import (
     Definition,
-    StepPlan,
+    SessionStep,
     closing_actions,
     env_enter,
     env_exit,
     kind_of,
     opening_actions,
-    step_actions,
     task_run,
 )
 from ._timing import (
@@ -73,8 +72,8 @@ __all__ = [
     "QueueFacts",
     "Reason",
     "Requirements",
+    "SessionStep",
     "StepOption",
-    "StepPlan",
     "Unmet",
     "UpstreamStep",
     "WorkerCapabilities",
@@ -92,7 +91,6 @@ __all__ = [
     "kind_of",
     "opening_actions",
     "requirements_from_api",
-    "step_actions",
     "task_batch",
     "task_run",
     "unmet_by_fleet",

@@ -8,8 +8,9 @@ job's tasks, unless the cap is lifted for that job: no other online worker that 
 its READY tasks is below the cap. The cap steers a job away from a worker that keeps failing it
 while another can take it; it never keeps a job from ending (`maxRetriesPerTask` ends a task that
 fails everywhere). A worker keeps its current session's job while that job is open to it and no open job
-has a strictly higher priority; within the job it stays on its current step while that step has
-ready work (so entered environments are reused).
+has a strictly higher priority and its session's step has ready work (so entered environments are
+reused); a session serves one step, so other work, even another step of the same job, means a new
+session.
 
 Batching: when a step has far more READY tasks than the fleet has workers, a worker is given several
 tasks of it at once (`task_batch`): fewer round trips per task for short tasks, while every worker
@@ -132,10 +133,11 @@ def choose_work(
         return None
     if current is not None and current[0].priority >= best[0].priority:
         job, steps = current
-        step = next((s for s in steps if s.step_id == worker.session_step_id), steps[0])
-        return Choice(
-            job.job_id, job.queue_id, step.step_id, keeps_session=True, ready_count=step.ready_count
-        )
+        step = next((s for s in steps if s.step_id == worker.session_step_id), None)
+        if step is not None:
+            return Choice(
+                job.job_id, job.queue_id, step.step_id, keeps_session=True, ready_count=step.ready_count
+            )
     job, steps = best
     return Choice(
         job.job_id, job.queue_id, steps[0].step_id, keeps_session=False, ready_count=steps[0].ready_count

@@ -1,10 +1,11 @@
 """The actions of a session, in the order of spec §5.6.
 
-A session opens with `syncInputJobAttachments{}` (jobs with attachments), then enters the queue and
-job environments; for a step it adds `syncInputJobAttachments{stepId}` (a step with dependencies in a
-job with attachments) and enters the step's environments; each task is one `taskRun`. Switching step
-exits the step environments in reverse order before entering the next step's; ending exits everything
-still entered, in reverse order of entry. Definitions are the API's one-key unions.
+A session serves one step of one job, as the service's sessions do (the AWS tools rely on it: `deadline
+job trace-schedule` reads each session as one step's). It opens with `syncInputJobAttachments{}`
+(jobs with attachments), enters the queue and job environments, adds `syncInputJobAttachments{stepId}`
+(a step with dependencies in a job with attachments) and enters the step's environments; each task
+is one `taskRun`. Ending exits everything still entered, in reverse order of entry. Definitions are the
+API's one-key unions.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ Definition = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
-class StepPlan:
+class SessionStep:
+    """The step a session serves, as its opening actions need it."""
+
     step_id: str
     environment_ids: Sequence[str]  # the step's environments, template order
     has_dependencies: bool
@@ -35,19 +38,14 @@ def task_run(step_id: str, task_id: str, parameters: Mapping[str, Any] | None) -
     return {"taskRun": {"stepId": step_id, "taskId": task_id, "parameters": dict(parameters or {})}}
 
 
-def opening_actions(job_environment_ids: Sequence[str], *, has_attachments: bool) -> list[Definition]:
-    """A new session: the job-level input sync first (when the job has attachments), then the job's
-    environments (queue environments first, as the job stores them)."""
+def opening_actions(
+    job_environment_ids: Sequence[str], step: SessionStep, *, has_attachments: bool
+) -> list[Definition]:
+    """A new session for `step`: the job-level input sync first (when the job has attachments), the
+    job's environments (queue environments first, as the job stores them), the step's input sync (a
+    step with dependencies), then the step's environments."""
     actions: list[Definition] = [{"syncInputJobAttachments": {}}] if has_attachments else []
     actions += [env_enter(e) for e in job_environment_ids]
-    return actions
-
-
-def step_actions(
-    entered_step_environment_ids: Sequence[str], step: StepPlan, *, has_attachments: bool
-) -> list[Definition]:
-    """Move the session onto `step`: exit the previous step's environments, sync, enter the new ones."""
-    actions = [env_exit(e) for e in reversed(entered_step_environment_ids)]
     if has_attachments and step.has_dependencies:
         actions.append({"syncInputJobAttachments": {"stepId": step.step_id}})
     actions += [env_enter(e) for e in step.environment_ids]

@@ -20,8 +20,8 @@ from ..scheduler import (
     Choice,
     FleetCapabilities,
     JobOption,
+    SessionStep,
     StepOption,
-    StepPlan,
     WorkerState,
     at_failure_cap,
     can_run,
@@ -30,7 +30,6 @@ from ..scheduler import (
     kind_of,
     opening_actions,
     requirements_from_api,
-    step_actions,
     task_batch,
     task_run,
     worker_capabilities_from_api,
@@ -240,7 +239,7 @@ def step_environment_ids(step_id: str, template: dict[str, Any] | None) -> list[
     return [f"STEP:{step_id}:{env['name']}" for env in (template or {}).get("stepEnvironments") or []]
 
 
-def _step_plan(conn: Connection, step_id: str) -> StepPlan:
+def _session_step(conn: Connection, step_id: str) -> SessionStep:
     row = conn.execute(select(steps.c.template).where(steps.c.step_id == step_id)).first()
     has_dependencies = (
         conn.execute(
@@ -250,7 +249,9 @@ def _step_plan(conn: Connection, step_id: str) -> StepPlan:
         ).first()
         is not None
     )
-    return StepPlan(step_id, step_environment_ids(step_id, row.template if row else None), has_dependencies)
+    return SessionStep(
+        step_id, step_environment_ids(step_id, row.template if row else None), has_dependencies
+    )
 
 
 REFILL_BELOW = 2  # a busy worker's session is topped up once fewer task runs than this wait behind the first
@@ -314,7 +315,10 @@ def assign_work(
             for action in queued_runs:
                 finish_action(conn, action, "NEVER_ATTEMPTED", now=now)
         return False
-    if current is not None and (choice is None or choice.job_id != current.job_id):
+    if current is not None and (
+        choice is None or choice.job_id != current.job_id or choice.step_id != current.step_id
+    ):
+        # One step per session, as the service keeps them: another step opens a session of its own.
         wind_down(conn, current, now=now)
         return False
     if choice is None:
@@ -343,8 +347,7 @@ def _append_task(
             "fleet_id": worker.fleet_id,
             "worker_id": worker.worker_id,
             "lifecycle_status": "STARTED",
-            "step_id": None,
-            "entered_environments": [],
+            "step_id": choice.step_id,
             "next_action_index": 0,
             "host_properties": worker.host_properties,
             "started_at": now,
@@ -352,16 +355,11 @@ def _append_task(
             "updated_by": by,
         }
         job_env_ids = [str(e["environmentId"]) for e in job.environments or []]
-        definitions += opening_actions(job_env_ids, has_attachments=has_attachments)
-        entered = list(job_env_ids)
+        step = _session_step(conn, choice.step_id)
+        definitions += opening_actions(job_env_ids, step, has_attachments=has_attachments)
+        session["entered_environments"] = [*job_env_ids, *step.environment_ids]
     else:
         session = dict(current._mapping)
-        entered = list(current.entered_environments or [])
-    if session["step_id"] != choice.step_id:
-        plan = _step_plan(conn, choice.step_id)
-        entered_step_envs = [e for e in entered if e.startswith("STEP:")]
-        definitions += step_actions(entered_step_envs, plan, has_attachments=has_attachments)
-        entered = [e for e in entered if not e.startswith("STEP:")] + list(plan.environment_ids)
     first = int(session["next_action_index"]) + len(definitions)
     online = conn.execute(
         select(func.count()).where(
@@ -376,11 +374,10 @@ def _append_task(
     definitions += [task_run(choice.step_id, task_id, parameters) for task_id, parameters in claimed]
     if current is None:
         conn.execute(insert(sessions).values(**session))
-    conn.execute(
-        update(sessions)
-        .where(sessions.c.session_id == session["session_id"])
-        .values(step_id=choice.step_id, entered_environments=entered, updated_at=now)
-    )
+    else:
+        conn.execute(
+            update(sessions).where(sessions.c.session_id == current.session_id).values(updated_at=now)
+        )
     append_actions(conn, session, definitions, now=now)
     return True
 
