@@ -51,6 +51,8 @@ def test_up_detach_writes_the_profile_and_defaults_and_leaves_other_profiles_alo
     assert "aws_profile_name = farmhand" in deadline_config
     assert f"farm_id = {status['farm_id']}" in deadline_config
     assert f"queue_id = {status['queue_id']}" in deadline_config
+    # And the AWS client scans only the profile's region for farms
+    assert "deadline_regions = us-west-2" in deadline_config
 
 
 def test_up_twice_reports_the_running_farm_and_down_leaves_no_process(workstation: Workstation) -> None:

@@ -330,20 +330,21 @@ class Supervisor:
         self.resources = bootstrap_farm(
             deadline, account_id, attachments_bucket=self.options.attachments_bucket
         )
-        write_farm_profile(
-            FarmProfile(
-                name=self.options.profile_name,
-                endpoint_url=local_endpoint(self.url),
-                access_key_id=access_key,
-                secret_access_key=secret_key,
-                s3_endpoint_url=self._attachments_endpoint(),
-                ca_bundle=self.options.ca_bundle,
-            )
+        profile = FarmProfile(
+            name=self.options.profile_name,
+            endpoint_url=local_endpoint(self.url),
+            access_key_id=access_key,
+            secret_access_key=secret_key,
+            s3_endpoint_url=self._attachments_endpoint(),
+            ca_bundle=self.options.ca_bundle,
         )
+        write_farm_profile(profile)
         if self.options.set_defaults:
             from ._deadline_defaults import set_deadline_defaults
 
-            set_deadline_defaults(self.options.profile_name, self.resources.farm_id, self.resources.queue_id)
+            set_deadline_defaults(
+                profile.name, self.resources.farm_id, self.resources.queue_id, profile.region
+            )
         self.state.farm_id = self.resources.farm_id
         self.state.queue_id = self.resources.queue_id
         self.state.fleet_id = self.resources.fleet_id
