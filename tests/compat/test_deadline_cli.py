@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from _workstation import REPO, Workstation, new_workstation
 
 pytestmark = pytest.mark.timeout(300)
 
-SHARED = Path(os.environ.get("FARMHAND_SHARED_DIR") or REPO.parent / "shared")
+BUNDLES = REPO / "tests" / "bundles"
 JOB_ID = re.compile(r"job-[0-9a-f]{32}")
 
 
@@ -67,11 +66,9 @@ def test_hello_submitted_with_the_aws_cli_succeeds_and_its_log_is_readable(stati
     assert "Hello from farmhand!" in logs.stdout
 
 
-def test_the_shared_cli_job_bundle_runs_with_parameters(station: Workstation, tmp_path: Path) -> None:
-    # Given the shared cli_job bundle and a data directory for it
-    bundle = SHARED / "bundles" / "cli_job"
-    if not bundle.is_dir():
-        pytest.skip(f"the shared bundles are not at {SHARED} (set FARMHAND_SHARED_DIR)")
+def test_a_script_bundle_runs_with_parameters(station: Workstation, tmp_path: Path) -> None:
+    # Given a bundle that runs a script parameter in a data directory
+    bundle = BUNDLES / "directory_script"
     data = tmp_path / "data"
     data.mkdir()
     (data / "input.txt").write_text("some input\n")
@@ -84,7 +81,7 @@ def test_the_shared_cli_job_bundle_runs_with_parameters(station: Workstation, tm
         "-p",
         f"DataDir={data}",
         "-p",
-        "BashScript=echo compat-run > result.txt; ls",
+        "Script=echo compat-run > result.txt; ls",
         "--yes",
     )
     assert submit.returncode == 0, submit.stdout + submit.stderr

@@ -23,7 +23,7 @@ from farmhand.testing import ServerProcess
 
 PROFILE = "cli-test"
 FARMHAND = str(Path(sys.executable).with_name("farmhand"))
-SHARED_DIR = Path(os.environ.get("FARMHAND_SHARED_DIR", Path(__file__).resolve().parents[2] / "../shared"))
+BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 
 HELLO_TEMPLATE = """\
 specificationVersion: 'jobtemplate-2023-09'

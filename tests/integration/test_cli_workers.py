@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_farm import FAILING_TEMPLATE, SHARED_DIR, CliWorkstation, make_workstation, write_bundle
+from cli_farm import BUNDLES, FAILING_TEMPLATE, CliWorkstation, make_workstation, write_bundle
 from click.testing import Result
 
 from farmhand.testing import ServerProcess
@@ -246,11 +246,9 @@ def test_wait_on_a_job_no_fleet_can_run_exits_5(station: CliWorkstation, tmp_pat
     assert json.loads(result.stdout)["status"] == "NOT_COMPATIBLE"
 
 
-def test_the_shared_cli_job_sample_runs_end_to_end(station: CliWorkstation, tmp_path: Path) -> None:
-    # Given the Deadline Cloud sample bundle `cli_job` and a data directory on the shared file system
-    bundle = SHARED_DIR / "bundles" / "cli_job"
-    if not (bundle / "template.yaml").exists():
-        pytest.skip(f"the shared sample bundles are not at {SHARED_DIR} (set FARMHAND_SHARED_DIR)")
+def test_a_script_bundle_runs_in_its_data_directory(station: CliWorkstation, tmp_path: Path) -> None:
+    # Given a bundle that runs a script parameter in a data directory on the shared file system
+    bundle = BUNDLES / "directory_script"
     data = tmp_path / "data"
     data.mkdir()
     (data / "input.txt").write_text("frame data\n")
@@ -263,7 +261,7 @@ def test_the_shared_cli_job_sample_runs_end_to_end(station: CliWorkstation, tmp_
         "-p",
         f"DataDir={data}",
         "-p",
-        "BashScript=wc -c < input.txt > size.txt",
+        "Script=wc -c < input.txt > size.txt",
         "--wait",
         "--max-poll-interval",
         "1",

@@ -27,7 +27,7 @@ from farmhand.testing import ServerProcess
 
 pytestmark = pytest.mark.timeout(120)
 
-SHARED_DIR = Path(os.environ.get("FARMHAND_SHARED_DIR", Path(__file__).resolve().parents[2] / "../shared"))
+BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 PROFILE = "farmhand-test"
 
 
@@ -294,20 +294,46 @@ def test_queue_parameter_definitions_match_the_aws_client(farm: dict[str, Any]) 
     assert ours == theirs
 
 
+def test_queue_parameters_carry_values_and_match_the_aws_client(farm: dict[str, Any]) -> None:
+    from deadline.client import api as aws_api  # test-time reference only
+
+    # Given a queue whose environments define Venv and Conda (default "base")
+    queue_id = queue_with_environments(farm)
+    # When a submitter asks for the queue's parameters, overriding one value
+    ours = api.get_queue_parameters(farm["farm_id"], queue_id, {"Conda": "mine"})
+    # Then each definition carries its value, as the AWS client gives them
+    assert {p["name"]: p["value"] for p in ours} == {"Venv": "base", "Conda": "mine"}
+    assert ours == aws_api.get_queue_parameters(farm["farm_id"], queue_id, {"Conda": "mine"})
+    # And the farm's region may be named, as with the AWS client
+    by_region = api.get_queue_parameter_definitions(
+        region="us-west-2", farmId=farm["farm_id"], queueId=queue_id
+    )
+    assert [p["name"] for p in by_region] == ["Venv", "Conda"]
+
+
+def test_reads_take_the_farms_region_as_the_aws_client_does(farm: dict[str, Any], tmp_path: Path) -> None:
+    job_id = submit_simple(tmp_path)
+    ids = {"farmId": farm["farm_id"], "queueId": farm["queue_id"], "jobId": job_id}
+    assert api.get_job(**ids, region="us-west-2")["jobId"] == job_id
+    (step,) = api.list_steps(**ids, region="us-west-2")["steps"]
+    assert len(api.list_tasks(**ids, stepId=step["stepId"], region="us-west-2")["tasks"]) == 1
+    assert api.list_sessions(**ids, region="us-west-2")["sessions"] == []
+    found = api.search_jobs(farm["farm_id"], [farm["queue_id"]], region="us-west-2")
+    assert job_id in [j["jobId"] for j in found["jobs"]]
+
+
 # -- submission ------------------------------------------------------------------------------------
 
 
 def test_submit_simple_bundle_and_read_the_job_back(farm: dict[str, Any]) -> None:
-    bundle = SHARED_DIR / "bundles" / "simple_job"
-    if not bundle.is_dir():
-        pytest.skip("the shared example bundles are not available (set FARMHAND_SHARED_DIR)")
+    bundle = BUNDLES / "greeting"
     printed: list[str] = []
-    # When the shared example bundle is submitted
+    # When a bundle is submitted
     job_id = api.create_job_from_job_bundle(str(bundle), print_function_callback=printed.append)
     # Then the job exists, is created, and the job id was remembered in the config
     assert job_id is not None
     job = api.get_job(farm["farm_id"], farm["queue_id"], job_id)
-    assert job["name"] == "Simple Job Bundle"
+    assert job["name"] == "Greeting Bundle"
     assert job["lifecycleStatus"] == "CREATE_COMPLETE"
     assert job["priority"] == 50
     assert job["maxRetriesPerTask"] == 5 and job["maxFailedTasksCount"] == 20
@@ -315,10 +341,10 @@ def test_submit_simple_bundle_and_read_the_job_back(farm: dict[str, Any]) -> Non
     assert printed[0] == "Submitting to Queue: client queue\n"
     assert printed[-1].endswith(job_id)
     steps = api.list_steps(farm["farm_id"], farm["queue_id"], job_id)["steps"]
-    assert [s["name"] for s in steps] == ["WelcomeToAWSDeadlineCloud"]
+    assert [s["name"] for s in steps] == ["Greet"]
     tasks = api.list_tasks(farm["farm_id"], farm["queue_id"], job_id, steps[0]["stepId"])["tasks"]
     assert len(tasks) == 1
-    found = api.search_jobs(name_contains="Simple Job")
+    found = api.search_jobs(name_contains="Greeting Bundle")
     assert job_id in [j["jobId"] for j in found["jobs"]]
     assert found["totalResults"] >= 1
 
@@ -352,25 +378,23 @@ def test_search_jobs_filters_pages_and_matches_the_aws_client(farm: dict[str, An
 @pytest.mark.parametrize(
     ("bundle_name", "values"),
     [
-        ("simple_job", []),
-        ("cli_job", [{"name": "DataDir", "value": "/tmp"}]),
+        ("greeting", []),
+        ("directory_script", [{"name": "DataDir", "value": "/tmp"}]),
         (
-            "gui_control_showcase",
+            "every_control",
             [
-                {"name": "InputFilePicker", "value": "/tmp/in.txt"},
-                {"name": "OutputFilePicker", "value": "/tmp/out.txt"},
-                {"name": "DirectoryPicker", "value": "/tmp"},
+                {"name": "Scene", "value": "/tmp/in.blend"},
+                {"name": "Image", "value": "/tmp/out.png"},
+                {"name": "WorkDir", "value": "/tmp"},
             ],
         ),
-        ("job_dev_progression/stage_1_self_contained_template", []),
+        ("two_stage_with_data", []),
     ],
 )
-def test_every_shared_example_bundle_submits(
+def test_every_test_bundle_submits(
     farm: dict[str, Any], bundle_name: str, values: list[dict[str, Any]]
 ) -> None:
-    bundle = SHARED_DIR / "bundles" / bundle_name
-    if not bundle.is_dir():
-        pytest.skip("the shared example bundles are not available (set FARMHAND_SHARED_DIR)")
+    bundle = BUNDLES / bundle_name
     job_id = api.create_job_from_job_bundle(str(bundle), values, print_function_callback=lambda *_: None)
     assert job_id is not None
     job = api.get_job(farm["farm_id"], farm["queue_id"], job_id)

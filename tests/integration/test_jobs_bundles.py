@@ -1,8 +1,7 @@
-"""Every shared sample template is accepted, with the steps and tasks openjd-model itself computes."""
+"""Every test bundle and template is accepted, with the steps and tasks openjd-model itself computes."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,12 @@ from farmhand.server.jobs import SUPPORTED_EXTENSIONS
 
 pytestmark = pytest.mark.timeout(300)
 
-SHARED = Path(os.environ.get("FARMHAND_SHARED_DIR", Path(__file__).resolve().parents[2] / ".." / "shared"))
-BUNDLES = SHARED / "bundles"
+BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 
 
 def sample_templates() -> list[Path]:
-    if not BUNDLES.is_dir():
-        return []
     found = [p for p in BUNDLES.rglob("template.*") if p.suffix in (".yaml", ".yml", ".json")]
-    found += sorted((BUNDLES / "openjd-samples" / "job_templates").glob("*.yaml"))
+    found += sorted((BUNDLES / "templates").glob("*.yaml"))
     return sorted(set(found))
 
 
@@ -53,7 +49,6 @@ def sample_value(definition: dict[str, Any]) -> dict[str, str]:
 TEMPLATES = sample_templates()
 
 
-@pytest.mark.skipif(not TEMPLATES, reason=f"no shared bundles at {BUNDLES} (set FARMHAND_SHARED_DIR)")
 @pytest.mark.parametrize(
     "path",
     TEMPLATES,

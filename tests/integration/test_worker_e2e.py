@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from farmhand.testing import ServerProcess, WorkerProcess
 
 pytestmark = pytest.mark.timeout(240)
 
-SHARED_DIR = Path(os.environ.get("FARMHAND_SHARED_DIR", Path(__file__).resolve().parents[2] / "../shared"))
+TEMPLATES = Path(__file__).resolve().parents[1] / "bundles" / "templates"
 
 
 @pytest.fixture(scope="module")
@@ -217,13 +216,9 @@ def test_jobs_get_queue_role_credentials_and_never_the_workers_keys(
     assert farm.queue_id in arn
 
 
-def test_the_stdout_messages_sample_reports_progress_and_status(
-    farm: Farm, workers: list[WorkerProcess]
-) -> None:
-    sample = SHARED_DIR / "bundles" / "openjd-samples" / "job_templates" / "stdout-messages.yaml"
-    if not sample.exists():
-        pytest.skip(f"the shared sample templates are not at {SHARED_DIR} (set FARMHAND_SHARED_DIR)")
-    # Given the OpenJD sample that prints openjd_progress / openjd_status lines
+def test_stdout_messages_report_progress_and_status(farm: Farm, workers: list[WorkerProcess]) -> None:
+    sample = TEMPLATES / "progress_messages.yaml"
+    # Given a template that prints openjd_progress / openjd_status lines
     job_id = str(
         farm.deadline.create_job(
             farmId=farm.farm_id,
@@ -240,8 +235,8 @@ def test_the_stdout_messages_sample_reports_progress_and_status(
     (run,) = [a for a in farm.actions(job_id) if "taskRun" in a["definition"]]
     action = farm.action(job_id, run["sessionActionId"])
     assert action["progressPercent"] == 100
-    assert action.get("progressMessage") == "Processing the things"
-    farm.wait_for_log(action["sessionId"], "openjd_status: Loading the things")
+    assert action.get("progressMessage") == "Writing the outputs"
+    farm.wait_for_log(action["sessionId"], "openjd_status: Reading the inputs")
 
 
 def test_progress_of_a_running_task_is_visible_while_it_runs(

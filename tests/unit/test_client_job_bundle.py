@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from farmhand.client.job_bundle import (
     write_debug_snapshot,
 )
 
-SHARED_DIR = Path(os.environ.get("FARMHAND_SHARED_DIR", Path(__file__).resolve().parents[2] / "../shared"))
+BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 
 TEMPLATE = """\
 specificationVersion: jobtemplate-2023-09
@@ -124,14 +123,11 @@ def test_validation_errors_name_the_field(tmp_path: Path) -> None:
     assert "steps[0] -> script -> actions -> onRun -> command: Field required" in str(info.value)
 
 
-def test_shared_example_bundles_load_and_validate() -> None:
-    bundles = SHARED_DIR / "bundles"
-    if not bundles.is_dir():
-        pytest.skip("the shared example bundles are not available (set FARMHAND_SHARED_DIR)")
-    for name in ("simple_job", "cli_job", "gui_control_showcase"):
-        template = read_job_template(bundles / name)
+def test_the_test_bundles_load_and_validate() -> None:
+    for name in ("greeting", "directory_script", "every_control", "two_stage_with_data"):
+        template = read_job_template(BUNDLES / name)
         validate_job_template(template)
-        assert read_job_bundle_parameters(bundles / name, template) is not None
+        assert read_job_bundle_parameters(BUNDLES / name, template) is not None
 
 
 def test_a_symlink_leaving_the_bundle_is_refused(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ from ._session import (
     session_context,
 )
 from ._submit_job_bundle import ProgressReportMetadata, create_job_from_job_bundle
+from ._submitter import BaseSubmitter, BaseSubmitterSettings, SubmissionContext, get_queue_parameters
 from ._telemetry import (
     TelemetryClient,
     get_deadline_cloud_library_telemetry_client,
@@ -60,10 +61,13 @@ from ._telemetry import (
     record_function_latency_telemetry_event,
     record_success_fail_telemetry_event,
 )
+from ._update_check import UpdateCheckResult, UpdateCheckStatus, safe_check_for_updates
 
 __all__ = [
     "AwsAuthenticationStatus",
     "AwsCredentialsSource",
+    "BaseSubmitter",
+    "BaseSubmitterSettings",
     "CreateJobWaiterCanceled",
     "DeadlineOperationCanceled",
     "DeadlineOperationError",
@@ -75,8 +79,11 @@ __all__ = [
     "MisconfiguredInputsError",
     "ProgressReportMetadata",
     "SessionLogResult",
+    "SubmissionContext",
     "TelemetryClient",
     "UnsupportedProfileTypeForLoginLogout",
+    "UpdateCheckResult",
+    "UpdateCheckStatus",
     "UserInitiatedCancel",
     "WorkerLogResult",
     "assume_queue_role_for_read",
@@ -92,6 +99,7 @@ __all__ = [
     "get_deadline_cloud_library_telemetry_client",
     "get_job",
     "get_queue_parameter_definitions",
+    "get_queue_parameters",
     "get_queue_user_boto3_session",
     "get_session",
     "get_session_logs",
@@ -111,6 +119,7 @@ __all__ = [
     "precache_clients",
     "record_function_latency_telemetry_event",
     "record_success_fail_telemetry_event",
+    "safe_check_for_updates",
     "search_jobs",
     "session_context",
     "wait_for_create_job_to_complete",

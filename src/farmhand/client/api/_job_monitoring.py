@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from configparser import ConfigParser
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -40,8 +40,8 @@ class FailedTask:
 @dataclass
 class JobCompletionResult:
     status: str
-    failed_tasks: list[FailedTask] = field(default_factory=list)
-    elapsed_time: float = 0.0
+    failed_tasks: list[FailedTask]
+    elapsed_time: float
 
 
 def wait_for_create_job_to_complete(

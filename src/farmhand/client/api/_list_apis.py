@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from configparser import ConfigParser
@@ -56,7 +55,6 @@ DEFAULT_DEADLINE_REGIONS = (
 )
 _MAX_SEARCH_PAGE_SIZE = 100
 _F = TypeVar("_F", bound=Callable[..., Any])
-_CAMEL_HUMP = re.compile(r"(?<!^)(?=[A-Z])")
 _MAX_SEARCH_ITEM_OFFSET = 10000
 
 
@@ -189,121 +187,135 @@ def list_storage_profiles_for_queue(
     return call_paginated_list_api(client.list_storage_profiles_for_queue, "storageProfiles", **kwargs)
 
 
-def _also_camel_case(function: _F) -> _F:
-    """Accept `farmId=`-style keywords too, as scripts written for deadline 0.60 pass them."""
+def _also_snake_case(function: _F) -> _F:
+    """Accept `farm_id=`-style keywords too (this client's earlier spelling); the parameters themselves
+    are named as in `deadline.client.api` (`farmId=`)."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        for name in [n for n in kwargs if any(c.isupper() for c in n)]:
-            snake = _CAMEL_HUMP.sub("_", name).lower()
-            if snake in kwargs:
-                raise TypeError(f"{function.__name__}() got both {name!r} and {snake!r}")
-            kwargs[snake] = kwargs.pop(name)
+        for name in [n for n in kwargs if "_" in n]:
+            head, *rest = name.split("_")
+            camel = head + "".join(part.title() for part in rest)
+            if camel in kwargs:
+                raise TypeError(f"{function.__name__}() got both {camel!r} and {name!r}")
+            kwargs[camel] = kwargs.pop(name)
         return function(*args, **kwargs)
 
     return cast(_F, wrapper)
 
 
-def _farm_client(config: ConfigParser | None, farm_id: str) -> Any:
-    return get_boto3_client("deadline", config, resolve_region(config, farm_id=farm_id))
+def _farm_client(config: ConfigParser | None, farm_id: str, region: str | None = None) -> Any:
+    return get_boto3_client("deadline", config, region or resolve_region(config, farm_id=farm_id))
 
 
 def _page_size(max_results: int | None) -> dict[str, Any]:
     return {} if max_results is None else {"maxResults": max_results}
 
 
-@_also_camel_case
+@_also_snake_case
 @record_function_latency_telemetry_event()
 def list_sessions(
-    farm_id: str,
-    queue_id: str,
-    job_id: str,
-    max_results: int | None = None,
+    farmId: str,
+    queueId: str,
+    jobId: str,
+    maxResults: int | None = None,
     config: ConfigParser | None = None,
+    region: str | None = None,
 ) -> dict[str, Any]:
-    """Every session of a job (all pages)."""
-    client = _farm_client(config, farm_id)
+    """Every session of a job (all pages); `region` is the farm's (default: the configured one)."""
+    client = _farm_client(config, farmId, region)
     return call_paginated_list_api(
         client.list_sessions,
         "sessions",
-        farmId=farm_id,
-        queueId=queue_id,
-        jobId=job_id,
-        **_page_size(max_results),
+        farmId=farmId,
+        queueId=queueId,
+        jobId=jobId,
+        **_page_size(maxResults),
     )
 
 
-@_also_camel_case
+@_also_snake_case
 @record_function_latency_telemetry_event()
 def list_steps(
-    farm_id: str,
-    queue_id: str,
-    job_id: str,
-    max_results: int | None = None,
+    farmId: str,
+    queueId: str,
+    jobId: str,
+    maxResults: int | None = None,
     config: ConfigParser | None = None,
+    region: str | None = None,
 ) -> dict[str, Any]:
     """Every step of a job (all pages)."""
-    client = _farm_client(config, farm_id)
+    client = _farm_client(config, farmId, region)
     return call_paginated_list_api(
-        client.list_steps, "steps", farmId=farm_id, queueId=queue_id, jobId=job_id, **_page_size(max_results)
+        client.list_steps, "steps", farmId=farmId, queueId=queueId, jobId=jobId, **_page_size(maxResults)
     )
 
 
-@_also_camel_case
+@_also_snake_case
 @record_function_latency_telemetry_event()
 def list_tasks(
-    farm_id: str,
-    queue_id: str,
-    job_id: str,
-    step_id: str,
-    max_results: int | None = None,
+    farmId: str,
+    queueId: str,
+    jobId: str,
+    stepId: str,
+    maxResults: int | None = None,
     config: ConfigParser | None = None,
+    region: str | None = None,
 ) -> dict[str, Any]:
     """Every task of a step (all pages)."""
-    client = _farm_client(config, farm_id)
+    client = _farm_client(config, farmId, region)
     return call_paginated_list_api(
         client.list_tasks,
         "tasks",
-        farmId=farm_id,
-        queueId=queue_id,
-        jobId=job_id,
-        stepId=step_id,
-        **_page_size(max_results),
+        farmId=farmId,
+        queueId=queueId,
+        jobId=jobId,
+        stepId=stepId,
+        **_page_size(maxResults),
     )
 
 
-@_also_camel_case
+@_also_snake_case
 @record_function_latency_telemetry_event()
-def get_job(farm_id: str, queue_id: str, job_id: str, config: ConfigParser | None = None) -> dict[str, Any]:
+def get_job(
+    farmId: str, queueId: str, jobId: str, config: ConfigParser | None = None, region: str | None = None
+) -> dict[str, Any]:
     """The raw GetJob response."""
-    return dict(_farm_client(config, farm_id).get_job(farmId=farm_id, queueId=queue_id, jobId=job_id))
+    return dict(_farm_client(config, farmId, region).get_job(farmId=farmId, queueId=queueId, jobId=jobId))
 
 
-@_also_camel_case
+@_also_snake_case
 @record_function_latency_telemetry_event()
 def get_session(
-    farm_id: str, queue_id: str, job_id: str, session_id: str, config: ConfigParser | None = None
+    farmId: str,
+    queueId: str,
+    jobId: str,
+    sessionId: str,
+    config: ConfigParser | None = None,
+    region: str | None = None,
 ) -> dict[str, Any]:
     """The raw GetSession response."""
-    client = _farm_client(config, farm_id)
-    return dict(client.get_session(farmId=farm_id, queueId=queue_id, jobId=job_id, sessionId=session_id))
+    client = _farm_client(config, farmId, region)
+    return dict(client.get_session(farmId=farmId, queueId=queueId, jobId=jobId, sessionId=sessionId))
 
 
-@_also_camel_case
+@_also_snake_case
 @record_function_latency_telemetry_event()
 def search_jobs(
-    farm_id: str | None = None,
-    queue_ids: list[str] | None = None,
-    task_run_status: str | None = None,
-    name_contains: str | None = None,
-    page_size: int = 25,
-    item_offset: int = 0,
+    farmId: str | None = None,
+    queueIds: list[str] | None = None,
+    taskRunStatus: str | None = None,
+    nameContains: str | None = None,
+    pageSize: int = 25,
+    itemOffset: int = 0,
     config: ConfigParser | None = None,
+    region: str | None = None,
 ) -> dict[str, Any]:
     """One page of SearchJobs: `{"jobs", "totalResults", "nextItemOffset"}`; farm/queue from config."""
-    farm_id = farm_id or get_setting("defaults.farm_id", config)
+    farm_id = farmId or get_setting("defaults.farm_id", config)
     if not farm_id:
         raise ValueError("farmId is required (not found in config defaults)")
+    queue_ids = queueIds
     if not queue_ids:
         default_queue = get_setting("defaults.queue_id", config)
         if not default_queue:
@@ -312,19 +324,19 @@ def search_jobs(
     request: dict[str, Any] = {
         "farmId": farm_id,
         "queueIds": list(queue_ids),
-        "pageSize": max(1, min(_MAX_SEARCH_PAGE_SIZE, page_size)),
-        "itemOffset": max(0, min(_MAX_SEARCH_ITEM_OFFSET, item_offset)),
+        "pageSize": max(1, min(_MAX_SEARCH_PAGE_SIZE, pageSize)),
+        "itemOffset": max(0, min(_MAX_SEARCH_ITEM_OFFSET, itemOffset)),
     }
     filters: list[dict[str, Any]] = []
-    if task_run_status:
+    if taskRunStatus:
         filters.append(
-            {"stringFilter": {"name": "TASK_RUN_STATUS", "operator": "EQUAL", "value": task_run_status}}
+            {"stringFilter": {"name": "TASK_RUN_STATUS", "operator": "EQUAL", "value": taskRunStatus}}
         )
-    if name_contains:
-        filters.append({"searchTermFilter": {"searchTerm": name_contains}})
+    if nameContains:
+        filters.append({"searchTermFilter": {"searchTerm": nameContains}})
     if filters:
         request["filterExpressions"] = {"filters": filters, "operator": "AND"}
-    response = _farm_client(config, farm_id).search_jobs(**request)
+    response = _farm_client(config, farm_id, region).search_jobs(**request)
     return {
         "jobs": response.get("jobs", []),
         "totalResults": response.get("totalResults", 0),

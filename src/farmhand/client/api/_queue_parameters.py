@@ -26,13 +26,14 @@ _DEFAULT_CONTROLS = {
 
 @record_function_latency_telemetry_event()
 def get_queue_parameter_definitions(
-    *, farmId: str, queueId: str, config: ConfigParser | None = None
+    *, region: str | None = None, farmId: str, queueId: str, config: ConfigParser | None = None
 ) -> list[dict[str, Any]]:
     """Parameter definitions of every environment of the queue, by environment priority.
 
     A name defined by two environments must be defined the same way; the first one is kept.
+    `region` is the farm's (default: the configured one).
     """
-    deadline = get_boto3_client("deadline", config)
+    deadline = get_boto3_client("deadline", config, region)
     summaries = call_paginated_list_api(
         deadline.list_queue_environments, "environments", farmId=farmId, queueId=queueId
     )["environments"]

@@ -166,6 +166,13 @@ class TelemetryClient:
             pass
         return metadata
 
+    def get_account_id(self, boto3_session: Any) -> str | None:
+        """The account of a session's credentials for telemetry (best effort, cached per session):
+        the credentials' own account id, else a short STS GetCallerIdentity; None when neither works."""
+        from ._session import get_account_id
+
+        return get_account_id(boto3_session)
+
     def update_common_details(self, details: dict[str, Any]) -> None:
         """Details merged into every event sent from now on."""
         self._common_details.update(details)
