@@ -6,11 +6,14 @@ What a test cannot do literally is done as close to it as possible, and said her
 * `./scripts/test` is skipped: it is the command running this test (CI runs it, see `.ci/run`).
 * The default port 8080 may be taken on a test machine: `FARMHAND_PORT` (read by `farmhand up`)
   gives a free one, and `--port 8080` of `farmhand server` becomes a free port.
-* Commands that run until stopped (`farmhand worker`, `farmhand server`) are started, checked to be
-  serving (the worker registers in the fleet; the server prints its URL), then stopped with SIGTERM;
-  a `farmhand server` followed by more commands in its block serves them, and is stopped when the
-  block ends (its `127.0.0.1:8080` becomes the free port it got). A block whose server cannot run
-  here (no PostgreSQL) is skipped from that server on.
+* Commands that run until stopped (`farmhand worker`, `farmhand server`, `deadline-worker-agent`) are
+  started, checked to be serving (the worker registers in the fleet; the server prints its URL; the
+  AWS agent's worker is online), then stopped with SIGTERM; a `farmhand server` followed by more
+  commands in its block serves them, and is stopped when the block ends (its `127.0.0.1:8080` becomes
+  the free port it got). A block whose server cannot run here (no PostgreSQL) is skipped from that
+  server on. The AWS agent is the one `./scripts/test` installs (FARMHAND_AWS_WORKER_AGENT); without
+  it that command is not run, and the test says so.
+* The farm's URL in the AWS agent's environment (`http://127.0.0.1:8080`) becomes the farm's real URL.
 * `FARM_ID` and `FLEET_ID` stand for the ids `farmhand status` prints; `$FARMHAND_DATABASE_URL` is a
   throw-away PostgreSQL cluster, or that command is skipped when PostgreSQL is not installed.
 * `export NAME=VALUE` sets the variable for the commands after it (each line runs in a bash of its
@@ -37,6 +40,7 @@ from typing import Any
 
 import pytest
 
+from _aws_worker_agent import INSTALL, find_agent
 from _workstation import REPO, Workstation, new_workstation
 
 pytestmark = pytest.mark.timeout(900)
@@ -128,7 +132,9 @@ def run_until_serving(station: Workstation, command: str, serving: Any, timeout:
 
 
 def run_long_running(station: Workstation, command: str, pg_url: str | None) -> bool:
-    """Run a command that serves until stopped; False when it cannot run here (no PostgreSQL)."""
+    """Run a command that serves until stopped; False when it cannot run here (no PostgreSQL, no agent)."""
+    if "deadline-worker-agent" in command:
+        return run_aws_agent(station, command)
     if command.startswith("farmhand worker"):
         status = farm_status(station)
         command = command.replace("FARM_ID", status["farm_id"]).replace("FLEET_ID", status["fleet_id"])
@@ -141,6 +147,36 @@ def run_long_running(station: Workstation, command: str, pg_url: str | None) -> 
         command = command.replace("$FARMHAND_DATABASE_URL", pg_url)
     command = command.replace("--port 8080", f"--port {free_port()}")
     _run_with_output(station, command, lambda output: any("server ready at" in line for line in output), [])
+    return True
+
+
+def run_aws_agent(station: Workstation, command: str) -> bool:
+    """The AWS worker agent with exactly the README's environment; serving once its worker is online."""
+    agent = find_agent()
+    if not agent:
+        return False
+    status = farm_status(station)
+    port = status["url"].rstrip("/").rsplit(":", 1)[1]
+    command = "env " + (  # the README's `VAR=value command` form, under the test's `exec`
+        command.replace("FARM_ID", status["farm_id"])
+        .replace("FLEET_ID", status["fleet_id"])
+        .replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+        .replace("deadline-worker-agent", agent, 1)
+    )
+    before = _worker_ids(station, status)
+
+    def agent_worker_online(output: list[str]) -> bool:
+        result = station.run(
+            "bash",
+            "-c",
+            f"farmhand worker list --farm-id {status['farm_id']} --fleet-id {status['fleet_id']} --json",
+        )
+        workers = json.loads(result.stdout)["workers"] if result.returncode == 0 else []
+        return any(
+            w["workerId"] not in before and w["status"] in ("STARTED", "IDLE", "RUNNING") for w in workers
+        )
+
+    run_until_serving(station, command, agent_worker_online)
     return True
 
 
@@ -214,7 +250,7 @@ def _worker_ids(station: Workstation, status: dict[str, Any]) -> set[str]:
 
 
 def is_long_running(command: str) -> bool:
-    return command.startswith(("farmhand worker", "farmhand server"))
+    return command.startswith(("farmhand worker", "farmhand server")) or "deadline-worker-agent" in command
 
 
 @pytest.fixture(scope="module")
@@ -292,4 +328,6 @@ def test_every_readme_command_works(
         if block_server is not None:
             block_server.stop()
     if not_run:
-        warnings.warn(f"not run here (PostgreSQL not installed): {not_run}", stacklevel=1)
+        warnings.warn(
+            f"not run here (PostgreSQL, or the AWS worker agent: {INSTALL}): {not_run}", stacklevel=1
+        )

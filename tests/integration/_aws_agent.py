@@ -1,7 +1,6 @@
 """The unmodified AWS Deadline Cloud worker agent as a child process, pointed at a farm by environment.
 
-The agent is found through FARMHAND_AWS_WORKER_AGENT (path of `deadline-worker-agent`) or on PATH;
-install it with `pip install deadline-cloud-worker-agent` (ideally in a separate environment). It runs
+The agent is the one `./scripts/test` installs in `.venv-aws-agent` (see `_aws_worker_agent`). It runs
 jobs as its own user, without shutting the host down, with local directories. Its bootstrap keys go
 in a credentials-file profile, not the environment: jobs run as the agent's user inherit its
 environment, where keys would outrank the queue credentials (spec 7.4).
@@ -9,25 +8,13 @@ environment, where keys would outrank the queue credentials (spec 7.4).
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-
-def agent_executable() -> str:
-    found = os.environ.get("FARMHAND_AWS_WORKER_AGENT") or shutil.which("deadline-worker-agent")
-    if not found:
-        pytest.skip(
-            "the AWS worker agent is not installed (pip install deadline-cloud-worker-agent, "
-            "then set FARMHAND_AWS_WORKER_AGENT to its deadline-worker-agent)"
-        )
-    return found
+from _aws_worker_agent import agent_executable
 
 
 @contextmanager

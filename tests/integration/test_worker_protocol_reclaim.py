@@ -80,6 +80,23 @@ def test_a_silent_workers_task_goes_to_another_worker_without_counting_a_failure
     assert lost.poll()["assignedSessions"] == {}
 
 
+def test_a_worker_whose_agent_never_started_it_is_not_responding_and_not_capacity(
+    farm_server: ServerProcess, admin: Any
+) -> None:
+    # Given a worker registered in a fleet whose agent failed before UpdateWorker(STARTED)
+    farm_id, _, fleet_id = farm_with_fleet(admin)
+    stuck = SyntheticWorker(farm_server, farm_id, fleet_id, start=False)
+    assert admin.get_worker(**stuck.ids())["status"] == "CREATED"
+    # Then it is no capacity of the fleet
+    assert admin.get_fleet(farmId=farm_id, fleetId=fleet_id)["workerCount"] == 0
+    # When the worker timeout passes
+    wait_for(lambda: admin.get_worker(**stuck.ids())["status"] == "NOT_RESPONDING")
+    # Then it is NOT_RESPONDING, like a worker that stopped calling in, and its agent may start it again
+    stuck.start()
+    assert admin.get_worker(**stuck.ids())["status"] == "STARTED"
+    assert admin.get_fleet(farmId=farm_id, fleetId=fleet_id)["workerCount"] == 1
+
+
 def test_a_step_no_fleet_can_run_is_not_compatible(farm_server: ServerProcess, admin: Any) -> None:
     # Given a queue whose only fleet has no GPUs, and a job with a GPU step and a plain step
     farm_id, queue_id, _ = farm_with_fleet(admin)

@@ -25,8 +25,9 @@ from ._registry import Call, Output, Params, operation
 from .farms import require_farm
 
 KIND = "fleet"
-# Workers in these states are not part of a fleet's live count (and do not hold the fleet in use).
-NOT_COUNTED_WORKER_STATUSES = ("STOPPED", "NOT_RESPONDING", "NOT_COMPATIBLE")
+# Workers in these states are not part of a fleet's live count (`workerCount`): CREATED ones have not
+# started (their agent may have failed before it could), the others are gone or unusable.
+NOT_COUNTED_WORKER_STATUSES = ("CREATED", "STOPPED", "NOT_RESPONDING", "NOT_COMPATIBLE")
 
 
 def fleet_arn(call: Call, farm_id: str, fleet_id: str) -> str:

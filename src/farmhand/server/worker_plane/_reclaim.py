@@ -1,7 +1,8 @@
 """Housekeeping: reclaim work from silent workers, and mark steps no fleet can ever run.
 
 A worker that has not called UpdateWorkerSchedule for `worker_timeout` seconds (configurable with
-`--worker-timeout-seconds`; default max(60 s, 5 x poll interval)) becomes NOT_RESPONDING: its open
+`--worker-timeout-seconds`; default max(60 s, 5 x poll interval)), or was registered that long ago
+and never started (CREATED), becomes NOT_RESPONDING: its open
 actions are RECLAIMED, its sessions ENDED, its tasks READY again without counting a failure. Its next
 UpdateWorkerSchedule gets `ConflictException(STATUS_CONFLICT)`, and its next UpdateWorker(STARTED)
 brings it back.
@@ -54,9 +55,13 @@ def reclaim_silent_workers(runtime: Any, *, now: dt.datetime | None = None) -> l
         return []  # a restarted server gives every worker a full timeout to call in again
     cutoff = now - dt.timedelta(seconds=timeout)
     reclaimed: list[str] = []
-    is_silent = and_(
-        workers.c.status.in_(SCHEDULABLE_WORKER_STATUSES),
-        or_(workers.c.last_seen_at < cutoff, workers.c.last_seen_at.is_(None)),
+    is_silent = or_(
+        and_(
+            workers.c.status.in_(SCHEDULABLE_WORKER_STATUSES),
+            or_(workers.c.last_seen_at < cutoff, workers.c.last_seen_at.is_(None)),
+        ),
+        # Registered, never started (its agent failed before UpdateWorker(STARTED)): as silent.
+        and_(workers.c.status == "CREATED", workers.c.created_at < cutoff),
     )
     with runtime.store.read() as conn:  # the common case: nobody is silent, no write lock taken
         if conn.execute(select(workers.c.worker_id).where(is_silent).limit(1)).first() is None:
