@@ -280,3 +280,20 @@ def test_expr_templates_run_with_their_bindings_on_a_worker(farm: Farm, workers:
     ]
     logs = farm.job_log_once_it_has(job_id, EXPR_LINES)
     assert all(line in logs for line in EXPR_LINES), logs
+
+
+def test_a_worker_says_once_where_it_registered_and_keeps_its_log(
+    farm: Farm, workers: list[WorkerProcess]
+) -> None:
+    # Given a running worker (it prints its line once it has started)
+    worker = workers[0]
+    give_up = time.monotonic() + 30
+    while "registered in fleet" not in worker.output() and time.monotonic() < give_up:
+        time.sleep(0.2)
+    # Then it printed one line naming itself, its fleet, its farm and the endpoint, and its log file
+    lines = [line for line in worker.output().splitlines() if "registered in fleet" in line]
+    assert lines == [
+        f"worker {worker.worker_id} registered in fleet {farm.fleet_id} of farm {farm.farm_id} "
+        f"at {farm.server.url}; its log: {worker.data_dir / 'logs' / 'worker.log'}"
+    ]
+    assert "started in fleet" in (worker.data_dir / "logs" / "worker.log").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -51,8 +52,10 @@ REJOIN_CODES = frozenset(
 class WorkerAgent:
     """One worker in one fleet, from registration to STOPPED."""
 
-    def __init__(self, config: WorkerConfig) -> None:
+    def __init__(self, config: WorkerConfig, *, announce: Callable[[str], None] | None = None) -> None:
+        """`announce` gets one line once the worker is registered and started (for its operator)."""
         self.config = config
+        self.announce = announce
         self.stop = threading.Event()
         self.worker_id: str | None = None
         self.loop: SchedulerLoop | None = None
@@ -118,6 +121,11 @@ class WorkerAgent:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger("farmhand.worker").addHandler(handler)
         log.info("worker %s started in fleet %s of farm %s", worker_id, config.fleet_id, config.farm_id)
+        if self.announce is not None:
+            self.announce(
+                f"worker {worker_id} registered in fleet {config.fleet_id} of farm {config.farm_id} "
+                f"at {deadline.meta.endpoint_url}; its log: {config.logs_dir / 'worker.log'}"
+            )
 
         endpoints = service_endpoints(self._fleet_session)
         queues: dict[str, QueueCredentials] = {}

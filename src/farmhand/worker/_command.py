@@ -10,7 +10,7 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ._agent import WorkerAgent
-from ._config import DEFAULT_DATA_DIR, DataDirInUseError, WorkerConfig
+from ._config import DataDirInUseError, WorkerConfig, default_data_dir
 
 
 @click.command("worker")
@@ -26,9 +26,9 @@ from ._config import DEFAULT_DATA_DIR, DataDirInUseError, WorkerConfig
     "--data-dir",
     envvar="FARMHAND_WORKER_DATA_DIR",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA_DIR,
-    show_default=True,
-    help="Worker id, credentials cache, session directories and local logs (one per worker).",
+    default=None,
+    help="Worker id, credentials cache, session directories and local logs (one per worker) "
+    "[default: ~/.local/share/farmhand-worker].",
 )
 @click.option("--region", default=None, help="Region when the profile and environment name none.")
 @click.option(
@@ -44,7 +44,7 @@ def worker_command(
     farm_id: str,
     fleet_id: str,
     profile: str | None,
-    data_dir: Path,
+    data_dir: Path | None,
     region: str | None,
     poll_wait_seconds: int,
     retain_session_dirs: bool,
@@ -67,13 +67,13 @@ def worker_command(
     config = WorkerConfig(
         farm_id=farm_id,
         fleet_id=fleet_id,
-        data_dir=data_dir,
+        data_dir=data_dir or default_data_dir(),
         profile=profile,
         region=region,
         poll_wait_seconds=poll_wait_seconds,
         retain_session_dirs=retain_session_dirs,
     )
-    agent = WorkerAgent(config)
+    agent = WorkerAgent(config, announce=lambda line: click.echo(line, err=False))
     try:
         code = agent.run(handle_signals=True)
     except DataDirInUseError as error:

@@ -9,14 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-DEFAULT_DATA_DIR = Path.home() / ".farmhand" / "worker"
+
+def default_data_dir() -> Path:
+    """`~/.local/share/farmhand-worker` (under XDG_DATA_HOME when it is set), beside `farmhand up`'s."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "farmhand-worker"
 
 
 @dataclass
 class WorkerConfig:
     farm_id: str
     fleet_id: str
-    data_dir: Path = DEFAULT_DATA_DIR
+    data_dir: Path = field(default_factory=default_data_dir)
     profile: str | None = None
     region: str | None = None
     # How long the server may hold an UpdateWorkerSchedule while this worker is idle (long poll).

@@ -84,7 +84,8 @@ class LogShipper:
         self._max_buffered = max_buffered_events
         self.dropped = 0
         self.sent = 0
-        self._local = local_copy.open("a", encoding="utf-8") if local_copy else None
+        # Line-buffered: the local copy is complete up to the last line even if the worker dies.
+        self._local = local_copy.open("a", encoding="utf-8", buffering=1) if local_copy else None
         self._thread = threading.Thread(target=self._run, name=f"logs-{stream}", daemon=True)
         self._thread.start()
 
