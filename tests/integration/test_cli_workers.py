@@ -114,6 +114,10 @@ def test_job_logs_show_what_the_task_printed(station: CliWorkstation, tmp_path: 
     result = station.run("job", "logs", job_id)
     assert result.exit_code == 0, result.output
     assert "bonjour number 1" in result.stdout
+    # the reading position is the farm's business unless asked for
+    assert "token" not in result.output
+    asked = station.run("job", "logs", job_id, "--show-next-token")
+    assert "next token: " in asked.stderr
     as_json = [json.loads(line) for line in station.run("job", "logs", job_id, "--json").stdout.splitlines()]
     assert any(event["message"] == "bonjour number 1" for event in as_json)
     assert all(event["timestamp"].endswith("+00:00") for event in as_json)

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _synthetic_workers import SyntheticWorker
 
 from farmhand.local import FarmState, bootstrap_farm
+from farmhand.local._commands import _describe
 from farmhand.local._status_line import status_line, task_counts
 from farmhand.testing import ServerProcess
 
@@ -70,7 +72,26 @@ def test_the_status_line_counts_queued_tasks(server: ServerProcess) -> None:
 
     # Then it shows five tasks waiting (four ready, one pending on its dependency) and none running
     assert (counts.queued, counts.running, counts.active_jobs) == (5, 0, 2)
-    assert line == "workers 0/2 · running 0 · queued 5 · succeeded 0 · failed 0"
+    assert line == "workers 0/2 · running 0 · assigned 0 · queued 5 · succeeded 0 · failed 0"
+
+    # When a worker takes a task, it is assigned; once the worker reports it started, it is running
+    worker = SyntheticWorker(server, resources.farm_id, resources.fleet_id)
+    answer = worker.poll()
+    ((_, session),) = answer["assignedSessions"].items()
+    run = next(a["sessionActionId"] for a in session["sessionActions"] if "taskRun" in a["definition"])
+    counts = task_counts(deadline, resources.farm_id, resources.queue_id)
+    assert (counts.running, counts.assigned, counts.queued) == (0, 1, 4)
+    worker.report_running(run)
+    worker.poll()
+    counts = task_counts(deadline, resources.farm_id, resources.queue_id)
+    assert (counts.running, counts.assigned, counts.queued) == (1, 0, 4)
+
+
+def test_the_farm_description_counts_its_workers_in_words() -> None:
+    one = FarmState(data_dir="/d", supervisor_pid=1, url="http://x", workers=1, fleet_id="fleet-1")
+    assert "(1 worker)" in _describe(one) and "(1/1 worker)" in _describe(one, 1)
+    two = FarmState(data_dir="/d", supervisor_pid=1, url="http://x", workers=2, fleet_id="fleet-1")
+    assert "(0/2 workers)" in _describe(two, 0)
 
 
 def test_the_local_fleet_declares_this_machines_capabilities(server: ServerProcess) -> None:

@@ -33,13 +33,14 @@ def _resolve_data_dir(data_dir: Path | None) -> Path:
 
 
 def _describe(state: FarmState, workers_alive: int | None = None) -> str:
-    workers = f"{state.workers}" if workers_alive is None else f"{workers_alive}/{state.workers}"
+    count = f"{state.workers}" if workers_alive is None else f"{workers_alive}/{state.workers}"
+    workers = f"{count} worker{'' if state.workers == 1 else 's'}"
     return "\n".join(
         [
             f"farmhand farm running at {state.url}",
             f"  farm     Local Farm     {state.farm_id}",
             f"  queue    Default        {state.queue_id}",
-            f"  fleet    Local Workers  {state.fleet_id} ({workers} workers)",
+            f"  fleet    Local Workers  {state.fleet_id} ({workers})",
             f"  profile  {state.profile_name} (AWS config and credentials files)",
             f"  data     {state.data_dir} (logs in {Path(state.data_dir) / 'logs'})",
             f"  pid      {state.supervisor_pid}",

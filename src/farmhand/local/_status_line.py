@@ -1,4 +1,8 @@
-"""What the farm is doing, in one line: workers up, tasks running and queued."""
+"""What the farm is doing, in one line: workers up, tasks running, assigned and queued.
+
+A task is running once its worker reports it started; before that it is assigned (handed to a
+worker, queued in its session or starting).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 
 from ._state import FarmState, admin_session, local_endpoint
 
-RUNNING_STATUSES = ("ASSIGNED", "STARTING", "SCHEDULED", "RUNNING")
+ASSIGNED_STATUSES = ("ASSIGNED", "STARTING", "SCHEDULED")
 QUEUED_STATUSES = ("READY", "PENDING")
 TERMINAL_JOB_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE")
 
@@ -15,6 +19,7 @@ TERMINAL_JOB_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_CO
 @dataclass(frozen=True)
 class TaskCounts:
     running: int = 0
+    assigned: int = 0
     queued: int = 0
     succeeded: int = 0
     failed: int = 0
@@ -38,7 +43,7 @@ def admin_deadline_client(state: FarmState) -> Any:
 
 def task_counts(deadline: Any, farm_id: str, queue_id: str, max_pages: int = 20) -> TaskCounts:
     """Task counts summed over the queue's jobs, from the counters the server keeps per job."""
-    running = queued = succeeded = failed = active = 0
+    running = assigned = queued = succeeded = failed = active = 0
     token: str | None = None
     for _ in range(max_pages):
         page = deadline.list_jobs(
@@ -46,7 +51,8 @@ def task_counts(deadline: Any, farm_id: str, queue_id: str, max_pages: int = 20)
         )
         for job in page.get("jobs", []):
             counts: dict[str, int] = job.get("taskRunStatusCounts", {})
-            running += sum(counts.get(status, 0) for status in RUNNING_STATUSES)
+            running += counts.get("RUNNING", 0)
+            assigned += sum(counts.get(status, 0) for status in ASSIGNED_STATUSES)
             queued += sum(counts.get(status, 0) for status in QUEUED_STATUSES)
             succeeded += counts.get("SUCCEEDED", 0)
             failed += counts.get("FAILED", 0)
@@ -55,7 +61,7 @@ def task_counts(deadline: Any, farm_id: str, queue_id: str, max_pages: int = 20)
         token = page.get("nextToken")
         if not token:
             break
-    return TaskCounts(running, queued, succeeded, failed, active)
+    return TaskCounts(running, assigned, queued, succeeded, failed, active)
 
 
 def status_line(state: FarmState, workers_alive: int, counts: TaskCounts | None) -> str:
@@ -64,7 +70,7 @@ def status_line(state: FarmState, workers_alive: int, counts: TaskCounts | None)
         tasks = "tasks: server not answering"
     else:
         tasks = (
-            f"running {counts.running} · queued {counts.queued} · "
+            f"running {counts.running} · assigned {counts.assigned} · queued {counts.queued} · "
             f"succeeded {counts.succeeded} · failed {counts.failed}"
         )
     return f"{workers} · {tasks}"

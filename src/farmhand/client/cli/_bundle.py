@@ -8,6 +8,7 @@ config. Chatter goes to stderr; stdout gets the job id (or JSON), so scripts can
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,17 @@ def _merge_parameters(*groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _confirm(message: str, default: bool) -> bool:
     return click.confirm(message, default=default, err=True)
+
+
+_JOB_ID_LINE = re.compile(r"^job-[0-9a-f]{32}$")
+
+
+def _chatter(*parts: Any) -> None:
+    """The submission's progress messages, on stderr, without the job id: stdout has it, once."""
+    lines = " ".join(str(part) for part in parts).split("\n")
+    kept = [line for line in lines if not _JOB_ID_LINE.match(line.strip())]
+    if any(line.strip() for line in kept):
+        click.echo("\n".join(kept), err=True)
 
 
 def _remember_job(config_used: Any, job_id: str) -> None:
@@ -225,7 +237,7 @@ def bundle_submit(
             submitter_name=submitter_name,
             known_asset_paths=list(known_asset_paths),
             debug_snapshot_dir=str(save_debug_snapshot) if save_debug_snapshot else None,
-            print_function_callback=lambda *args: click.echo(" ".join(str(a) for a in args), err=True),
+            print_function_callback=_chatter,
             interactive_confirmation_callback=None if yes else _confirm,
             hashing_progress_callback=transfer.hashing,
             upload_progress_callback=transfer.uploading,

@@ -369,6 +369,7 @@ def _print_events(events: list[Any], timestamp_format: str, as_json: bool, prefi
 @click.option("--start-time", help="Only lines at or after this ISO-8601 time.")
 @click.option("--end-time", help="Only lines before this ISO-8601 time.")
 @click.option("--next-token", help="Continue from a previous call's next token.")
+@click.option("--show-next-token", is_flag=True, help="Print the token that continues from here (stderr).")
 @click.option(
     "--follow",
     "-f",
@@ -390,6 +391,7 @@ def job_logs(
     start_time: str | None,
     end_time: str | None,
     next_token: str | None,
+    show_next_token: bool,
     follow: bool,
     timestamp_format: str,
     as_json: bool,
@@ -442,7 +444,7 @@ def job_logs(
     if not result.events and job_id and not next_token:
         result = _await_shipped_lines(config, farm, queue, job_id, result, read)
     _print_events(result.events, timestamp_format, as_json)
-    if result.next_token and not as_json:
+    if result.next_token and show_next_token:
         click.echo(f"(session {result.log_stream}; next token: {result.next_token})", err=True)
 
 
