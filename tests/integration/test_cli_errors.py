@@ -159,3 +159,70 @@ def test_no_farm_configured_and_several_to_choose_from(
     assert result.returncode == 2
     assert line.startswith("Error: Missing '--farm-id' or default Farm ID configuration (")
     assert "farms found" in line
+
+
+def test_a_queue_that_does_not_exist_is_an_error_not_an_empty_list(station: CliWorkstation) -> None:
+    missing = "queue-" + "0" * 32
+    line = one_line_error(station.run_process("job", "list", "--queue-id", missing))
+    assert missing in line and "ResourceNotFoundException" in line
+
+
+@pytest.mark.parametrize("command", [["farm", "list"], ["queue", "list"], ["job", "list"]])
+def test_with_an_empty_config_one_line_says_what_to_do(tmp_path: Path, command: list[str]) -> None:
+    # Given a new user's machine: no AWS or deadline configuration at all
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+        "DEADLINE_CONFIG_FILE_PATH": str(tmp_path / "deadline-config"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "DEADLINE_CLOUD_TELEMETRY_OPT_OUT": "true",
+    }
+    # When they run a command
+    result = subprocess.run([FARMHAND, *command], env=env, capture_output=True, text=True, timeout=60)
+    # Then one line says what to do, not one warning per region
+    line = one_line_error(result)
+    assert "--profile" in line and "farmhand up" in line
+
+
+BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
+
+
+def test_require_paths_exist_refuses_a_missing_input_directory(
+    station: CliWorkstation, tmp_path: Path
+) -> None:
+    # Given a bundle whose data directory (read and written by the job) does not exist
+    missing = tmp_path / "no-such-directory"
+    # When it is submitted asking for every input path to exist
+    result = station.run_process(
+        "bundle",
+        "submit",
+        str(BUNDLES / "directory_script"),
+        "-p",
+        f"DataDir={missing}",
+        "--require-paths-exist",
+        "--yes",
+    )
+    # Then it is refused, naming the directory
+    line = one_line_error(result, after_progress=True)
+    assert str(missing) in line and "directories" in line
+
+
+def test_require_paths_exist_refuses_a_missing_input_file(station: CliWorkstation, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-scene.blend"
+    result = station.run_process(
+        "bundle",
+        "submit",
+        str(BUNDLES / "every_control"),
+        "-p",
+        f"Scene={missing}",
+        "-p",
+        f"Image={tmp_path / 'out.png'}",
+        "-p",
+        f"WorkDir={tmp_path}",
+        "--require-paths-exist",
+        "--yes",
+    )
+    line = one_line_error(result, after_progress=True)
+    assert str(missing) in line and "files" in line

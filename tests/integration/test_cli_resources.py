@@ -129,6 +129,11 @@ def test_fleet_list_and_get_by_fleet_and_by_queue(station: CliWorkstation) -> No
     fleets = json.loads(by_queue.stdout)["fleets"]
     assert [(f["fleetId"], f["associationStatus"]) for f in fleets] == [(station.fleet_id, "ACTIVE")]
 
+    # With no option, the default queue's only fleet
+    by_default = station.run("fleet", "get", "--json")
+    assert by_default.exit_code == 0, by_default.output
+    assert json.loads(by_default.stdout)["fleetId"] == station.fleet_id
+
 
 def test_worker_list_of_a_fleet_without_workers(station: CliWorkstation) -> None:
     result = station.run("worker", "list", "--fleet-id", station.fleet_id, "--json")

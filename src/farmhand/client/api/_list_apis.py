@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from configparser import ConfigParser
 from typing import Any, TypeVar, cast
 
+from botocore.exceptions import NoCredentialsError
+
 from ..config import get_setting
 from ..exceptions import DeadlineOperationError
 from ._session import (
@@ -113,6 +115,8 @@ def list_farms(
     """Every farm (all pages), each with a `region` key; without `region`, all configured regions."""
     _add_principal_filter(config, kwargs)
     session = get_boto3_session(config=config)
+    if session.get_credentials() is None:
+        raise NoCredentialsError()  # one cause, said once: not once per region scanned
     regions: list[str | None] = [region] if region else _regions_to_scan(config)
     clients = [(name, get_session_client(session, "deadline", name)) for name in regions]
 
@@ -125,19 +129,24 @@ def list_farms(
     if len(clients) == 1:
         return {"farms": farms_in(clients[0])}
     results: list[dict[str, Any]] = []
-    failures: list[str] = []
+    failures: list[tuple[str | None, Exception]] = []
     with ThreadPoolExecutor(max_workers=min(len(clients), 10)) as pool:
         futures = [(entry[0], pool.submit(farms_in, entry)) for entry in clients]
         for name, future in futures:
             try:
                 results.extend(future.result())
-            except Exception as error:
-                log.warning("Could not list farms in %s: %s", name, error)
-                failures.append(f"{name}: {error}")
+            except Exception as failure:
+                failures.append((name, failure))
     if failures and len(failures) == len(clients):
+        first = failures[0][1]
+        if all(type(e) is type(first) and str(e) == str(first) for _, e in failures):
+            raise first  # the same cause everywhere (no access, farm unreachable): said once
         raise DeadlineOperationError(
-            f"Failed to list farms in all {len(clients)} region(s): " + "; ".join(failures)
+            f"Failed to list farms in all {len(clients)} region(s): "
+            + "; ".join(f"{where}: {cause}" for where, cause in failures)
         )
+    for where, cause in failures:
+        log.warning("Could not list farms in %s: %s", where, cause)
     monitor_region = _monitor_region(config)
     if monitor_region:
         results = [f for f in results if not (f.get("kmsKeyArn") and f["region"] != monitor_region)]

@@ -268,7 +268,7 @@ def create_job_from_job_bundle(
         _apply_hook_parameters(changes, merged, {p["name"] for p in job_parameters})
         app_parameters, parameters = split_parameter_args(merged, bundle_dir)
 
-    if asset_references.has_paths() and queue.get("jobAttachmentSettings"):
+    if asset_references.has_paths() and (queue.get("jobAttachmentSettings") or require_paths_exist):
         # Job attachments (hashing and upload) are not built yet: paths are submitted as they are,
         # for a file system the workers share. The checks and callbacks behave as they will then.
         _check_input_paths(asset_references, require_paths_exist, print_function_callback)

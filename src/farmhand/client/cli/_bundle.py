@@ -146,7 +146,7 @@ def _remember_job(config_used: Any, job_id: str) -> None:
 @click.option("--max-worker-count", type=click.IntRange(-1), help="Most workers the job may use at once.")
 @click.option("--submit-suspended", is_flag=True, help="Create the job with its tasks SUSPENDED.")
 @click.option("--job-attachments-file-system", type=click.Choice(["COPIED", "VIRTUAL"]))
-@click.option("--require-paths-exist", is_flag=True, help="Refuse missing input files.")
+@click.option("--require-paths-exist", is_flag=True, help="Refuse missing input files and directories.")
 @click.option(
     "--known-asset-path",
     "known_asset_paths",

@@ -77,7 +77,10 @@ def _botocore_line(error: BaseException) -> str:
             "(choose another with --profile or `farmhand config set defaults.aws_profile_name NAME`)."
         )
     if isinstance(error, botocore_errors.NoCredentialsError):
-        return "No AWS credentials were found for the selected profile (check --profile and the AWS files)."
+        return (
+            "No AWS credentials were found: pass --profile NAME (a profile of the AWS config files), "
+            "or start a farm with `farmhand up`, which writes a profile and makes it the default."
+        )
     if isinstance(error, botocore_errors.NoRegionError):
         return "No AWS region is configured (set `region` in the AWS profile or pass --region)."
     if isinstance(error, botocore_errors.EndpointConnectionError):

@@ -53,7 +53,7 @@ def fleet_list(profile: str | None, farm_id: str | None, region: str | None, as_
 @profile_option
 @farm_option
 @region_option
-@click.option("--fleet-id", help="The fleet to show.")
+@click.option("--fleet-id", help="The fleet to show [default: the default queue's fleet, when it has one].")
 @click.option("--queue-id", help="Without --fleet-id: show every fleet associated with this queue.")
 @json_option
 def fleet_get(
@@ -64,8 +64,12 @@ def fleet_get(
     queue_id: str | None,
     as_json: bool,
 ) -> None:
-    """Details of one fleet, or of every fleet that serves a queue."""
+    """Details of one fleet, or of every fleet that serves a queue.
+
+    With neither option: the default queue's fleet when it has exactly one, else all of them.
+    """
     from .. import api
+    from ..config import get_setting
 
     config = load_config(profile=profile, farm_id=farm_id, region=region)
     farm_id = require_farm_id(config)
@@ -77,12 +81,22 @@ def fleet_get(
         else:
             print_record(fleet)
         return
+    by_default = not queue_id
+    queue_id = queue_id or get_setting("defaults.queue_id", config)
     if not queue_id:
         raise CliUsageError("Give --fleet-id, or --queue-id to show the fleets associated with a queue.")
     queue = deadline.get_queue(farmId=farm_id, queueId=queue_id)
     associations = every_item(
         deadline, "list_queue_fleet_associations", "queueFleetAssociations", farmId=farm_id, queueId=queue_id
     )
+    if by_default and len(associations) == 1:
+        only = dict(deadline.get_fleet(farmId=farm_id, fleetId=associations[0]["fleetId"]))
+        only.pop("ResponseMetadata", None)
+        if as_json:
+            emit_json(only)
+        else:
+            print_record(only)
+        return
     fleets: list[dict[str, Any]] = []
     for association in associations:
         fleet = dict(deadline.get_fleet(farmId=farm_id, fleetId=association["fleetId"]))

@@ -107,8 +107,12 @@ def job_list(
             ],
             "operator": "AND",
         }
-    response = _deadline(config).search_jobs(**request)
+    deadline = _deadline(config)
+    response = deadline.search_jobs(**request)
     jobs = response.get("jobs", [])
+    if not jobs:
+        # SearchJobs finds nothing in a queue that does not exist either: that is an error, not "No jobs".
+        deadline.get_queue(farmId=farm, queueId=queue)
     if as_json:
         emit_json(
             {
