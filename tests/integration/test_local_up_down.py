@@ -186,3 +186,21 @@ def test_a_job_with_a_failing_task_ends_on_a_farm_with_one_worker(workstation: W
         farmId=status["farm_id"], queueId=status["queue_id"], jobId=job_id
     )
     assert job["taskRunStatusCounts"]["SUCCEEDED"] == 2 and job["taskRunStatusCounts"]["FAILED"] == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgres://user:secret@127.0.0.1:9/farm", "is not one farmhand speaks"),
+        ("postgresql+psycopg://user:secret@127.0.0.1:9/farm", "cannot be reached"),
+    ],
+)
+def test_a_bad_database_url_is_one_line(workstation: Workstation, url: str, said: str) -> None:
+    # When the farm is started with a database URL of the wrong scheme, or one nothing answers at
+    result = workstation.up("--workers", "0", "--database-url", url)
+    # Then one line says what is wrong, without a traceback or the password
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: the farm server did not start: "), result.stderr
+    assert said in lines[0] and "secret" not in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr

@@ -315,7 +315,13 @@ class Supervisor:
         if not ready.wait(SERVER_START_TIMEOUT) or not found:
             child.stop(5)
             tail = _tail(log_path)
-            raise FarmStartError(f"the farm server did not start: {tail or 'no output'}")
+            errors = [
+                line.removeprefix("Error: ") for line in tail.split(" / ") if line.startswith("Error: ")
+            ]
+            # The server says what is wrong in one `Error:` line; else its last lines are the clue.
+            raise FarmStartError(
+                f"the farm server did not start: {errors[-1] if errors else tail or 'no output'}"
+            )
         return found[0]
 
     def _bootstrap(self) -> None:

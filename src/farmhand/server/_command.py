@@ -20,6 +20,7 @@ from ._runtime import (
 from ._serve import PortInUseError, serve
 from .farm_secret import FarmSecretError
 from .tls import resolve_tls, tls_options
+from .store import StoreUnavailableError
 
 
 def default_data_dir() -> Path:
@@ -144,6 +145,8 @@ def server_command(
     except PortInUseError as exc:
         raise click.ClickException(str(exc)) from exc
     except (ValueError, FarmSecretError) as exc:  # a refused object-stores file or farm secret
+        raise click.ClickException(str(exc)) from exc
+    except StoreUnavailableError as exc:  # a bad --database-url or an unreachable database
         raise click.ClickException(str(exc)) from exc
 
 

@@ -1,7 +1,7 @@
 """The farm's durable store: SQLAlchemy Core tables, Alembic migrations, transactions."""
 
 from ._access_schema import memberships
-from ._engine import SQLITE_FILE_NAME, Store, sqlite_url
+from ._engine import SQLITE_FILE_NAME, Store, StoreUnavailableError, sqlite_url
 from ._identity_schema import (
     device_authorizations,
     group_members,
@@ -33,6 +33,7 @@ __all__ = [
     "Epoch",
     "Json",
     "Store",
+    "StoreUnavailableError",
     "access_keys",
     "count_column",
     "device_authorizations",

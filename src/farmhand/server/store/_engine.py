@@ -9,10 +9,37 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 SQLITE_FILE_NAME = "farmhand.db"
+
+
+class StoreUnavailableError(RuntimeError):
+    """The database a URL names cannot be used (a scheme farmhand does not speak, or no connection);
+    the message says so in one line, without the password."""
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1]
+
+
+def _open_engine(url: str) -> Engine:
+    """The engine for a URL, with what is wrong with the URL or the database as one clear error."""
+    try:
+        return _make_engine(url)
+    except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as error:
+        raise StoreUnavailableError(
+            f"the database URL {_shown(url)} is not one farmhand speaks: use "
+            "postgresql+psycopg://user:password@host/database (or sqlite:///path)"
+        ) from error
+    except OperationalError as error:
+        reason = " ".join(str(getattr(error, "orig", error)).split()) or type(error).__name__
+        raise StoreUnavailableError(f"the database at {_shown(url)} cannot be reached: {reason}") from error
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -31,7 +58,7 @@ class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine: Engine = _make_engine(url)
+        self.engine: Engine = _open_engine(url)
         self._write_lock = threading.RLock() if self.is_sqlite else None
         self._held_names: set[str] = set()
         self._held_names_lock = threading.Lock()
