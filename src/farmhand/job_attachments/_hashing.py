@@ -38,6 +38,7 @@ class FileDigest:
     inode: int
     ctime_ns: int
     hashed_at_ns: int  # wall clock when the read began: entries newer than that are not cached
+    from_cache: bool = False  # the hash came from the hash cache, not from reading the file
 
 
 def hash_file(path: str, *, on_bytes: Callable[[int], None] | None = None) -> FileDigest:

@@ -88,25 +88,24 @@ def snapshot(
     tracker: ProgressTracker | None = None,
     workers: int = HASH_WORKERS,
 ) -> tuple[Manifest, list[FileDigest]]:
-    """The manifest of `files` (already stat-ed) relative to `root`, and the digests newly computed.
+    """The manifest of `files` (already stat-ed) relative to `root`, and a digest of every file
+    (`from_cache` for those whose hash the cache had), in the order of `files`.
 
-    Cached hashes are used when (path, size, mtime, inode) still match; the rest are read. A file
-    that changed since it was stat-ed is described as it was when hashed.
+    Cached hashes are used when (path, size, mtime, inode, ctime) still match; the rest are read.
+    A file that changed since it was stat-ed is described as it was when hashed.
     """
-    cached = (
-        hash_cache.lookup([(f.path, f.size, f.mtime_ns, f.inode, f.ctime_ns) for f in files])
-        if hash_cache
-        else {}
-    )
-    entries: list[ManifestEntry] = []
+    keys = [(f.path, f.size, f.mtime_ns, f.inode, f.ctime_ns) for f in files]
+    cached = hash_cache.lookup(keys) if hash_cache else {}
+    results: dict[str, FileDigest] = {}
     todo: list[FileStat] = []
     for item in files:
         known = cached.get(item.path)
         if known is None:
             todo.append(item)
             continue
-        relative = relative_posix(item.path, root)
-        entries.append(ManifestEntry(relative, known, item.size, item.mtime_ns // 1000))
+        results[item.path] = FileDigest(
+            item.path, known, item.size, item.mtime_ns, item.inode, item.ctime_ns, 0, from_cache=True
+        )
         if tracker is not None:
             tracker.file_done(item.size, skipped=True)
 
@@ -115,10 +114,13 @@ def snapshot(
             tracker.file_done(digest.size)
 
     check = tracker.check if tracker is not None else None
-    digests = hash_files([f.path for f in todo], workers=workers, on_done=done, before=check)
-    for digest in digests:
-        relative = relative_posix(digest.path, root)
-        entries.append(ManifestEntry(relative, digest.hash, digest.size, digest.mtime_ns // 1000))
-    if hash_cache is not None and digests:
-        hash_cache.store(digests)
-    return Manifest(entries), digests
+    fresh = hash_files([f.path for f in todo], workers=workers, on_done=done, before=check)
+    for digest in fresh:
+        results[digest.path] = digest
+    if hash_cache is not None and fresh:
+        hash_cache.store(fresh)
+    ordered = [results[f.path] for f in files]
+    entries = [
+        ManifestEntry(relative_posix(d.path, root), d.hash, d.size, d.mtime_ns // 1000) for d in ordered
+    ]
+    return Manifest(entries), ordered

@@ -44,6 +44,7 @@ from .access import (
 )
 from .handlers import Call, Registered, load_handlers
 from .monitor import ChangeFeed, MonitorPages, MonitorSessions, is_monitor_call
+from .attachment_batches import BatchEndpoint, is_batch_request
 from .object_store import S3Endpoint, is_s3_request
 from .protocol import (
     DEADLINE_API_VERSION,
@@ -123,6 +124,9 @@ class FarmApp:
         self.s3 = S3Endpoint(
             runtime.object_store, self._authenticate_s3, self._authorize_object, runtime.account_id
         )
+        self.batches = BatchEndpoint(
+            runtime.object_store, self._authenticate, runtime.account_id, admin_principal_id="admin"
+        )
         runtime.every(3600, runtime.object_store.housekeep, "object-store-housekeeping")
         self.telemetry = TelemetryIntake(runtime.store)
         runtime.every(600, self.telemetry.prune, "telemetry-retention")
@@ -142,7 +146,10 @@ class FarmApp:
         request_id = str(uuid.uuid4())
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if is_s3_request(headers, scope.get("query_string", b"")):
-            await self.s3(scope, receive, send, headers, request_id)
+            if is_batch_request(scope.get("query_string", b"")):
+                await self.batches(scope, receive, send, headers, request_id)
+            else:
+                await self.s3(scope, receive, send, headers, request_id)
             return
         if "authorization" not in headers and self.monitor.serves(scope["method"], scope["path"]):
             await self.monitor(scope, receive, send, headers)

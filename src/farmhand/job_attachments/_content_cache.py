@@ -1,0 +1,179 @@
+"""A per-host cache of file contents by hash, linked into session directories.
+
+Workers keep what they download in `<cache>/<2 hex>/<hash>` (read-only), so the same input crosses
+the network once per host rather than once per session. An index (`index.db`) records each entry's
+size and mtime: an entry whose file no longer matches (a job running as root wrote through a link)
+is dropped and fetched again, never handed out. Placing a file is a hard link when the cached copy
+has the mtime the manifest wants (one inode cannot have two mtimes) and the caller allows it,
+otherwise a copy (`copy_file_range`, which reflinks where the file system can), also across file
+systems.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import xxhash
+
+from ._cache_db import CacheDatabase
+from ._errors import ObjectIntegrityError
+
+__all__ = ["ContentCache", "default_content_cache_dir", "place_bytes"]
+
+READ_ONLY = 0o444
+_CHUNK = 500
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries_v1 (
+    hash TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    used REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def default_content_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "farmhand" / "attachments"
+
+
+def _write_new(path: str, data: bytes | memoryview, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def place_bytes(data: bytes | memoryview, destination: str, mtime_us: int, mode: int = 0o644) -> None:
+    """Write `data` as `destination` (replacing it atomically), with the manifest's mtime."""
+    temporary = f"{destination}.{secrets.token_hex(4)}.part"
+    _write_new(temporary, data, mode)
+    os.utime(temporary, ns=(mtime_us * 1000, mtime_us * 1000))
+    os.replace(temporary, destination)
+
+
+class ContentCache:
+    """Content files by xxh128 in one directory tree shared by the workers of a host."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.index = CacheDatabase(self.directory / "index.db", _SCHEMA)
+        self._links_work = True
+
+    def path(self, digest: str) -> str:
+        return os.path.join(self.directory, digest[:2], digest)
+
+    def available(self, wanted: Sequence[tuple[str, int]]) -> dict[str, int]:
+        """Of (hash, size) pairs, those cached intact: hash -> the cached file's mtime_ns."""
+        conn = self.index.connection()
+        sizes = dict(wanted)
+        digests = list(sizes)
+        recorded: dict[str, tuple[int, int]] = {}
+        for start in range(0, len(digests), _CHUNK):
+            chunk = digests[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for digest, size, mtime in conn.execute(
+                f"SELECT hash, size, mtime_ns FROM entries_v1 WHERE hash IN ({marks})", chunk
+            ):
+                recorded[digest] = (size, mtime)
+        found: dict[str, int] = {}
+        stale: list[str] = []
+        for digest, (size, mtime) in recorded.items():
+            try:
+                info = os.stat(self.path(digest))
+            except FileNotFoundError:
+                stale.append(digest)
+                continue
+            if size != sizes[digest] or (info.st_size, info.st_mtime_ns) != (size, mtime):
+                stale.append(digest)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path(digest))
+                continue
+            found[digest] = mtime
+        if stale or found:
+            now = time.time()
+            with self.index.write() as write:
+                write.executemany("DELETE FROM entries_v1 WHERE hash = ?", [(d,) for d in stale])
+                write.executemany("UPDATE entries_v1 SET used = ? WHERE hash = ?", [(now, d) for d in found])
+        return found
+
+    def record(self, entries: Iterable[tuple[str, int, int]]) -> None:
+        """Index files stored with `store`/`adopt`: (hash, size, mtime_ns), one transaction."""
+        now = time.time()
+        rows = [(digest, size, mtime, now) for digest, size, mtime in entries]
+        if rows:
+            with self.index.write() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO entries_v1 (hash, size, mtime_ns, used) VALUES (?, ?, ?, ?)", rows
+                )
+
+    def store(self, digest: str, data: bytes | memoryview, mtime_us: int) -> tuple[str, int, int]:
+        """Keep content (already checked against its hash) under its hash with this mtime (us);
+        returns the entry to `record` (the caller indexes many at once)."""
+        target = self.path(digest)
+        os.makedirs(os.path.dirname(target), exist_ok=True, mode=0o700)
+        temporary = f"{target}.{secrets.token_hex(4)}.part"
+        _write_new(temporary, data, 0o600)
+        self._finish(temporary, target, mtime_us)
+        return digest, len(data), mtime_us * 1000
+
+    def add_many(self, items: Sequence[tuple[str, bytes | memoryview, int]]) -> None:
+        """Verify and keep contents, indexed in one transaction."""
+        entries = []
+        for digest, data, mtime_us in items:
+            if xxhash.xxh3_128_hexdigest(data) != digest:
+                raise ObjectIntegrityError(
+                    f"the object stored for {digest} does not hash to it; it was not used"
+                )
+            entries.append(self.store(digest, data, mtime_us))
+        self.record(entries)
+
+    def adopt(self, digest: str, temporary: str, size: int, mtime_us: int) -> tuple[str, int, int]:
+        """Move a downloaded (and verified) file into the cache; returns the entry to `record`."""
+        target = self.path(digest)
+        os.makedirs(os.path.dirname(target), exist_ok=True, mode=0o700)
+        self._finish(temporary, target, mtime_us)
+        return digest, size, mtime_us * 1000
+
+    @staticmethod
+    def _finish(temporary: str, target: str, mtime_us: int) -> None:
+        os.chmod(temporary, READ_ONLY)
+        os.utime(temporary, ns=(mtime_us * 1000, mtime_us * 1000))
+        os.replace(temporary, target)
+
+    def place(
+        self, digest: str, cached_mtime_ns: int, destination: str, mtime_us: int, *, link: bool
+    ) -> bool:
+        """Put the cached content at `destination` with the manifest's mtime; True if hard-linked."""
+        source = self.path(digest)
+        if link and self._links_work and cached_mtime_ns == mtime_us * 1000:
+            try:
+                try:
+                    os.link(source, destination)
+                except FileExistsError:
+                    temporary = f"{destination}.{secrets.token_hex(4)}.part"
+                    os.link(source, temporary)
+                    os.replace(temporary, destination)
+                return True
+            except OSError as error:
+                if error.errno in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                    self._links_work = False
+                elif error.errno != errno.EMLINK:
+                    raise
+        temporary = f"{destination}.{secrets.token_hex(4)}.part"
+        shutil.copyfile(source, temporary)
+        os.chmod(temporary, 0o644)
+        os.utime(temporary, ns=(mtime_us * 1000, mtime_us * 1000))
+        os.replace(temporary, destination)
+        return False
