@@ -42,9 +42,9 @@ from .access import (
     resource_of,
     rule_for,
 )
+from .attachment_batches import BatchEndpoint, is_batch_request
 from .handlers import Call, Registered, load_handlers
 from .monitor import ChangeFeed, MonitorPages, MonitorSessions, is_monitor_call
-from .attachment_batches import BatchEndpoint, is_batch_request
 from .object_store import S3Endpoint, is_s3_request
 from .protocol import (
     DEADLINE_API_VERSION,
