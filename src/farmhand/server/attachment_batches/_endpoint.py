@@ -112,6 +112,9 @@ class BatchEndpoint:
             caller, _region = self.authenticate(signed)
         except ServiceError as error:
             raise BatchError(403, "AccessDenied", error.message) from None
+        signed_names = headers.get("authorization", "").partition("SignedHeaders=")[2].split(",", 1)[0]
+        if "x-amz-content-sha256" not in signed_names.split(";"):
+            raise BatchError(403, "AccessDenied", "x-amz-content-sha256 must be a signed header")
         owner = headers.get("x-amz-expected-bucket-owner")
         if owner is not None and owner != self.account_id:
             raise BatchError(403, "AccessDenied", "The expected bucket owner does not own the bucket")
