@@ -50,6 +50,12 @@ from ._progress import (
 from ._s3_check_cache import S3CheckCache
 from ._snapshot import FileStat, list_files, relative_posix, snapshot, stat_files
 from ._storage import ObjectStorage, StoredObject
+from ._storage_profile import (
+    FileSystemLocation,
+    FileSystemLocationType,
+    StorageProfile,
+    StorageProfileOperatingSystemFamily,
+)
 from ._submission import HashedRoot, hash_roots, snapshot_roots, upload_roots
 from ._upload import ContentUpload, upload_contents
 
@@ -64,6 +70,8 @@ __all__ = [
     "FileChangedError",
     "FileDigest",
     "FileStat",
+    "FileSystemLocation",
+    "FileSystemLocationType",
     "FileToPlace",
     "HashCache",
     "HashedRoot",
@@ -83,6 +91,8 @@ __all__ = [
     "ProgressTracker",
     "S3CheckCache",
     "StorageAccessError",
+    "StorageProfile",
+    "StorageProfileOperatingSystemFamily",
     "StorageSettings",
     "StoredObject",
     "SummaryStatistics",

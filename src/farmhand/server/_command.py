@@ -19,8 +19,8 @@ from ._runtime import (
 )
 from ._serve import PortInUseError, serve
 from .farm_secret import FarmSecretError
-from .tls import resolve_tls, tls_options
 from .store import StoreUnavailableError
+from .tls import resolve_tls, tls_options
 
 
 def default_data_dir() -> Path:

@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..job_attachments import ContentCache
 from ._config import WorkerConfig
 from ._credentials import (
     QUEUE_REFRESH_BEFORE,
@@ -131,6 +132,11 @@ class WorkerAgent:
         queues: dict[str, QueueCredentials] = {}
         queues_lock = threading.Lock()
 
+        def queue_session(queue_id: str) -> Any:
+            if queue_environment(queue_id) is None:
+                raise RuntimeError(f"queue {queue_id} has no role: no credentials for its job attachments")
+            return queues[queue_id].session()
+
         def queue_environment(queue_id: str) -> dict[str, str] | None:
             with queues_lock:
                 queue = queues.get(queue_id)
@@ -151,6 +157,8 @@ class WorkerAgent:
             stop=self.stop,
             queue_environment=queue_environment,
             task_processes=task_processes,
+            queue_session=queue_session,
+            content_cache=ContentCache(config.attachment_cache_dir) if config.attachment_cache_dir else None,
         )
         try:
             while True:

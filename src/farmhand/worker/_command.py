@@ -39,6 +39,15 @@ from ._config import DataDirInUseError, WorkerConfig, default_data_dir
     help="How long the farm may hold a schedule request while the worker is idle.",
 )
 @click.option("--retain-session-dirs", is_flag=True, help="Keep session working directories (debugging).")
+@click.option(
+    "--attachment-cache-dir",
+    envvar="FARMHAND_ATTACHMENT_CACHE_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="This host's cache of job-attachment inputs, shared by its workers "
+    "(default: ~/.cache/farmhand/attachments).",
+)
+@click.option("--no-attachment-cache", is_flag=True, help="Download every session's inputs anew.")
 @click.option("--verbose", "-v", is_flag=True, help="Log debug detail.")
 def worker_command(
     farm_id: str,
@@ -48,6 +57,8 @@ def worker_command(
     region: str | None,
     poll_wait_seconds: int,
     retain_session_dirs: bool,
+    attachment_cache_dir: Path | None,
+    no_attachment_cache: bool,
     verbose: bool,
 ) -> None:
     """Run a worker: register in the fleet, take sessions from the farm, run them with OpenJD.
@@ -73,6 +84,10 @@ def worker_command(
         poll_wait_seconds=poll_wait_seconds,
         retain_session_dirs=retain_session_dirs,
     )
+    if no_attachment_cache:
+        config.attachment_cache_dir = None
+    elif attachment_cache_dir is not None:
+        config.attachment_cache_dir = attachment_cache_dir
     agent = WorkerAgent(config, announce=lambda line: click.echo(line, err=False))
     try:
         code = agent.run(handle_signals=True)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from ..job_attachments import default_content_cache_dir
+
 
 def default_data_dir() -> Path:
     """`~/.local/share/farmhand-worker` (under XDG_DATA_HOME when it is set), beside `farmhand up`'s."""
@@ -33,6 +35,8 @@ class WorkerConfig:
     drain_timeout_seconds: float = 30.0
     # Keep session working directories after the session ends (debugging).
     retain_session_dirs: bool = False
+    # The host's job-attachment content cache, shared by the workers of a user (None: no cache).
+    attachment_cache_dir: Path | None = field(default_factory=default_content_cache_dir)
     _lock: IO[str] | None = field(default=None, repr=False, compare=False)
 
     @property

@@ -205,6 +205,15 @@ class QueueCredentials:
             "AWS_SHARED_CREDENTIALS_FILE": str(self.directory / "credentials"),
         }
 
+    def session(self) -> boto3.Session:
+        """A boto3 session reading the queue profile this object writes (refreshed credentials, the
+        farm's endpoints), for the worker's own job-attachment transfers."""
+        core = botocore.session.Session()
+        core.set_config_variable("config_file", str(self.directory / "config"))
+        core.set_config_variable("credentials_file", str(self.directory / "credentials"))
+        core.set_config_variable("profile", self.profile)
+        return boto3.Session(botocore_session=core, region_name=self.region)
+
     def fetch(self) -> bool:
         """AssumeQueueRoleForWorker; False when the queue has no role (an answer without credentials)."""
         answer = call_with_retry(

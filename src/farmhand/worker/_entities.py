@@ -223,6 +223,11 @@ class JobEntities:
         body = self._get({"environmentDetails": {"jobId": self.job_id, "environmentId": environment_id}})
         return _symbol_table(body)
 
+    def step_dependencies(self, step_id: str) -> list[str]:
+        """The ids of the steps `step_id` depends on (from its stepDetails)."""
+        body = self._get({"stepDetails": {"jobId": self.job_id, "stepId": step_id}})
+        return [str(d) for d in body.get("dependencies") or []]
+
     def attachments(self) -> dict[str, Any] | None:
         body = self._get({"jobAttachmentDetails": {"jobId": self.job_id}})
         attachments = body.get("attachments")

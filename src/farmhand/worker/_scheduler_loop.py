@@ -75,8 +75,11 @@ class ActionUpdates:
         ended_at: dt.datetime | None = None,
         exit_code: int | None = None,
         message: str | None = None,
+        manifests: list[dict[str, str]] | None = None,
     ) -> None:
         info: dict[str, Any] = {"completedStatus": status, "updatedAt": utcnow()}
+        if manifests is not None:
+            info["manifests"] = manifests
         if started_at is not None:
             info["startedAt"] = started_at
         if ended_at is not None:
@@ -125,6 +128,8 @@ class SchedulerLoop:
         stop: threading.Event,
         queue_environment: Callable[[str], dict[str, str] | None] | None = None,
         task_processes: TaskProcesses | None = None,
+        queue_session: Callable[[str], Any] | None = None,
+        content_cache: Any = None,
     ) -> None:
         self._wake = threading.Event()
         self.updates = ActionUpdates()
@@ -137,6 +142,8 @@ class SchedulerLoop:
             wake=self._wake.set,
             queue_environment=queue_environment,
             task_processes=task_processes,
+            queue_session=queue_session,
+            content_cache=content_cache,
         )
         self.config = config
         self.stop = stop

@@ -22,6 +22,8 @@ from openjd.model import RevisionExtensions, SpecificationRevision
 from openjd.sessions import LOG as OPENJD_LOG
 from openjd.sessions import ActionState, ActionStatus, Session
 
+from ..job_attachments import ContentCache, StorageSettings
+from ._attachments import AttachmentSyncError, SessionAttachments
 from ._config import WorkerConfig
 from ._entities import ALL_EXTENSIONS, EntityError, JobEntities, parameter_values
 from ._log_shipper import LogShipper, ShippingHandler, delivery_grace
@@ -64,6 +66,7 @@ class ActionReporter(Protocol):
         ended_at: dt.datetime | None = None,
         exit_code: int | None = None,
         message: str | None = None,
+        manifests: list[dict[str, str]] | None = None,
     ) -> None: ...
 
 
@@ -116,6 +119,11 @@ class SessionContext:
             except OSError as error:
                 log.warning("could not record the task's processes: %s", error)
 
+    # Queue id -> a boto3 session with the queue role's credentials (job attachment transfers).
+    queue_session: Callable[[str], Any] | None = None
+    # The host's cache of job-attachment contents, shared by its workers (None: no cache).
+    content_cache: ContentCache | None = None
+
 
 class WorkerSession:
     """A session assigned to this worker; driven by the scheduler loop, run on its own thread."""
@@ -150,6 +158,7 @@ class WorkerSession:
         # The symbol table each entered environment was entered with: its exit uses the same one.
         self._environment_symbols: dict[str, SerializedSymbolTable | None] = {}
         self._shipper: LogShipper | None = None
+        self._attachments: SessionAttachments | None = None
         self.entities = entities or JobEntities(
             context.deadline,
             farm_id=context.config.farm_id,
@@ -324,10 +333,15 @@ class WorkerSession:
                     "Job Attachments are configured on the Queue, "
                     "but no queue-role credentials could be obtained"
                 )
+        rules = list(job.path_mapping_rules)
+        if job.attachments_bucket:
+            self._attachments = self._prepare_attachments(job.attachments_bucket, job.attachments_root_prefix)
+            if self._attachments is not None:
+                rules += self._attachments.rules
         return Session(
             session_id=self.session_id,
             job_parameter_values=job.parameters,
-            path_mapping_rules=job.path_mapping_rules or None,
+            path_mapping_rules=rules or None,
             retain_working_dir=config.retain_session_dirs,
             callback=self._on_status,
             os_env_vars=env,
@@ -336,6 +350,40 @@ class WorkerSession:
                 spec_rev=SpecificationRevision.v2023_09, supported_extensions=list(ALL_EXTENSIONS)
             ),
         )
+
+    def _prepare_attachments(self, bucket: str, root_prefix: str | None) -> SessionAttachments | None:
+        """Where the job's attachment roots go on this worker (None: the job has none)."""
+        attachments = self.entities.attachments()
+        if not attachments or not attachments.get("manifests"):
+            return None
+        factory = self.context.queue_session
+        if factory is None:
+            raise EntityError("this worker cannot move job attachments (no queue credentials)")
+        queue_id = self.queue_id
+        try:
+            return SessionAttachments(
+                attachments=attachments,
+                settings=StorageSettings(bucket, root_prefix or ""),
+                service_rules=list(self.entities.job().raw.get("pathMappingRules") or []),
+                directory=self.context.config.sessions_dir / f"{self.session_id}-attachments",
+                farm_id=self.context.config.farm_id,
+                queue_id=queue_id,
+                job_id=self.job_id,
+                session_factory=lambda: factory(queue_id),
+                cache=self.context.content_cache,
+                write_log=self._write_log,
+            )
+        except AttachmentSyncError as error:
+            raise EntityError(str(error)) from error
+
+    def _write_log(self, line: str) -> None:
+        if self._shipper is not None:
+            self._shipper.write(line)
+        log.debug("session %s: %s", self.session_id, line)
+
+    def _stopping(self) -> bool:
+        with self._cond:
+            return self._stop_reason is not None
 
     def _run_actions(self, setup_error: str | None) -> None:
         while True:
@@ -467,6 +515,20 @@ class WorkerSession:
             reason = self._stop_reason
         status, message = _outcome(terminal, reason)
         exit_code = signed_exit_code(terminal.exit_code) if terminal.exit_code is not None else None
+        manifests: list[dict[str, str]] | None = None
+        if status == "SUCCEEDED" and action.kind == "taskRun" and self._attachments is not None:
+            # The AWS agent's order: outputs first, then the task run's completion naming them.
+            try:
+                manifests = self._attachments.upload_outputs(
+                    step_id=action.body["stepId"],
+                    task_id=action.body.get("taskId"),
+                    session_action_id=action.action_id,
+                    started_at=started,
+                    stopped=self._stopping,
+                )
+            except AttachmentSyncError as error:
+                status, message = "FAILED", f"Uploading the outputs failed: {error}"
+                self._write_log(message)
         if status != "SUCCEEDED":
             self._flush_log()  # whoever reads why it failed finds the output already in the log
         self.context.reporter.completed(
@@ -476,6 +538,7 @@ class WorkerSession:
             ended_at=utcnow(),
             exit_code=exit_code,
             message=message[:4096] if message else None,
+            manifests=manifests,
         )
         return status
 
@@ -485,10 +548,26 @@ class WorkerSession:
             self._shipper.flush(timeout=min(LOG_FLUSH_BEFORE_REPORT_SECONDS, delivery_grace()))
 
     def _sync_attachments(self, action: SessionAction, started: dt.datetime) -> str:
-        """Jobs without attachments need no sync; jobs with them cannot run on this worker yet."""
-        attachments = self.entities.attachments()
-        if attachments and attachments.get("manifests"):
-            raise EntityError("job attachments are not supported by this farmhand worker")
+        """The job's inputs (or, with a stepId, its dependencies' outputs) into the session."""
+        attachments = self._attachments
+        if attachments is not None:
+            step_id = action.body.get("stepId")
+            try:
+                if step_id:
+                    attachments.sync_step_dependencies(
+                        self.entities.step_dependencies(step_id), self._stopping
+                    )
+                else:
+                    attachments.sync_inputs(self._stopping)
+            except AttachmentSyncError as error:
+                message = str(error)
+                self._write_log(f"Syncing job attachments failed: {message}")
+                self._flush_log()
+                status = "CANCELED" if self._stopping() and "canceled" in message else "FAILED"
+                self.context.reporter.completed(
+                    action.action_id, status, started_at=started, ended_at=utcnow(), message=message[:4096]
+                )
+                return status
         self.context.reporter.completed(action.action_id, "SUCCEEDED", started_at=started, ended_at=utcnow())
         return "SUCCEEDED"
 
@@ -510,6 +589,10 @@ class WorkerSession:
 
     def _wind_down(self) -> None:
         """Exit environments still entered (without reporting them) and remove the session directory."""
+        if self._attachments is not None:
+            self._attachments.close()
+            if not self.context.config.retain_session_dirs:
+                self._attachments.remove_directory()
         session = self._openjd
         if session is None:
             return

@@ -52,6 +52,7 @@ from ._session import (
     get_user_and_identity_store_id,
     session_context,
 )
+from ._storage_profiles import get_storage_profile_for_queue
 from ._submit_job_bundle import ProgressReportMetadata, create_job_from_job_bundle
 from ._submitter import BaseSubmitter, BaseSubmitterSettings, SubmissionContext, get_queue_parameters
 from ._telemetry import (
@@ -103,6 +104,7 @@ __all__ = [
     "get_queue_user_boto3_session",
     "get_session",
     "get_session_logs",
+    "get_storage_profile_for_queue",
     "get_telemetry_client",
     "get_user_and_identity_store_id",
     "get_worker_logs",

@@ -6,15 +6,14 @@ import logging
 import os
 from collections.abc import Callable
 from configparser import ConfigParser
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...job_attachments import ProgressReportMetadata, ProgressStatus
 from ..config import get_setting, set_setting, str2bool
 from ..exceptions import (
     DeadlineOperationCanceled,
     DeadlineOperationError,
-    MisconfiguredInputsError,
     UserInitiatedCancel,
 )
 from ..job_bundle import (
@@ -36,8 +35,16 @@ from ..job_bundle import (
     validate_parameter_value,
     write_debug_snapshot,
 )
+from ._attachments import (
+    attachment_groups,
+    collect_attachment_paths,
+    confirm_transfers,
+    known_paths,
+    submit_attachments,
+)
 from ._job_monitoring import wait_for_create_job_to_complete
 from ._monitor_url import monitor_job_url
+from ._queue_credentials import get_queue_user_boto3_session
 from ._queue_parameters import get_queue_parameter_definitions
 from ._session import get_boto3_client, session_context
 from ._telemetry import (
@@ -53,17 +60,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PRIORITY = 50
 
 
-@dataclass
-class ProgressReportMetadata:
-    """What the hashing and upload progress callbacks receive."""
-
-    status: str
-    progress: float
-    transferRate: float
-    progressMessage: str
-    processedFiles: int = 0
-
-
 def _record_event(
     config: ConfigParser | None, event_type: str, details: dict[str, Any], from_gui: bool
 ) -> None:
@@ -74,32 +70,6 @@ def _record_event(
             )
     except Exception:
         log.debug("telemetry event not recorded", exc_info=True)
-
-
-def _check_input_paths(
-    references: AssetReferences, require_paths_exist: bool, print_function: Callable[..., Any]
-) -> None:
-    """Input files must be files; missing inputs are an error only when the caller asks for that."""
-    misfiled = sorted(p for p in references.input_filenames if os.path.isdir(p))
-    if misfiled:
-        raise MisconfiguredInputsError(
-            "Job submission contains directories classified as files. Directories classified as files:\n"
-            + "\n".join(misfiled)
-        )
-    missing_files = sorted(p for p in references.input_filenames if not os.path.exists(p))
-    missing_directories = sorted(p for p in references.input_directories if not os.path.isdir(p))
-    if require_paths_exist and missing_directories:
-        raise MisconfiguredInputsError(
-            "Job submission contains misconfigured input directories. Non-existent directories:\n"
-            + "\n".join(missing_directories)
-        )
-    if require_paths_exist and missing_files:
-        raise MisconfiguredInputsError(
-            "Job submission contains missing input files or directories specified as files. "
-            "Missing input files:\n" + "\n".join(missing_files)
-        )
-    for path in [*missing_files, *missing_directories]:
-        print_function(f"Warning: input path {path} does not exist; it is submitted as a referenced path.")
 
 
 def _collect_hooks(bundle_dir: Path, config: ConfigParser | None) -> list[HookSet]:
@@ -258,6 +228,7 @@ def create_job_from_job_bundle(
     }
     pre_hooks: list[tuple[Path, Hook]] = [(h.location, hook) for h in hook_sets for hook in h.pre_submission]
     hook_priority: int | None = None
+    changes: dict[str, Any] = {}
     if pre_hooks:
         changes = run_hooks("pre", pre_hooks, metadata, print_function_callback)
         if "template" in changes:
@@ -268,20 +239,59 @@ def create_job_from_job_bundle(
         _apply_hook_parameters(changes, merged, {p["name"] for p in job_parameters})
         app_parameters, parameters = split_parameter_args(merged, bundle_dir)
 
-    if asset_references.has_paths() and (queue.get("jobAttachmentSettings") or require_paths_exist):
-        # Job attachments (hashing and upload) are not built yet: paths are submitted as they are,
-        # for a file system the workers share. The checks and callbacks behave as they will then.
-        _check_input_paths(asset_references, require_paths_exist, print_function_callback)
-    for callback, message, status in (
-        (hashing_progress_callback, "No files to hash", "PREPARING_IN_PROGRESS"),
-        (upload_progress_callback, "No files to upload", "UPLOAD_IN_PROGRESS"),
-    ):
-        if callback is not None:
-            callback(
-                ProgressReportMetadata(
-                    status=status, progress=100.0, transferRate=0.0, progressMessage=message
-                )
+    if pre_hooks and changes.get("attachments"):
+        asset_references = asset_references.union(_hook_asset_references(changes["attachments"]))
+    attachments_sent = False
+    if asset_references.has_paths() and queue.get("jobAttachmentSettings"):
+        paths = collect_attachment_paths(asset_references, require_paths_exist, print_function_callback)
+        groups = attachment_groups(paths, storage_profile)
+        if any(group.inputs or group.outputs for group in groups):
+            known = known_paths(
+                known_asset_paths, bundle_dir, storage_profile, config, job_parameters, merged
             )
+            confirm_transfers(
+                groups,
+                known,
+                storage_profile,
+                config,
+                interactive_confirmation_callback,
+                print_function_callback,
+                from_gui,
+            )
+        if groups:
+            session = get_queue_user_boto3_session(
+                deadline, config, farm_id, queue_id, queue_display_name=queue["displayName"]
+            )
+            manifests = submit_attachments(
+                session=session,
+                queue=queue,
+                farm_id=farm_id,
+                queue_id=queue_id,
+                groups=groups,
+                config=config,
+                force_s3_check=force_s3_check,
+                hashing_callback=hashing_progress_callback,
+                upload_callback=upload_progress_callback,
+                print_function=print_function_callback,
+                snapshot_dir=debug_snapshot_dir,
+            )
+            create_job_args["attachments"] = {"manifests": manifests, "fileSystem": file_system}
+            attachments_sent = any(group.inputs for group in groups)
+    elif asset_references.has_paths() and require_paths_exist:
+        # A queue without job attachments: paths are submitted as they are, for a file system the
+        # workers share; --require-paths-exist still refuses missing inputs.
+        _check_input_paths(asset_references, require_paths_exist, print_function_callback)
+    if not attachments_sent:
+        for callback, message, status in (
+            (hashing_progress_callback, "No files to hash", ProgressStatus.PREPARING_IN_PROGRESS),
+            (upload_progress_callback, "No files to upload", ProgressStatus.UPLOAD_IN_PROGRESS),
+        ):
+            if callback is not None:
+                callback(
+                    ProgressReportMetadata(
+                        status=status, progress=100.0, transferRate=0.0, progressMessage=message
+                    )
+                )
 
     create_job_args.update(app_parameters)
     if parameters:
@@ -351,3 +361,20 @@ def _create_job(deadline: Any, create_job_args: dict[str, Any]) -> dict[str, Any
             raise DeadlineOperationError(describe_template_error(message[len("template:") :])) from error
         raise
     return response
+
+
+def _hook_asset_references(attachments: Any) -> AssetReferences:
+    """`attachments.assetReferences` a pre-submission hook added (absolute paths only)."""
+    document = attachments.get("assetReferences", {}) if isinstance(attachments, dict) else {}
+    inputs = document.get("inputs") or {}
+    outputs = document.get("outputs") or {}
+
+    def absolute(values: Any) -> set[str]:
+        return {os.path.normpath(str(v)) for v in values or [] if os.path.isabs(str(v))}
+
+    return AssetReferences(
+        absolute(inputs.get("filenames")),
+        absolute(inputs.get("directories")),
+        absolute(outputs.get("directories")),
+        absolute(document.get("referencedPaths")),
+    )

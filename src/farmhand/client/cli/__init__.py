@@ -21,6 +21,9 @@ __all__ = ["COMMANDS", "cli", "main"]
 _CLI = "farmhand.client.cli."
 
 COMMANDS: dict[str, LazyCommand] = {
+    "attachment": LazyCommand(
+        _CLI + "_attachment:attachment_group", "Upload or download the files listed in manifests."
+    ),
     "auth": LazyCommand(_CLI + "_auth:auth_group", "Check which credentials reach the farm."),
     "bundle": LazyCommand(_CLI + "_bundle:bundle_group", "Submit Open Job Description job bundles."),
     "config": LazyCommand(_CLI + "_config:config_group", "Show and change the workstation configuration."),
@@ -30,6 +33,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "job": LazyCommand(_CLI + "_job:job_group", "Follow, wait for, explain, cancel and requeue jobs."),
     "login": LazyCommand(_CLI + "_sign_in:login_command", "Sign in to a farm (password or browser code)."),
     "logout": LazyCommand(_CLI + "_sign_in:logout_command", "Sign out: the farm revokes this sign-in."),
+    "manifest": LazyCommand(
+        _CLI + "_manifest:manifest_group", "Snapshot directories into manifests, compare, upload, download."
+    ),
     "profile": LazyCommand(_CLI + "_sign_in:profile_group", "Write AWS profiles that reach a farmhand farm."),
     "queue-fleet-association": LazyCommand(
         _CLI + "_farm_structure:association_group", "Let a fleet's workers take a queue's jobs."

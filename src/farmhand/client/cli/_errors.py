@@ -56,6 +56,8 @@ def describe_error(error: BaseException) -> str | None:
     if isinstance(error, DeadlineOperationError):
         return _first_line(str(error)) or type(error).__name__
     module = type(error).__module__
+    if module.startswith("farmhand.job_attachments"):
+        return _first_line(str(error)) or type(error).__name__
     if module.startswith("botocore"):
         return _botocore_line(error)
     if isinstance(error, OSError):

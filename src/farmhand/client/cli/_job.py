@@ -578,3 +578,14 @@ def job_open(
         click.echo(url)
     if not print_only:
         open_in_browser(url)
+
+
+def _add_transfer_commands() -> None:
+    """download-output / download-input live in their own module (they pull in the transfer code)."""
+    from ._job_transfers import download_input_command, download_output_command
+
+    job_group.add_command(download_output_command)
+    job_group.add_command(download_input_command)
+
+
+_add_transfer_commands()

@@ -1,4 +1,4 @@
-"""Progress bars for the hashing and uploading of job attachments during `bundle submit`.
+"""Progress bars for hashing, uploading and downloading job attachments.
 
 Shown on stderr when it is a terminal; elsewhere the bars stay silent (the summary lines the library
 prints are enough for a log). The display starts with the first report, after any confirmation
@@ -66,3 +66,6 @@ class TransferProgress:
 
     def uploading(self, metadata: Any) -> bool:
         return self._report("Uploading", metadata)
+
+    def downloading(self, metadata: Any) -> bool:
+        return self._report("Downloading", metadata)

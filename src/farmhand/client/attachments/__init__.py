@@ -1,0 +1,30 @@
+"""Moving a job's attachments to and from this workstation: outputs, inputs, manifests.
+
+What `farmhand job download-output`, `job download-input`, `queue sync-output` and the `manifest`
+and `attachment` commands do, on the same primitives as submission (`farmhand.job_attachments`).
+"""
+
+from ._job_transfers import (
+    DownloadPlan,
+    download_job_input,
+    download_job_output,
+    plan_job_input,
+    plan_job_output,
+    queue_storage,
+    run_plan,
+)
+from ._manifest_files import ManifestDiff, diff_directory, read_manifest, snapshot_directory
+
+__all__ = [
+    "DownloadPlan",
+    "ManifestDiff",
+    "diff_directory",
+    "download_job_input",
+    "download_job_output",
+    "plan_job_input",
+    "plan_job_output",
+    "queue_storage",
+    "read_manifest",
+    "run_plan",
+    "snapshot_directory",
+]

@@ -1,0 +1,254 @@
+"""Job attachments end to end on a farm whose queue buckets live in its own object store.
+
+Submitters' trees are moved away after submission, so the workers can only read what was uploaded:
+- farmhand's client submits, the farmhand worker syncs and runs, both `job download-output`s bring
+  the outputs back byte for byte; a second job with the same inputs crosses no bytes to the worker;
+- the AWS `deadline` CLI submits to the farmhand worker;
+- farmhand's client submits to the unmodified AWS worker agent;
+- a manifest naming a path outside its root, or an object that is not there, fails the sync with
+  the path or key in the message, and nothing is written outside the session.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xxhash
+from _attachment_farm import (
+    BUCKET,
+    AttachmentFarm,
+    build_attachment_farm,
+    move_away,
+    write_bundle,
+    write_project,
+)
+from _aws_agent import running_aws_agent
+
+from farmhand.client import api, config
+from farmhand.client.api import _session
+from farmhand.testing import ServerProcess, WorkerProcess, server_environment
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttachmentFarm]:
+    root = tmp_path_factory.mktemp("attachments")
+    with ServerProcess(root / "server") as server:
+        built = build_attachment_farm(server, root / "home")
+        worker = WorkerProcess(
+            server,
+            built.farm.farm_id,
+            built.fleets["farmhand"],
+            root / "worker",
+            extra_args=["-v", "--attachment-cache-dir", str(root / "host-cache")],
+        ).start()
+        try:
+            with pytest.MonkeyPatch.context() as env:
+                for name, value in built.env.items():
+                    env.setenv(name, value)
+                for name in [n for n in __import__("os").environ if n.startswith("AWS_ENDPOINT")]:
+                    env.delenv(name)
+                _session.clear_session_caches()
+                yield built
+                _session.clear_session_caches()
+        finally:
+            worker.stop()
+            print(worker.output_file.read_text(errors="replace")[-6000:])
+
+
+def submit_with_library(site: AttachmentFarm, kind: str, project: dict[str, str], bundle: Path) -> str:
+    settings = config.read_config()
+    config.set_setting("defaults.queue_id", site.queues[kind], settings)
+    reports: list[Any] = []
+    job_id = api.create_job_from_job_bundle(
+        str(bundle),
+        [{"name": name, "value": value} for name, value in project.items()],
+        config=settings,
+        interactive_confirmation_callback=lambda message, default: True,
+        hashing_progress_callback=reports.append,
+        upload_progress_callback=reports.append,
+    )
+    assert job_id is not None
+    assert reports and reports[-1].progress == 100.0
+    return job_id
+
+
+def assert_outputs(root: Path) -> None:
+    assert (root / "renders" / "upper.txt").read_text() == "HELLO ATTACHMENTS\n"
+    assert (root / "renders" / "sub" / "all.txt").read_text() == "first\nsecond\nthird\n"
+
+
+def test_farmhand_client_and_worker_then_both_download_outputs(site: AttachmentFarm, tmp_path: Path) -> None:
+    # Given a project submitted with farmhand's client, then moved away from the submitter's path
+    root = tmp_path / "project"
+    project = write_project(root)
+    job_id = submit_with_library(site, "farmhand", project, write_bundle(tmp_path / "bundle"))
+    move_away(root)
+    # When the farmhand worker runs it
+    job = site.wait("farmhand", job_id)
+    # Then it succeeds on the uploaded inputs and reports its output manifest as the AWS agent does
+    assert job["taskRunStatus"] == "SUCCEEDED", site.session_logs("farmhand", job_id)
+    assert job["attachments"]["manifests"][0]["rootPath"] == str(root)
+    [task_run] = [a for a in site.actions("farmhand", job_id) if "taskRun" in a["definition"]]
+    [reported] = task_run["manifests"]
+    assert re.fullmatch(
+        rf"{site.farm.farm_id}/{site.queues['farmhand']}/{job_id}/step-\w+/task-[\w-]+/"
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z_sessionaction-[\w-]+/[0-9a-f]{32}_output",
+        reported["outputManifestPath"],
+    )
+    s3 = site.server.client("s3")
+    key = f"FarmhandQueue/Manifests/{reported['outputManifestPath']}"
+    stored = s3.get_object(Bucket=BUCKET, Key=key)
+    assert stored["Metadata"]["asset-root"] == str(root)
+    assert xxhash.xxh3_128_hexdigest(stored["Body"].read()) == reported["outputManifestHash"]
+    # When farmhand's CLI downloads the outputs
+    done = site.farmhand("job", "download-output", *site.ids("farmhand"), "--job-id", job_id, "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_outputs(root)
+    # And the AWS CLI does the same into a fresh tree
+    move_away(Path(str(root)))
+    done = site.deadline(
+        "job", "download-output", *site.ids("farmhand"), "--job-id", job_id, "--yes",
+        "--conflict-resolution", "OVERWRITE",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_outputs(root)
+
+
+def test_a_second_job_with_the_same_inputs_crosses_no_bytes(site: AttachmentFarm, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    project = write_project(root)
+    bundle = write_bundle(tmp_path / "bundle")
+    first = submit_with_library(site, "farmhand", project, bundle)
+    assert site.wait("farmhand", first)["taskRunStatus"] == "SUCCEEDED"
+    second = submit_with_library(site, "farmhand", project, bundle)
+    assert site.wait("farmhand", second)["taskRunStatus"] == "SUCCEEDED"
+    log = site.session_logs("farmhand", second)
+    assert "Syncing job attachments: 0 files (0 bytes) downloaded, 4 from this host's cache" in log, log
+
+
+def test_the_aws_cli_submits_to_the_farmhand_worker(site: AttachmentFarm, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    project = write_project(root)
+    bundle = write_bundle(tmp_path / "bundle")
+    parameters = [arg for name, value in project.items() for arg in ("-p", f"{name}={value}")]
+    submitted = site.deadline("bundle", "submit", str(bundle), *site.ids("farmhand"), *parameters, "--yes")
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    job_id = re.findall(r"job-[0-9a-f]{32}", submitted.stdout)[-1]
+    move_away(root)
+    job = site.wait("farmhand", job_id)
+    assert job["taskRunStatus"] == "SUCCEEDED", site.session_logs("farmhand", job_id)
+    done = site.farmhand("job", "download-output", *site.ids("farmhand"), "--job-id", job_id, "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_outputs(root)
+
+
+def test_farmhand_client_to_the_aws_worker_agent(site: AttachmentFarm, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    project = write_project(root)
+    job_id = submit_with_library(site, "aws", project, write_bundle(tmp_path / "bundle"))
+    move_away(root)
+    home = tmp_path / "agent"
+    home.mkdir()
+    env = server_environment(site.server, home)
+    env.update(AWS_ENDPOINT_URL_S3=site.server.url, AWS_ENDPOINT_URL_STS=site.server.url, HOME=str(home))
+    with running_aws_agent(site.farm.farm_id, site.fleets["aws"], home, env):
+        job = site.wait("aws", job_id, timeout=240)
+    assert job["taskRunStatus"] == "SUCCEEDED"
+    done = site.farmhand("job", "download-output", *site.ids("aws"), "--job-id", job_id, "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_outputs(root)
+
+
+def failed_sync(site: AttachmentFarm, job_id: str) -> dict[str, Any]:
+    """The job's (first) input sync action, with its message."""
+    [summary] = [a for a in site.actions("farmhand", job_id) if "syncInputJobAttachments" in a["definition"]]
+    return dict(
+        site.farm.deadline.get_session_action(
+            farmId=site.farm.farm_id,
+            queueId=site.queues["farmhand"],
+            jobId=job_id,
+            sessionActionId=summary["sessionActionId"],
+        )
+    )
+
+
+def crafted_job(site: AttachmentFarm, manifest: dict[str, Any], root: str) -> str:
+    """A job whose input manifest was written by hand (the farm only checks it exists and its hash)."""
+    data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    folder = f"{site.farm.farm_id}/{site.queues['farmhand']}/Inputs/{'0' * 32}"
+    path = f"{folder}/{xxhash.xxh3_128_hexdigest(root)}_input"
+    site.server.client("s3").put_object(Bucket=BUCKET, Key=f"FarmhandQueue/Manifests/{path}", Body=data)
+    template = {
+        "specificationVersion": "jobtemplate-2023-09",
+        "name": "crafted",
+        "steps": [{"name": "S", "script": {"actions": {"onRun": {"command": "true"}}}}],
+    }
+    return str(
+        site.farm.deadline.create_job(
+            farmId=site.farm.farm_id,
+            queueId=site.queues["farmhand"],
+            template=json.dumps(template),
+            templateType="JSON",
+            priority=50,
+            maxRetriesPerTask=0,
+            attachments={
+                "manifests": [
+                    {
+                        "rootPath": root,
+                        "rootPathFormat": "posix",
+                        "inputManifestPath": path,
+                        "inputManifestHash": xxhash.xxh3_128_hexdigest(data),
+                    }
+                ],
+                "fileSystem": "COPIED",
+            },
+        )["jobId"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [("../../escaped.txt", r"\.\./\.\./escaped\.txt"), ("/etc/escaped.txt", r"/etc/escaped\.txt")],
+)
+def test_a_manifest_path_outside_its_root_fails_the_sync(
+    site: AttachmentFarm, tmp_path: Path, path: str, problem: str
+) -> None:
+    content = b"escape attempt"
+    digest = xxhash.xxh3_128_hexdigest(content)
+    site.server.client("s3").put_object(
+        Bucket=BUCKET, Key=f"FarmhandQueue/Data/{digest}.xxh128", Body=content
+    )
+    manifest = {
+        "hashAlg": "xxh128",
+        "manifestVersion": "2023-03-03",
+        "paths": [{"hash": digest, "mtime": 1, "path": path, "size": len(content)}],
+        "totalSize": len(content),
+    }
+    job_id = crafted_job(site, manifest, str(tmp_path / "root"))
+    job = site.wait("farmhand", job_id)
+    assert job["taskRunStatus"] == "FAILED"
+    sync = failed_sync(site, job_id)
+    assert sync["status"] == "FAILED" and re.search(problem, sync["progressMessage"]), sync
+    assert not list(Path("/").glob("escaped.txt")) and not Path("/etc/escaped.txt").exists()
+
+
+def test_a_missing_object_fails_the_sync_naming_it(site: AttachmentFarm, tmp_path: Path) -> None:
+    digest = xxhash.xxh3_128_hexdigest(b"never uploaded")
+    manifest = {
+        "hashAlg": "xxh128",
+        "manifestVersion": "2023-03-03",
+        "paths": [{"hash": digest, "mtime": 1, "path": "scene.blend", "size": 14}],
+        "totalSize": 14,
+    }
+    job_id = crafted_job(site, manifest, str(tmp_path / "root"))
+    assert site.wait("farmhand", job_id)["taskRunStatus"] == "FAILED"
+    sync = failed_sync(site, job_id)
+    assert f"FarmhandQueue/Data/{digest}.xxh128 does not exist" in sync["progressMessage"], sync
+    assert "scene.blend" in sync["progressMessage"]
