@@ -26,7 +26,7 @@ from farmhand.job_attachments import (
 
 
 def test_a_large_file_hashes_like_xxh3_128_of_its_bytes(tmp_path: Path) -> None:
-    data = os.urandom(20 * 1024 * 1024 + 5)
+    data = os.urandom(70 * 1024 * 1024 + 5)  # above the size hashed with a reader thread
     (tmp_path / "big").write_bytes(data)
     digest = hash_file(str(tmp_path / "big"))
     assert digest.hash == xxhash.xxh3_128_hexdigest(data)

@@ -25,12 +25,11 @@ def root_path_format() -> str:
 
 
 def is_under(path: str, directory: str) -> bool:
-    """True when `path` is `directory` or below it (no symlinks resolved)."""
-    try:
-        PurePath(path).relative_to(PurePath(directory))
+    """True when `path` is `directory` or below it (normalised absolute paths; no symlinks resolved)."""
+    if path == directory:
         return True
-    except ValueError:
-        return False
+    prefix = directory if directory.endswith(os.sep) else directory + os.sep
+    return path.startswith(prefix)
 
 
 def _absolute(path: str) -> str:

@@ -10,11 +10,14 @@ with another's size.
 from __future__ import annotations
 
 import os
+import queue
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import xxhash
 
@@ -25,6 +28,9 @@ __all__ = ["READ_BYTES", "FileDigest", "hash_file", "hash_files"]
 READ_BYTES = 8 * 1024 * 1024
 HASH_ATTEMPTS = 3
 _SMALL_READ = 256 * 1024
+OVERLAP_BYTES = 64 * 1024 * 1024
+OVERLAP_CHUNK = 4 * 1024 * 1024
+OVERLAP_BUFFERS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,8 @@ def _hash_fd(fd: int, size: int, on_bytes: Callable[[int], None] | None) -> tupl
         if on_bytes is not None:
             on_bytes(len(data))
         return str(hasher.hexdigest()), len(data)
+    if size >= OVERLAP_BYTES:
+        return _hash_overlapped(fd, size, hasher, on_bytes)
     # Never read past size + 1: a file that keeps growing is detected, not followed forever.
     buffer = bytearray(min(READ_BYTES, size + 1))
     view = memoryview(buffer)
@@ -84,6 +92,54 @@ def _hash_fd(fd: int, size: int, on_bytes: Callable[[int], None] | None) -> tupl
         total += count
         if on_bytes is not None:
             on_bytes(count)
+    return str(hasher.hexdigest()), total
+
+
+def _hash_overlapped(
+    fd: int, size: int, hasher: Any, on_bytes: Callable[[int], None] | None
+) -> tuple[str, int]:
+    """Large files: a reader thread fills the next buffer (the copy from the page cache runs without
+    the GIL) while this thread hashes the previous one, so hashing costs little beyond the read."""
+    free: queue.Queue[bytearray] = queue.Queue()
+    full: queue.Queue[tuple[bytearray, int] | BaseException] = queue.Queue()
+    for _ in range(OVERLAP_BUFFERS):
+        free.put(bytearray(OVERLAP_CHUNK))
+    stop = threading.Event()
+
+    def read() -> None:
+        total = 0
+        try:
+            while not stop.is_set():
+                buffer = free.get()
+                wanted = min(len(buffer), size + 1 - total)
+                count = os.readv(fd, [memoryview(buffer)[:wanted]]) if wanted > 0 else 0
+                total += count
+                full.put((buffer, count))
+                if count <= 0:
+                    return
+        except BaseException as error:
+            full.put(error)
+
+    reader = threading.Thread(target=read, name="ja-hash-read", daemon=True)
+    reader.start()
+    total = 0
+    try:
+        while True:
+            item = full.get()
+            if isinstance(item, BaseException):
+                raise item
+            buffer, count = item
+            if count <= 0:
+                break
+            hasher.update(memoryview(buffer)[:count])
+            total += count
+            free.put(buffer)
+            if on_bytes is not None:
+                on_bytes(count)
+    finally:
+        stop.set()
+        free.put(bytearray(0))  # wakes the reader if it waits for a buffer
+        reader.join()
     return str(hasher.hexdigest()), total
 
 

@@ -147,10 +147,12 @@ def _listing(paths: Sequence[str], profile_labels: Mapping[str, str]) -> list[st
 
 def _directories(groups: Sequence[AssetRootGroup]) -> tuple[list[str], list[str], int, int]:
     """Input directories (nested ones collapsed), outputs, and the number and size of input files."""
-    parents = sorted({os.path.dirname(path) for group in groups for path in group.inputs})
+    parents = sorted(
+        {os.path.dirname(path) for group in groups for path in group.inputs}, key=lambda p: p.split(os.sep)
+    )
     collapsed: list[str] = []
-    for parent in parents:
-        if not any(is_under(parent, kept) for kept in collapsed):
+    for parent in parents:  # sorted by components: a directory comes right before what is below it
+        if not (collapsed and is_under(parent, collapsed[-1])):
             collapsed.append(parent)
     outputs = sorted(path for group in groups for path in group.outputs)
     files = [path for group in groups for path in group.inputs]
