@@ -95,7 +95,8 @@ OUTPUT_TEMPLATE = {
 
 CHILD_SUBMIT = r"""
 import json, os, resource, sys, time
-tool, bundle, params, queue_id, suspended = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4], sys.argv[5] == "1"
+tool, bundle, params, queue_id = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+suspended = sys.argv[5] == "1"
 sent = {"UploadPart": 0}
 if tool == "farmhand":
     from farmhand.client import api, config
@@ -111,7 +112,8 @@ if tool == "farmhand":
 else:
     from deadline.client import api, config
 settings = config.config_file.read_config() if tool == "aws" else config.read_config()
-(config.config_file.set_setting if tool == "aws" else config.set_setting)("defaults.queue_id", queue_id, settings)
+setter = config.config_file.set_setting if tool == "aws" else config.set_setting
+setter("defaults.queue_id", queue_id, settings)
 def progress(report):
     print(f"PROGRESS {report.status} {report.progress}", flush=True)
     return True
@@ -122,7 +124,9 @@ job_id = api.create_job_from_job_bundle(
     target_task_run_status="SUSPENDED" if suspended else None, print_function_callback=lambda *a: None,
 )
 seconds = time.perf_counter() - started
-print("RESULT " + json.dumps({"seconds": seconds, "job_id": job_id, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "sent": sent["UploadPart"]}), flush=True)
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+result = {"seconds": seconds, "job_id": job_id, "rss_mib": rss, "sent": sent["UploadPart"]}
+print("RESULT " + json.dumps(result), flush=True)
 """
 
 
@@ -184,11 +188,14 @@ class Bench:
         for line in process.stdout:
             if line.startswith("RESULT "):
                 result = json.loads(line[7:])
-            elif kill_at is not None and line.startswith("PROGRESS UPLOAD_IN_PROGRESS"):
-                if float(line.split()[-1]) >= kill_at:
-                    process.send_signal(signal.SIGKILL)
-                    process.wait()
-                    return {"killed": True}
+            elif (
+                kill_at is not None
+                and line.startswith("PROGRESS UPLOAD_IN_PROGRESS")
+                and float(line.split()[-1]) >= kill_at
+            ):
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                return {"killed": True}
         process.wait()
         if not result:
             raise RuntimeError(
@@ -199,6 +206,11 @@ class Bench:
     def record(self, phase: str, figure: str, note: str = "") -> None:
         self.results.append((phase, figure, note))
         print(f"{phase:58} {figure:32} {note}", flush=True)
+
+
+def compare(ours: dict[str, Any], aws: dict[str, Any]) -> str:
+    ratio = ours["seconds"] / aws["seconds"]
+    return f"ratio {ratio:.3f}; client RSS {ours['rss_mib']:.0f} vs {aws['rss_mib']:.0f} MiB"
 
 
 def make_inputs(directory: Path, count: int) -> None:
@@ -238,7 +250,7 @@ def phase_a(bench: Bench) -> dict[str, str]:
         bench.record(
             f"a. submit {bench.files} x 10 KiB, {state}",
             f"{ours['seconds']:.2f} s vs {aws['seconds']:.2f} s",
-            f"ratio {ours['seconds'] / aws['seconds']:.3f}; RSS {ours['rss_mib']:.0f} vs {aws['rss_mib']:.0f} MiB",
+            compare(ours, aws),
         )
     return jobs
 
@@ -283,7 +295,7 @@ def phase_b(bench: Bench) -> None:
     bench.record(
         f"b. submit one {size} file",
         f"{ours['seconds']:.2f} s vs {aws['seconds']:.2f} s",
-        f"ratio {ours['seconds'] / aws['seconds']:.3f}; RSS {ours['rss_mib']:.0f} vs {aws['rss_mib']:.0f} MiB",
+        compare(ours, aws),
     )
     # Killed at half, then resumed: a fresh file (new content), the same home (its upload state)
     with big.open("r+b") as handle:
