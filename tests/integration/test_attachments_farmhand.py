@@ -252,3 +252,58 @@ def test_a_missing_object_fails_the_sync_naming_it(site: AttachmentFarm, tmp_pat
     sync = failed_sync(site, job_id)
     assert f"FarmhandQueue/Data/{digest}.xxh128 does not exist" in sync["progressMessage"], sync
     assert "scene.blend" in sync["progressMessage"]
+
+
+def test_manifest_and_attachment_commands(site: AttachmentFarm, tmp_path: Path) -> None:
+    # Given a directory
+    root = tmp_path / "assets"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("alpha")
+    (root / "sub" / "b.txt").write_text("beta")
+    # When both CLIs snapshot it, the manifests are byte for byte the same
+    (tmp_path / "m2").mkdir()  # the AWS CLI wants the destination to exist
+    ours = site.farmhand("manifest", "snapshot", "--root", str(root), "-d", str(tmp_path / "m1"), "--json")
+    theirs = site.deadline("manifest", "snapshot", "--root", str(root), "-d", str(tmp_path / "m2"), "--json")
+    assert ours.returncode == 0 and theirs.returncode == 0, ours.stderr + theirs.stderr
+    ours_path = Path(json.loads(ours.stdout)["manifest"])
+    theirs_path = Path(json.loads(theirs.stdout[theirs.stdout.index("{") :])["manifest"])
+    assert ours_path.read_bytes() == theirs_path.read_bytes()
+    assert f"-{xxhash.xxh3_128_hexdigest(str(root))}-" in ours_path.name
+    # And a diff names what changed
+    (root / "c.txt").write_text("gamma")
+    (root / "a.txt").write_text("ALPHA!")
+    diff = site.farmhand("manifest", "diff", "--root", str(root), "--manifest", str(ours_path), "--json")
+    assert json.loads(diff.stdout) == {"new": ["c.txt"], "modified": ["a.txt"], "deleted": []}
+    (root / "c.txt").unlink()
+    (root / "a.txt").write_text("alpha")
+    ours = site.farmhand("manifest", "snapshot", "--root", str(root), "-d", str(tmp_path / "m3"), "--json")
+    manifest = json.loads(ours.stdout)["manifest"]
+    # When its files are uploaded with the queue's credentials, then downloaded elsewhere
+    ids = site.ids("farmhand")
+    up = site.farmhand("attachment", "upload", "-m", manifest, "-r", str(root), *ids, "--json")
+    assert up.returncode == 0, up.stderr
+    assert json.loads(up.stdout)["processedFiles"] + json.loads(up.stdout)["skippedFiles"] == 2
+    copy = str(tmp_path / "copy")
+    down = site.farmhand("attachment", "download", "-m", manifest, "-r", copy, *ids, "--json")
+    assert down.returncode == 0, down.stderr
+    assert (tmp_path / "copy" / "sub" / "b.txt").read_text() == "beta"
+    # And the manifest itself goes under Manifests/ where the AWS CLI puts it
+    sent = site.farmhand("manifest", "upload", manifest, "--s3-manifest-prefix", "by-hand", *ids, "--json")
+    assert sent.returncode == 0, sent.stderr
+    key = f"FarmhandQueue/Manifests/by-hand/{Path(manifest).name}"
+    assert site.server.client("s3").head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0
+
+
+def test_download_input_and_manifest_download(site: AttachmentFarm, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    project = write_project(root)
+    job_id = submit_with_library(site, "farmhand", project, write_bundle(tmp_path / "bundle"))
+    assert site.wait("farmhand", job_id)["taskRunStatus"] == "SUCCEEDED"
+    ids = [*site.ids("farmhand"), "--job-id", job_id]
+    inputs = site.farmhand("job", "download-input", *ids, "--destination", str(tmp_path / "inputs"), "--yes")
+    assert inputs.returncode == 0, inputs.stderr
+    assert (tmp_path / "inputs" / "root0" / "inputs" / "nested" / "c.txt").read_text() == "third\n"
+    manifests = site.farmhand("manifest", "download", str(tmp_path / "manifests"), *ids, "--json")
+    assert manifests.returncode == 0, manifests.stderr
+    kinds = sorted(m["type"] for m in json.loads(manifests.stdout)["manifests"])
+    assert kinds == ["input", "output"]
