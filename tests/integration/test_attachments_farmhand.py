@@ -307,3 +307,29 @@ def test_download_input_and_manifest_download(site: AttachmentFarm, tmp_path: Pa
     assert manifests.returncode == 0, manifests.stderr
     kinds = sorted(m["type"] for m in json.loads(manifests.stdout)["manifests"])
     assert kinds == ["input", "output"]
+
+
+def test_queue_sync_output_both_clis(site: AttachmentFarm, tmp_path: Path) -> None:
+    # Given a finished job whose outputs are not on this machine
+    root = tmp_path / "project"
+    project = write_project(root)
+    job_id = submit_with_library(site, "farmhand", project, write_bundle(tmp_path / "bundle"))
+    move_away(root)
+    assert site.wait("farmhand", job_id)["taskRunStatus"] == "SUCCEEDED"
+    # When farmhand syncs the queue's outputs, they arrive; a second run finds nothing new
+    options = ["--bootstrap-lookback-minutes", "60", "--ignore-storage-profiles", "--json"]
+    checkpoints = ["--checkpoint-dir", str(tmp_path / "checkpoints")]
+    first = site.farmhand("queue", "sync-output", *site.ids("farmhand"), *options, *checkpoints)
+    assert first.returncode == 0, first.stderr
+    assert job_id in json.loads(first.stdout)["jobs"]
+    assert_outputs(root)
+    again = site.farmhand("queue", "sync-output", *site.ids("farmhand"), *options, *checkpoints)
+    assert again.returncode == 0 and json.loads(again.stdout)["files"] == 0, again.stdout + again.stderr
+    # And the AWS CLI's sync-output reads the same manifests
+    move_away(Path(str(root)))
+    theirs = site.deadline(
+        "queue", "sync-output", *site.ids("farmhand"), "--bootstrap-lookback-minutes", "60",
+        "--ignore-storage-profiles", "--checkpoint-dir", str(tmp_path / "aws-checkpoints"),
+    )  # fmt: skip
+    assert theirs.returncode == 0, theirs.stdout + theirs.stderr
+    assert_outputs(root)

@@ -14,10 +14,13 @@ from ._job_transfers import (
     run_plan,
 )
 from ._manifest_files import ManifestDiff, diff_directory, read_manifest, snapshot_directory
+from ._queue_sync import QueueSyncResult, default_checkpoint_dir, sync_queue_output
 
 __all__ = [
     "DownloadPlan",
     "ManifestDiff",
+    "QueueSyncResult",
+    "default_checkpoint_dir",
     "diff_directory",
     "download_job_input",
     "download_job_output",
@@ -27,4 +30,5 @@ __all__ = [
     "read_manifest",
     "run_plan",
     "snapshot_directory",
+    "sync_queue_output",
 ]

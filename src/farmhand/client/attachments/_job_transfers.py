@@ -42,6 +42,7 @@ __all__ = [
     "DownloadPlan",
     "download_job_input",
     "download_job_output",
+    "local_roots",
     "plan_job_input",
     "plan_job_output",
     "queue_storage",
@@ -86,7 +87,7 @@ def queue_storage(deadline: Any, config: ConfigParser | None, farm_id: str, queu
     return ObjectStorage(session, settings)
 
 
-def _local_roots(
+def local_roots(
     deadline: Any,
     config: ConfigParser | None,
     farm_id: str,
@@ -182,7 +183,7 @@ def plan_job_output(
     }
     merged = merge_by_root(outputs)
     roots = [(root, formats.get(root, root_path_format())) for root in merged]
-    local = _local_roots(deadline, config, farm_id, queue_id, job, roots, ignore_storage_profiles)
+    local = local_roots(deadline, config, farm_id, queue_id, job, roots, ignore_storage_profiles)
     plan = DownloadPlan(storage)
     for root, manifest in merged.items():
         plan.manifests[local[root]] = manifest
@@ -212,7 +213,7 @@ def plan_job_input(
     if destination:
         local = {root: os.path.join(destination, f"root{index}") for index, (root, _) in enumerate(roots)}
     else:
-        local = _local_roots(deadline, config, farm_id, queue_id, job, roots, ignore_storage_profiles)
+        local = local_roots(deadline, config, farm_id, queue_id, job, roots, ignore_storage_profiles)
     plan = DownloadPlan(storage)
     try:
         for properties in manifests:

@@ -111,5 +111,80 @@ def queue_paramdefs(
     )
 
 
+@queue_group.command("sync-output")
+@profile_option
+@farm_option
+@queue_option
+@region_option
+@click.option("--storage-profile-id", help="This workstation's storage profile, for mapping the jobs' paths.")
+@click.option(
+    "--bootstrap-lookback-minutes",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="On the first run, download outputs of task runs that ended this many minutes ago or later.",
+)
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False), help="Where the progress file is kept.")
+@click.option("--force-bootstrap", is_flag=True, help="Start from the look-back, ignoring the checkpoint.")
+@click.option("--ignore-storage-profiles", is_flag=True, help="Download to the jobs' own paths, unmapped.")
+@click.option(
+    "--conflict-resolution",
+    type=click.Choice(["skip", "overwrite", "create_copy"], case_sensitive=False),
+    default="overwrite",
+    show_default=True,
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be downloaded; download nothing.")
+@json_option
+def queue_sync_output(
+    profile: str | None,
+    farm_id: str | None,
+    queue_id: str | None,
+    region: str | None,
+    storage_profile_id: str | None,
+    bootstrap_lookback_minutes: float,
+    checkpoint_dir: str | None,
+    force_bootstrap: bool,
+    ignore_storage_profiles: bool,
+    conflict_resolution: str,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Download the outputs written in the queue since the last run (incremental)."""
+    from pathlib import Path
+
+    from ..attachments import sync_queue_output
+    from ._transfer_progress import TransferProgress
+
+    config = load_config(
+        profile=profile,
+        farm_id=farm_id,
+        region=region,
+        queue_id=queue_id,
+        storage_profile_id=storage_profile_id,
+    )
+    farm, queue = require_farm_id(config), require_queue_id(config)
+    with TransferProgress() as progress:
+        result = sync_queue_output(
+            farm_id=farm,
+            queue_id=queue,
+            config=config,
+            checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
+            bootstrap_lookback_minutes=bootstrap_lookback_minutes,
+            force_bootstrap=force_bootstrap,
+            ignore_storage_profiles=ignore_storage_profiles,
+            conflict=conflict_resolution,
+            dry_run=dry_run,
+            callback=progress.downloading,
+            print_function=lambda line: click.echo(line, err=True),
+        )
+    if as_json:
+        emit_json({"since": result.since, "until": result.until, "jobs": result.jobs, "files": result.files})
+    else:
+        verb = "Would download" if dry_run else "Downloaded"
+        click.echo(
+            f"{verb} {result.files} file(s) of {len(result.jobs)} job(s) since {result.since.isoformat()}"
+        )
+
+
 queue_group.add_command(queue_create)
 queue_group.add_command(queue_add_member)
