@@ -13,7 +13,6 @@ import os
 import platform
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import Any
 
 __all__ = ["AssetRootGroup", "group_asset_paths", "is_under", "root_path_format"]
@@ -70,7 +69,8 @@ def group_asset_paths(
             location = max(matched, key=len)
             key, name = location, local[location]
         else:
-            key, name = os.path.normcase(PurePath(path).parts[0]), None
+            drive = os.path.splitdrive(path)[0]
+            key, name = os.path.normcase(drive + os.sep), None  # the top level: `/`, or the drive
         if key not in groups:
             groups[key] = AssetRootGroup(file_system_location_name=name)
         return groups[key]

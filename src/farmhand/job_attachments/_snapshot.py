@@ -74,7 +74,8 @@ def stat_files(paths: Iterable[str]) -> list[FileStat]:
 
 
 def relative_posix(path: str, root: str) -> str:
-    relative = os.path.relpath(path, root)
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    relative = path[len(prefix) :] if path.startswith(prefix) else os.path.relpath(path, root)
     if os.sep != "/":
         relative = relative.replace(os.sep, "/")
     return check_relative_path(relative)
