@@ -333,3 +333,106 @@ def test_queue_sync_output_both_clis(site: AttachmentFarm, tmp_path: Path) -> No
     )  # fmt: skip
     assert theirs.returncode == 0, theirs.stdout + theirs.stderr
     assert_outputs(root)
+
+
+SAMPLES = Path(__file__).parent / "bundles"
+
+
+def test_the_aws_cli_submits_the_shared_samples_to_the_farmhand_worker(
+    site: AttachmentFarm, tmp_path: Path
+) -> None:
+    # Given the samples' input files on the submitter's machine
+    data = tmp_path / "data"
+    (data / "nested").mkdir(parents=True)
+    (data / "one.txt").write_text("one\n")
+    (data / "nested" / "two.txt").write_text("two\n")
+    scene = tmp_path / "scenes" / "shot.ma"
+    scene.parent.mkdir()
+    scene.write_text("scene\n")
+    ids = site.ids("farmhand")
+    # When the AWS CLI submits cli_job (an INOUT directory) and gui_control_showcase (files in and out)
+    cli_job = site.deadline(
+        "bundle", "submit", str(SAMPLES / "cli_job"), *ids, "-p", f"DataDir={data}", "--yes"
+    )
+    showcase = site.deadline(
+        "bundle", "submit", str(SAMPLES / "gui_control_showcase"), *ids,
+        "-p", f"InputFilePicker={scene}", "-p", f"OutputFilePicker={tmp_path / 'renders' / 'out.exr'}",
+        "-p", f"DirectoryPicker={data}", "--yes",
+    )  # fmt: skip
+    assert cli_job.returncode == 0 and showcase.returncode == 0, cli_job.stdout + showcase.stdout
+    jobs = [re.findall(r"job-[0-9a-f]{32}", r.stdout)[-1] for r in (cli_job, showcase)]
+    move_away(data)
+    # Then the farmhand worker runs both on the uploaded files
+    for job_id in jobs:
+        assert site.wait("farmhand", job_id)["taskRunStatus"] == "SUCCEEDED", site.session_logs(
+            "farmhand", job_id
+        )
+    log = site.session_logs("farmhand", jobs[1])
+    [mapped] = re.findall(r"InputFilePicker value mapped locally:\s+(\S+)", log)
+    assert "/assetroot-" in mapped and mapped.endswith("/scenes/shot.ma"), log  # a path in the session
+    # And cli_job's output (its hashes of the inputs) comes back into the data directory
+    done = site.farmhand("job", "download-output", *ids, "--job-id", jobs[0], "--yes")
+    assert done.returncode == 0, done.stderr
+    hashes = (data / "computed_hashes.txt").read_text()
+    assert "one.txt" in hashes and "nested/two.txt" in hashes
+
+
+DEPENDENT_TEMPLATE = {
+    "specificationVersion": "jobtemplate-2023-09",
+    "name": "two steps",
+    "parameterDefinitions": [
+        {"name": "InFile", "type": "PATH", "objectType": "FILE", "dataFlow": "IN"},
+        {"name": "OutDir", "type": "PATH", "objectType": "DIRECTORY", "dataFlow": "OUT"},
+    ],
+    "steps": [
+        {
+            "name": "Make",
+            "script": {
+                "actions": {
+                    "onRun": {
+                        "command": "bash",
+                        "args": [
+                            "-c",
+                            "mkdir -p '{{Param.OutDir}}'"
+                            " && rev '{{Param.InFile}}' > '{{Param.OutDir}}/made.txt'",
+                        ],
+                    }
+                }
+            },
+        },
+        {
+            "name": "Use",
+            "dependencies": [{"dependsOn": "Make"}],
+            "script": {
+                "actions": {
+                    "onRun": {
+                        "command": "bash",
+                        "args": [
+                            "-c",
+                            "tr a-z A-Z < '{{Param.OutDir}}/made.txt' > '{{Param.OutDir}}/used.txt'",
+                        ],
+                    }
+                }
+            },
+        },
+    ],
+}
+
+
+def test_a_step_reads_the_outputs_of_the_step_it_depends_on(site: AttachmentFarm, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "word.txt").write_text("stressed\n")
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "template.json").write_text(json.dumps(DEPENDENT_TEMPLATE))
+    project = {"InFile": str(root / "word.txt"), "OutDir": str(root / "out")}
+    job_id = submit_with_library(site, "farmhand", project, bundle)
+    move_away(root)
+    job = site.wait("farmhand", job_id)
+    assert job["taskRunStatus"] == "SUCCEEDED", site.session_logs("farmhand", job_id)
+    syncs = [a for a in site.actions("farmhand", job_id) if "syncInputJobAttachments" in a["definition"]]
+    assert any(a["definition"]["syncInputJobAttachments"].get("stepId") for a in syncs)
+    done = site.farmhand("job", "download-output", *site.ids("farmhand"), "--job-id", job_id, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert (root / "out" / "used.txt").read_text() == "DESSERTS\n"
