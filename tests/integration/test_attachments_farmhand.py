@@ -28,6 +28,7 @@ from _attachment_farm import (
     write_project,
 )
 from _aws_agent import running_aws_agent
+from botocore.exceptions import ClientError
 
 from farmhand.client import api, config
 from farmhand.client.api import _session
@@ -179,7 +180,7 @@ def failed_sync(site: AttachmentFarm, job_id: str) -> dict[str, Any]:
     )
 
 
-def crafted_job(site: AttachmentFarm, manifest: dict[str, Any], root: str) -> str:
+def crafted_job(site: AttachmentFarm, manifest: dict[str, Any], root: str, *, suspended: bool = False) -> str:
     """A job whose input manifest was written by hand (the farm only checks it exists and its hash)."""
     data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
     folder = f"{site.farm.farm_id}/{site.queues['farmhand']}/Inputs/{'0' * 32}"
@@ -198,6 +199,7 @@ def crafted_job(site: AttachmentFarm, manifest: dict[str, Any], root: str) -> st
             templateType="JSON",
             priority=50,
             maxRetriesPerTask=0,
+            **({"targetTaskRunStatus": "SUSPENDED"} if suspended else {}),
             attachments={
                 "manifests": [
                     {
@@ -213,41 +215,62 @@ def crafted_job(site: AttachmentFarm, manifest: dict[str, Any], root: str) -> st
     )
 
 
+def manifest_with(path: str, content: bytes) -> dict[str, Any]:
+    return {
+        "hashAlg": "xxh128",
+        "manifestVersion": "2023-03-03",
+        "paths": [
+            {"hash": xxhash.xxh3_128_hexdigest(content), "mtime": 1, "path": path, "size": len(content)}
+        ],
+        "totalSize": len(content),
+    }
+
+
 @pytest.mark.parametrize(
     ("path", "problem"),
     [("../../escaped.txt", r"\.\./\.\./escaped\.txt"), ("/etc/escaped.txt", r"/etc/escaped\.txt")],
 )
-def test_a_manifest_path_outside_its_root_fails_the_sync(
+def test_a_manifest_path_outside_its_root_is_refused_at_submission(
     site: AttachmentFarm, tmp_path: Path, path: str, problem: str
 ) -> None:
+    with pytest.raises(ClientError) as refused:
+        crafted_job(site, manifest_with(path, b"escape attempt"), str(tmp_path / "root"))
+    error = refused.value.response["Error"]
+    assert error["Code"] == "ValidationException" and re.search(problem, error["Message"]), error
+
+
+def test_a_manifest_replaced_after_submission_fails_the_sync(site: AttachmentFarm, tmp_path: Path) -> None:
+    # Given a job whose input manifest is replaced in the bucket after CreateJob accepted it
     content = b"escape attempt"
-    digest = xxhash.xxh3_128_hexdigest(content)
-    site.server.client("s3").put_object(
-        Bucket=BUCKET, Key=f"FarmhandQueue/Data/{digest}.xxh128", Body=content
+    s3 = site.server.client("s3")
+    s3.put_object(
+        Bucket=BUCKET, Key=f"FarmhandQueue/Data/{xxhash.xxh3_128_hexdigest(content)}.xxh128", Body=content
     )
-    manifest = {
-        "hashAlg": "xxh128",
-        "manifestVersion": "2023-03-03",
-        "paths": [{"hash": digest, "mtime": 1, "path": path, "size": len(content)}],
-        "totalSize": len(content),
-    }
-    job_id = crafted_job(site, manifest, str(tmp_path / "root"))
-    job = site.wait("farmhand", job_id)
-    assert job["taskRunStatus"] == "FAILED"
+    job_id = crafted_job(site, manifest_with("fine.txt", content), str(tmp_path / "root"), suspended=True)
+    [attached] = site.farm.deadline.get_job(
+        farmId=site.farm.farm_id, queueId=site.queues["farmhand"], jobId=job_id
+    )["attachments"]["manifests"]
+    key = f"FarmhandQueue/Manifests/{attached['inputManifestPath']}"
+    evil = json.dumps(manifest_with("../../escaped.txt", content), sort_keys=True, separators=(",", ":"))
+    s3.put_object(Bucket=BUCKET, Key=key, Body=evil.encode())
+    # When the worker syncs it
+    site.farm.deadline.update_job(
+        farmId=site.farm.farm_id, queueId=site.queues["farmhand"], jobId=job_id, targetTaskRunStatus="READY"
+    )
+    assert site.wait("farmhand", job_id)["taskRunStatus"] == "FAILED"
+    # Then the sync fails naming the manifest, and nothing is written outside the session
     sync = failed_sync(site, job_id)
-    assert sync["status"] == "FAILED" and re.search(problem, sync["progressMessage"]), sync
-    assert not list(Path("/").glob("escaped.txt")) and not Path("/etc/escaped.txt").exists()
+    assert (
+        sync["status"] == "FAILED"
+        and "is not the manifest the job was submitted with" in sync["progressMessage"]
+    )
+    assert key in sync["progressMessage"]
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path.parent / "escaped.txt").exists()
 
 
 def test_a_missing_object_fails_the_sync_naming_it(site: AttachmentFarm, tmp_path: Path) -> None:
     digest = xxhash.xxh3_128_hexdigest(b"never uploaded")
-    manifest = {
-        "hashAlg": "xxh128",
-        "manifestVersion": "2023-03-03",
-        "paths": [{"hash": digest, "mtime": 1, "path": "scene.blend", "size": 14}],
-        "totalSize": 14,
-    }
-    job_id = crafted_job(site, manifest, str(tmp_path / "root"))
+    job_id = crafted_job(site, manifest_with("scene.blend", b"never uploaded"), str(tmp_path / "root"))
     assert site.wait("farmhand", job_id)["taskRunStatus"] == "FAILED"
     sync = failed_sync(site, job_id)
     assert f"FarmhandQueue/Data/{digest}.xxh128 does not exist" in sync["progressMessage"], sync

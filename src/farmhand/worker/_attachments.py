@@ -52,6 +52,7 @@ from ..job_attachments import (
     snapshot,
     stat_files,
     upload_contents,
+    xxh128_hex,
 )
 
 __all__ = ["AttachmentSyncError", "SessionAttachments"]
@@ -182,9 +183,16 @@ class SessionAttachments:
             if not path:
                 continue
             key = self.settings.manifest_key(str(path))
+            name = f"input manifest s3://{self.settings.bucket}/{key}"
             try:
                 data = self.storage.get_bytes(key)[0]
-                manifest = Manifest.decode(data, name=f"input manifest s3://{self.settings.bucket}/{key}")
+                expected = str(root.properties.get("inputManifestHash") or "")
+                if expected and xxh128_hex(data) != expected.lower():
+                    raise AttachmentSyncError(
+                        f"{name} is not the manifest the job was submitted with "
+                        f"(its xxh128 is not {expected})"
+                    )
+                manifest = Manifest.decode(data, name=name)
             except JobAttachmentsError as error:
                 raise AttachmentSyncError(str(error)) from error
             placements += self._placements(root, manifest)

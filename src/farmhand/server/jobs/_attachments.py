@@ -3,7 +3,9 @@
 A manifest given by `inputManifestPath` must exist under the queue's `<rootPrefix>/Manifests/` and
 its xxh128 must equal `inputManifestHash`: a worker would otherwise fail every session of the job
 (or sync files that are not the ones the submitter hashed). Paths inside the attachments must stay
-inside their roots: outputs are written back under `rootPath` by `job download-output`.
+inside their roots: outputs are written back under `rootPath` by `job download-output`, and a
+manifest that is not a valid v2023-03-03 manifest, or lists a path leaving its root (`..`, an
+absolute path), is refused here rather than failing every session that syncs it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..buckets import BucketStoreError, BucketStores, NoStoreError
+from ...job_attachments import Manifest as AssetManifest
+from ...job_attachments import ManifestError, xxh128_hex
+from ..buckets import BucketStoreError, BucketStores, NoStoreError, ObjectTooLargeError
 from ..protocol import InternalServerError, ValidationError
 
 __all__ = ["check_attachments"]
 
 _XXH128 = re.compile(r"[0-9a-fA-F]{32}")
+# Manifests up to this size are read and validated whole (100,000 files make about 10 MiB); larger
+# ones are only hashed, and the workers still validate every path before they write anything.
+MANIFEST_VALIDATION_BYTES = 64 * 1024 * 1024
 
 
 def _bad(field: str, problem: str) -> ValidationError:
@@ -76,7 +83,12 @@ def check_attachments(
             raise _bad(f"{where}.inputManifestHash", "must be the manifest's xxh128 (32 hexadecimal digits)")
         key = f"{root_prefix}/Manifests/{path}"
         try:
-            actual = buckets.store_for(bucket).xxh128_of(bucket, key)
+            store = buckets.store_for(bucket)
+            try:
+                data = store.read_object(bucket, key, MANIFEST_VALIDATION_BYTES)
+                actual = None if data is None else xxh128_hex(data)
+            except ObjectTooLargeError:
+                data, actual = None, store.xxh128_of(bucket, key)
         except NoStoreError as exc:
             raise _bad("attachments", str(exc)) from exc
         except BucketStoreError as exc:
@@ -88,3 +100,8 @@ def check_attachments(
                 f"{where}.inputManifestHash",
                 f"{expected} is not the xxh128 of s3://{bucket}/{key} ({actual})",
             )
+        if data is not None:
+            try:
+                AssetManifest.decode(data, name=f"s3://{bucket}/{key}")
+            except ManifestError as exc:
+                raise _bad(f"{where}.inputManifestPath", str(exc)) from exc
