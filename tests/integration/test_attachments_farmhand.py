@@ -459,3 +459,39 @@ def test_a_step_reads_the_outputs_of_the_step_it_depends_on(site: AttachmentFarm
     done = site.farmhand("job", "download-output", *site.ids("farmhand"), "--job-id", job_id, "--yes")
     assert done.returncode == 0, done.stderr
     assert (root / "out" / "used.txt").read_text() == "DESSERTS\n"
+
+
+def test_the_aws_cli_manifest_attachment_and_bundle_commands(site: AttachmentFarm, tmp_path: Path) -> None:
+    ids = site.ids("farmhand")
+    root = tmp_path / "assets"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("alpha")
+    (root / "sub" / "b.txt").write_text("beta")
+    (tmp_path / "m").mkdir()
+    # `deadline manifest snapshot`, then `attachment upload` and `manifest upload` against the farm
+    snap = site.deadline("manifest", "snapshot", "--root", str(root), "-d", str(tmp_path / "m"), "--json")
+    assert snap.returncode == 0, snap.stdout + snap.stderr
+    manifest = json.loads(snap.stdout[snap.stdout.index("{") :])["manifest"]
+    up = site.deadline("attachment", "upload", "-m", manifest, "-r", str(root), *ids, "--json")
+    assert up.returncode == 0, up.stdout + up.stderr
+    s3 = site.server.client("s3")
+    for content in (b"alpha", b"beta"):
+        key = f"FarmhandQueue/Data/{xxhash.xxh3_128_hexdigest(content)}.xxh128"
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == content
+    sent = site.deadline("manifest", "upload", manifest, "--s3-manifest-prefix", "aws-cli", *ids, "--json")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert s3.head_object(Bucket=BUCKET, Key=f"FarmhandQueue/Manifests/aws-cli/{Path(manifest).name}")
+    # `deadline bundle upload` and `bundle list --queue`
+    bundle = write_bundle(tmp_path / "shared-bundle")
+    shared = site.deadline("bundle", "upload", str(bundle), *ids, "--name", "upper", "--yes")
+    assert shared.returncode == 0, shared.stdout + shared.stderr
+    listed = site.deadline("bundle", "list", "--queue", *ids, "--output", "json")
+    assert listed.returncode == 0 and "upper" in listed.stdout, listed.stdout + listed.stderr
+    # And `deadline manifest download` of a farmhand job
+    project = write_project(tmp_path / "project")
+    job_id = submit_with_library(site, "farmhand", project, write_bundle(tmp_path / "bundle"))
+    assert site.wait("farmhand", job_id)["taskRunStatus"] == "SUCCEEDED"
+    (tmp_path / "dl").mkdir()
+    got = site.deadline("manifest", "download", str(tmp_path / "dl"), *ids, "--job-id", job_id, "--json")
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert list((tmp_path / "dl").rglob("*")), got.stdout

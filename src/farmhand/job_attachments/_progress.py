@@ -127,6 +127,7 @@ class ProgressTracker:
         self._last_bytes = 0
         self._files_since_report = 0
         self._chunk = FILES_PER_CHUNK if total_files >= FILES_PER_CHUNK else 1
+        self._reported_done = False  # the last report already said 100%
         self.cancelled = False
 
     def check(self) -> None:
@@ -194,6 +195,7 @@ class ProgressTracker:
 
     def _deliver(self, report: ProgressReportMetadata) -> None:
         assert self.callback is not None
+        self._reported_done = report.progress >= 100.0
         if self.callback(report) is False:
             self.cancelled = True
         self.check()
@@ -207,6 +209,6 @@ class ProgressTracker:
             self.stats.transfer_rate = self.stats.processed_bytes / elapsed if elapsed > 0 else 0.0
             report = self._report(now)
         report.progress = 100.0
-        if self.callback is not None:
+        if self.callback is not None and not self._reported_done:
             self._deliver(report)
         return self.stats
