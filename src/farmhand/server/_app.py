@@ -38,6 +38,7 @@ from .access import (
     authorize_object,
     caller_of,
     farm_of,
+    object_allowed,
     record,
     resource_of,
     rule_for,
@@ -125,7 +126,11 @@ class FarmApp:
             runtime.object_store, self._authenticate_s3, self._authorize_object, runtime.account_id
         )
         self.batches = BatchEndpoint(
-            runtime.object_store, self._authenticate, runtime.account_id, admin_principal_id="admin"
+            runtime.object_store,
+            self._authenticate_s3,
+            self._authorize_object,
+            self._object_allowed,
+            runtime.account_id,
         )
         runtime.every(3600, runtime.object_store.housekeep, "object-store-housekeeping")
         self.telemetry = TelemetryIntake(runtime.store)
@@ -341,6 +346,13 @@ class FarmApp:
         except AccessDeniedError:
             self._record_denial(caller, "s3", action, {"farmId": caller.farm_id}, request_id)
             raise
+
+    @staticmethod
+    def _object_allowed(principal: Principal, action: str, bucket: str, key: str) -> bool:
+        """The access table's `s3` answer for one key, without the store (batch calls check the
+        rest of a request's keys with it once `_authorize_object` passed for the first)."""
+        caller = caller_of(principal.principal_id, principal.arn, principal.kind, principal.scope)
+        return object_allowed(caller, rule_for("s3", action), action, bucket, key)
 
     def _invoke(
         self,

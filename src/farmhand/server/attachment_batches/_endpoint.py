@@ -25,7 +25,8 @@ from urllib.parse import parse_qsl, unquote
 
 import xxhash
 
-from ..object_store import INLINE_MAX_BYTES, ObjectStore, S3Action, S3Error, authorize
+from .._identity import Principal
+from ..object_store import INLINE_MAX_BYTES, ObjectStore, S3Action, S3Error
 from ..protocol import ServiceError, SignedRequest
 
 __all__ = ["BATCH_QUERY", "BatchEndpoint", "is_batch_request"]
@@ -36,7 +37,12 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-Authenticate = Callable[[SignedRequest], tuple[Any, str]]
+Authenticate = Callable[[SignedRequest], tuple[Principal, str]]
+# (principal, action, bucket, key, request id): raises ServiceError (AccessDenied) unless allowed;
+# the full check, with revoked credentials and the audit trail.
+Authorize = Callable[[Principal, str, str, str, str], None]
+# (principal, action, bucket, key): the same table's answer for one more key of the same request.
+Allowed = Callable[[Principal, str, str, str], bool]
 
 BATCH_QUERY = "x-farmhand-batch"
 MAX_KEYS = 20_000
@@ -66,12 +72,18 @@ class BatchEndpoint:
     """Serves batch requests on the farm's object store, authorised like the S3 endpoint."""
 
     def __init__(
-        self, store: ObjectStore, authenticate: Authenticate, account_id: str, *, admin_principal_id: str
+        self,
+        store: ObjectStore,
+        authenticate: Authenticate,
+        authorize: Authorize,
+        allowed: Allowed,
+        account_id: str,
     ) -> None:
         self.store = store
         self.authenticate = authenticate
+        self.authorize = authorize
+        self.allowed = allowed
         self.account_id = account_id
-        self.admin_principal_id = admin_principal_id
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str], request_id: str
@@ -105,7 +117,7 @@ class BatchEndpoint:
 
     # -- authorisation ---------------------------------------------------------------------------
 
-    def _caller(self, signed: SignedRequest, headers: Mapping[str, str]) -> Any:
+    def _caller(self, signed: SignedRequest, headers: Mapping[str, str]) -> Principal:
         if "x-amz-content-sha256" not in headers:
             raise BatchError(400, "InvalidRequest", "x-amz-content-sha256 is required")
         try:
@@ -120,12 +132,24 @@ class BatchEndpoint:
             raise BatchError(403, "AccessDenied", "The expected bucket owner does not own the bucket")
         return caller
 
-    def _authorize(self, caller: Any, action: S3Action, bucket: str, keys: list[str]) -> None:
-        is_admin = caller.scope is None and caller.principal_id == self.admin_principal_id
+    def _authorize(
+        self, caller: Principal, action: S3Action, bucket: str, keys: list[str], request_id: str
+    ) -> None:
+        """Every key through the access table: the full check (revocation, audit) once and for any
+        key the table refuses; the table's pure answer for the others."""
         for key in keys:
             if not isinstance(key, str) or not key or "\x00" in key:
                 raise BatchError(400, "InvalidArgument", f"invalid key {key!r}")
-            authorize(caller.arn, caller.scope, is_admin, action, bucket, key)
+        if not keys:  # a probe: may the caller use this bucket at all
+            checks = [(S3Action.HEAD_BUCKET.value, "")]
+        else:
+            refused = [key for key in keys[1:] if not self.allowed(caller, action.value, bucket, key)]
+            checks = [(action.value, key) for key in [keys[0], *refused[:1]]]
+        try:
+            for checked_action, key in checks:
+                self.authorize(caller, checked_action, bucket, key, request_id)
+        except ServiceError as error:
+            raise BatchError(403, "AccessDenied", error.message) from None
 
     # -- operations ------------------------------------------------------------------------------
 
@@ -154,7 +178,7 @@ class BatchEndpoint:
         request_id: str,
     ) -> None:
         keys = await self._keys(receive, headers)
-        self._authorize(caller, S3Action.READ, bucket, keys)
+        self._authorize(caller, S3Action.READ, bucket, keys, request_id)
 
         def absent() -> list[str]:
             return [key for key in keys if self.store.head_object(bucket, key) is None]
@@ -179,7 +203,7 @@ class BatchEndpoint:
         if _HEX64.match(expected) and hashlib.sha256(body).hexdigest() != expected:
             raise BatchError(400, "XAmzContentSHA256Mismatch", "the body does not match its SHA-256")
         items = list(_frames(body))
-        self._authorize(caller, S3Action.WRITE, bucket, [key for key, _ in items])
+        self._authorize(caller, S3Action.WRITE, bucket, [key for key, _ in items], request_id)
         loop = asyncio.get_running_loop()
         outcome = await loop.run_in_executor(_IO, self._store_items, bucket, items)
         await _json(send, 200, outcome, request_id)
@@ -226,7 +250,7 @@ class BatchEndpoint:
         request_id: str,
     ) -> None:
         keys = await self._keys(receive, headers)
-        self._authorize(caller, S3Action.READ, bucket, keys)
+        self._authorize(caller, S3Action.READ, bucket, keys, request_id)
         loop = asyncio.get_running_loop()
         await send(
             {
