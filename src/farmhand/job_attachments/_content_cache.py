@@ -44,12 +44,16 @@ def default_content_cache_dir() -> Path:
     return Path(base) / "farmhand" / "attachments"
 
 
-def _write_new(path: str, data: bytes | memoryview, mode: int) -> None:
+def _write_new(path: str, data: bytes | memoryview, mode: int, mtime_us: int | None = None) -> None:
+    """Create `path` with `mode` (the descriptor can write even when the mode is read-only) and,
+    if given, the mtime; one open, write, utime and close."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+        if mtime_us is not None:
+            os.utime(fd, ns=(mtime_us * 1000, mtime_us * 1000))
     finally:
         os.close(fd)
 
@@ -57,8 +61,7 @@ def _write_new(path: str, data: bytes | memoryview, mode: int) -> None:
 def place_bytes(data: bytes | memoryview, destination: str, mtime_us: int, mode: int = 0o644) -> None:
     """Write `data` as `destination` (replacing it atomically), with the manifest's mtime."""
     temporary = f"{destination}.{secrets.token_hex(4)}.part"
-    _write_new(temporary, data, mode)
-    os.utime(temporary, ns=(mtime_us * 1000, mtime_us * 1000))
+    _write_new(temporary, data, mode, mtime_us)
     os.replace(temporary, destination)
 
 
@@ -70,6 +73,7 @@ class ContentCache:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.index = CacheDatabase(self.directory / "index.db", _SCHEMA)
         self._links_work = True
+        self._folders: set[str] = set()
 
     def path(self, digest: str) -> str:
         return os.path.join(self.directory, digest[:2], digest)
@@ -122,10 +126,13 @@ class ContentCache:
         """Keep content (already checked against its hash) under its hash with this mtime (us);
         returns the entry to `record` (the caller indexes many at once)."""
         target = self.path(digest)
-        os.makedirs(os.path.dirname(target), exist_ok=True, mode=0o700)
+        folder = os.path.dirname(target)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True, mode=0o700)
+            self._folders.add(folder)
         temporary = f"{target}.{secrets.token_hex(4)}.part"
-        _write_new(temporary, data, 0o600)
-        self._finish(temporary, target, mtime_us)
+        _write_new(temporary, data, READ_ONLY, mtime_us)
+        os.replace(temporary, target)
         return digest, len(data), mtime_us * 1000
 
     def add_many(self, items: Sequence[tuple[str, bytes | memoryview, int]]) -> None:
