@@ -20,7 +20,7 @@ from farmhand.client.exceptions import (
     UserInitiatedCancel,
 )
 from farmhand.client.job_bundle import AssetReferences
-from farmhand.job_attachments import group_asset_paths
+from farmhand.job_attachments import group_asset_paths, stat_groups
 
 
 @pytest.fixture
@@ -67,10 +67,14 @@ def test_known_paths_need_no_question_unknown_ones_do(
 
     printed: list[str] = []
     groups = groups_for(tmp_path, "known/out")
-    confirm_transfers(groups, [str(tmp_path / "known")], None, config, answer, printed.append, False)
+    confirm_transfers(
+        groups, stat_groups(groups), [str(tmp_path / "known")], None, config, answer, printed.append, False
+    )
     assert asked[-1][1] is True and "Unknown paths" not in asked[-1][0]
     groups = groups_for(tmp_path, "elsewhere/out")
-    confirm_transfers(groups, [str(tmp_path / "known")], None, config, answer, printed.append, False)
+    confirm_transfers(
+        groups, stat_groups(groups), [str(tmp_path / "known")], None, config, answer, printed.append, False
+    )
     assert asked[-1][1] is False and "Unknown paths:" in asked[-1][0] and "(output)" in asked[-1][0]
     assert "Local uploads: 1 file(s)" in asked[-1][0]
 
@@ -79,15 +83,19 @@ def test_unknown_paths_without_a_way_to_ask_cancel(tmp_path: Path, config: confi
     groups = groups_for(tmp_path, "elsewhere/out")
     printed: list[str] = []
     with pytest.raises(DeadlineOperationCanceled):
-        confirm_transfers(groups, [], None, config, None, printed.append, False)
+        confirm_transfers(groups, stat_groups(groups), [], None, config, None, printed.append, False)
     assert printed[-1] == "Job submission canceled (user input not enabled)."
     set_setting("settings.auto_accept", "true", config)
     with pytest.raises(DeadlineOperationCanceled):
-        confirm_transfers(groups, [], None, config, lambda m, d: True, printed.append, False)
+        confirm_transfers(
+            groups, stat_groups(groups), [], None, config, lambda m, d: True, printed.append, False
+        )
     assert "auto_accept" in printed[-1]
     set_setting("settings.auto_accept", "false", config)
     with pytest.raises(UserInitiatedCancel):
-        confirm_transfers(groups, [], None, config, lambda m, d: False, printed.append, False)
+        confirm_transfers(
+            groups, stat_groups(groups), [], None, config, lambda m, d: False, printed.append, False
+        )
 
 
 def test_missing_inputs_are_refused_or_referenced(tmp_path: Path) -> None:

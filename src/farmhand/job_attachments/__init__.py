@@ -56,7 +56,7 @@ from ._storage_profile import (
     StorageProfile,
     StorageProfileOperatingSystemFamily,
 )
-from ._submission import HashedRoot, hash_roots, snapshot_roots, upload_roots
+from ._submission import HashedRoot, hash_roots, snapshot_roots, stat_groups, upload_roots
 from ._upload import ContentUpload, upload_contents
 
 __all__ = [
@@ -124,6 +124,7 @@ __all__ = [
     "snapshot",
     "snapshot_roots",
     "stat_files",
+    "stat_groups",
     "upload_contents",
     "upload_roots",
     "xxh128_hex",

@@ -62,9 +62,9 @@ def group_asset_paths(
     groups: dict[str, AssetRootGroup] = {}
 
     def group_for(path: str) -> AssetRootGroup | None:
-        if any(is_under(path, location) for location in shared):
+        if shared and any(is_under(path, location) for location in shared):
             return None
-        matched = [location for location in local if is_under(path, location)]
+        matched = [location for location in local if is_under(path, location)] if local else []
         if matched:
             location = max(matched, key=len)
             key, name = location, local[location]

@@ -73,11 +73,12 @@ class ManifestEntry:
 class Manifest:
     """The files of one asset root, kept in canonical order."""
 
-    __slots__ = ("_by_path", "entries")
+    __slots__ = ("_by_path", "_encoded", "entries")
 
     def __init__(self, entries: Iterable[ManifestEntry]) -> None:
         self.entries: list[ManifestEntry] = sorted(entries, key=lambda e: _sort_key(e.path))
         self._by_path: dict[str, ManifestEntry] | None = None
+        self._encoded: bytes | None = None
 
     @property
     def total_size(self) -> int:
@@ -104,6 +105,11 @@ class Manifest:
 
     def encode(self) -> bytes:
         """The canonical JSON bytes (what is uploaded and what `hash` is taken of)."""
+        if self._encoded is None:
+            self._encoded = self._encode()
+        return self._encoded
+
+    def _encode(self) -> bytes:
         dumps = json.dumps
         parts = [
             f'{{"hash":{dumps(e.hash)},"mtime":{e.mtime},"path":{dumps(e.path)},"size":{e.size}}}'

@@ -9,7 +9,7 @@ never names a missing object.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,11 @@ from ._layout import input_manifest_path
 from ._manifest import Manifest
 from ._progress import ProgressCallback, ProgressStatus, ProgressTracker, SummaryStatistics
 from ._s3_check_cache import S3CheckCache
-from ._snapshot import snapshot, stat_files
+from ._snapshot import FileStat, snapshot, stat_files
 from ._storage import ObjectStorage
 from ._upload import ContentUpload, upload_contents
 
-__all__ = ["HashedRoot", "hash_roots", "snapshot_roots", "upload_roots"]
+__all__ = ["HashedRoot", "hash_roots", "snapshot_roots", "stat_groups", "upload_roots"]
 
 
 @dataclass
@@ -47,14 +47,20 @@ class HashedRoot:
         return properties
 
 
+def stat_groups(groups: Sequence[AssetRootGroup]) -> dict[str, list[FileStat]]:
+    """The input files of each group (by root), stat-ed once for the confirmation and the hashing."""
+    return {group.root_path: stat_files(sorted(group.inputs)) for group in groups}
+
+
 def hash_roots(
     groups: Sequence[AssetRootGroup],
     *,
     hash_cache: HashCache | None,
     callback: ProgressCallback | None = None,
+    stats: Mapping[str, Sequence[FileStat]] | None = None,
 ) -> tuple[SummaryStatistics, list[HashedRoot]]:
     """A manifest per group with inputs; one progress report over all of them."""
-    stats = {group.root_path: stat_files(sorted(group.inputs)) for group in groups}
+    stats = stats if stats is not None else stat_groups(groups)
     total_files = sum(len(s) for s in stats.values())
     total_bytes = sum(f.size for s in stats.values() for f in s)
     tracker = ProgressTracker(ProgressStatus.PREPARING_IN_PROGRESS, total_files, total_bytes, callback)

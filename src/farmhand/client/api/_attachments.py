@@ -8,7 +8,6 @@ files are hashed (hash cache in `~/.deadline/cache`), uploaded with the queue ro
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from configparser import ConfigParser
@@ -18,6 +17,7 @@ from typing import Any
 
 from ...job_attachments import (
     AssetRootGroup,
+    FileStat,
     HashCache,
     ObjectStorage,
     ProgressCallback,
@@ -145,7 +145,9 @@ def _listing(paths: Sequence[str], profile_labels: Mapping[str, str]) -> list[st
     return lines
 
 
-def _directories(groups: Sequence[AssetRootGroup]) -> tuple[list[str], list[str], int, int]:
+def _directories(
+    groups: Sequence[AssetRootGroup], stats: Mapping[str, Sequence[FileStat]]
+) -> tuple[list[str], list[str], int, int]:
     """Input directories (nested ones collapsed), outputs, and the number and size of input files."""
     parents = sorted(
         {os.path.dirname(path) for group in groups for path in group.inputs}, key=lambda p: p.split(os.sep)
@@ -155,16 +157,13 @@ def _directories(groups: Sequence[AssetRootGroup]) -> tuple[list[str], list[str]
         if not (collapsed and is_under(parent, collapsed[-1])):
             collapsed.append(parent)
     outputs = sorted(path for group in groups for path in group.outputs)
-    files = [path for group in groups for path in group.inputs]
-    size = 0
-    for path in files:
-        with contextlib.suppress(OSError):
-            size += os.lstat(path).st_size
-    return collapsed, outputs, len(files), size
+    files = [item for group in groups for item in stats.get(group.root_path, ())]
+    return collapsed, outputs, len(files), sum(item.size for item in files)
 
 
 def confirm_transfers(
     groups: Sequence[AssetRootGroup],
+    stats: Mapping[str, Sequence[FileStat]],
     known: Sequence[str],
     storage_profile: Mapping[str, Any] | None,
     config: ConfigParser | None,
@@ -175,7 +174,7 @@ def confirm_transfers(
     """Ask before uploading; unknown paths need an explicit yes (spec 3.5)."""
     from ..config import str2bool
 
-    directories, outputs, count, size = _directories(groups)
+    directories, outputs, count, size = _directories(groups, stats)
     entries = [*directories, *(f"(output) {o}" for o in outputs)]
     listed = [*directories, *outputs]
     unknown = [p for p in listed if not any(is_under(p, k) for k in known)]
@@ -240,6 +239,7 @@ def submit_attachments(
     farm_id: str,
     queue_id: str,
     groups: Sequence[AssetRootGroup],
+    stats: Mapping[str, Sequence[FileStat]],
     config: ConfigParser | None,
     force_s3_check: bool,
     hashing_callback: ProgressCallback | None,
@@ -251,7 +251,9 @@ def submit_attachments(
     settings = StorageSettings.from_queue(queue)
     assert settings is not None
     cache_dir = default_cache_dir()
-    hashing, roots = hash_roots(groups, hash_cache=HashCache(cache_dir), callback=hashing_callback)
+    hashing, roots = hash_roots(
+        groups, hash_cache=HashCache(cache_dir), callback=hashing_callback, stats=stats
+    )
     print_function("Hashing Summary:\n" + str(hashing))
     if snapshot_dir:
         return snapshot_roots(Path(snapshot_dir), farm_id, queue_id, roots)

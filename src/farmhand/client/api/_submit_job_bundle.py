@@ -9,7 +9,7 @@ from configparser import ConfigParser
 from pathlib import Path
 from typing import Any
 
-from ...job_attachments import ProgressReportMetadata, ProgressStatus
+from ...job_attachments import ProgressReportMetadata, ProgressStatus, stat_groups
 from ..config import get_setting, set_setting, str2bool
 from ..exceptions import (
     DeadlineOperationCanceled,
@@ -245,12 +245,14 @@ def create_job_from_job_bundle(
     if asset_references.has_paths() and queue.get("jobAttachmentSettings"):
         paths = collect_attachment_paths(asset_references, require_paths_exist, print_function_callback)
         groups = attachment_groups(paths, storage_profile)
+        stats = stat_groups(groups)
         if any(group.inputs or group.outputs for group in groups):
             known = known_paths(
                 known_asset_paths, bundle_dir, storage_profile, config, job_parameters, merged
             )
             confirm_transfers(
                 groups,
+                stats,
                 known,
                 storage_profile,
                 config,
@@ -268,6 +270,7 @@ def create_job_from_job_bundle(
                 farm_id=farm_id,
                 queue_id=queue_id,
                 groups=groups,
+                stats=stats,
                 config=config,
                 force_s3_check=force_s3_check,
                 hashing_callback=hashing_progress_callback,
