@@ -152,8 +152,9 @@ def test_create_job_checks_input_manifests_in_the_store(
 ) -> None:
     farm_id, queue_id, _ = queues
     # Given an input manifest the submitter uploaded with the queue's credentials
+    entry = {"hash": "0" * 32, "mtime": 1, "path": "scene.blend", "size": 1}
     manifest = json.dumps(
-        {"hashAlg": "xxh128", "manifestVersion": "2023-03-03", "paths": [], "totalSize": 0},
+        {"hashAlg": "xxh128", "manifestVersion": "2023-03-03", "paths": [entry], "totalSize": 1},
         separators=(",", ":"),
     ).encode()
     digest = xxhash.xxh3_128_hexdigest(manifest)
