@@ -1,4 +1,4 @@
-"""Monitor links for profiles of a farmhand farm: the farm's own monitor, for the API and `farmhand job open`."""
+"""Monitor links for farmhand profiles: the farm's own monitor, for the API and `farmhand job open`."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from ..config import get_setting, set_setting, str2bool
 from ..exceptions import (
     DeadlineOperationCanceled,
     DeadlineOperationError,
+    MisconfiguredInputsError,
     UserInitiatedCancel,
 )
 from ..job_bundle import (
@@ -70,6 +71,32 @@ def _record_event(
             )
     except Exception:
         log.debug("telemetry event not recorded", exc_info=True)
+
+
+def _check_input_paths(
+    references: AssetReferences, require_paths_exist: bool, print_function: Callable[..., Any]
+) -> None:
+    """Input files must be files; missing inputs are an error only when the caller asks for that."""
+    misfiled = sorted(p for p in references.input_filenames if os.path.isdir(p))
+    if misfiled:
+        raise MisconfiguredInputsError(
+            "Job submission contains directories classified as files. Directories classified as files:\n"
+            + "\n".join(misfiled)
+        )
+    missing_files = sorted(p for p in references.input_filenames if not os.path.exists(p))
+    missing_directories = sorted(p for p in references.input_directories if not os.path.isdir(p))
+    if require_paths_exist and missing_directories:
+        raise MisconfiguredInputsError(
+            "Job submission contains misconfigured input directories. Non-existent directories:\n"
+            + "\n".join(missing_directories)
+        )
+    if require_paths_exist and missing_files:
+        raise MisconfiguredInputsError(
+            "Job submission contains missing input files or directories specified as files. "
+            "Missing input files:\n" + "\n".join(missing_files)
+        )
+    for path in [*missing_files, *missing_directories]:
+        print_function(f"Warning: input path {path} does not exist; it is submitted as a referenced path.")
 
 
 def _collect_hooks(bundle_dir: Path, config: ConfigParser | None) -> list[HookSet]:
