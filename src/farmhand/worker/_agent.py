@@ -19,6 +19,7 @@ from ._credentials import (
     QueueCredentials,
     bootstrap_session,
     client_config,
+    profile_ca_bundle,
     service_endpoints,
 )
 from ._host import capabilities, host_properties
@@ -129,6 +130,7 @@ class WorkerAgent:
             )
 
         endpoints = service_endpoints(self._fleet_session)
+        ca_bundle = profile_ca_bundle(config)
         queues: dict[str, QueueCredentials] = {}
         queues_lock = threading.Lock()
 
@@ -142,7 +144,9 @@ class WorkerAgent:
                 queue = queues.get(queue_id)
                 if queue is None:
                     region = self._fleet_session.region_name or "us-west-2"
-                    queue = QueueCredentials(config, worker_id, queue_id, deadline, region, endpoints)
+                    queue = QueueCredentials(
+                        config, worker_id, queue_id, deadline, region, endpoints, ca_bundle
+                    )
                     queues[queue_id] = queue
                 fresh = queue.expiration is not None and queue.expiration - utcnow() > QUEUE_REFRESH_BEFORE
                 if not (queue.available and fresh):

@@ -184,9 +184,13 @@ class QueueCredentials:
         deadline: Any,
         region: str,
         endpoints: dict[str, str],
+        ca_bundle: str | None = None,
     ) -> None:
         self.config = config
         self.endpoints = endpoints
+        # The CA that verifies a farm serving HTTPS with its own certificate authority (None: the
+        # system's): the worker's own transfers and its jobs' processes use the queue profile.
+        self.ca_bundle = ca_bundle
         self.worker_id = worker_id
         self.queue_id = queue_id
         self.deadline = deadline
@@ -282,6 +286,8 @@ class QueueCredentials:
             f"credential_process = {script}",
             f"region = {self.region}",
         ]
+        if self.ca_bundle:
+            config_lines.append(f"ca_bundle = {self.ca_bundle}")
         services = self._endpoint_lines()
         if services:
             config_lines.append(f"services = {self.profile}")
@@ -298,6 +304,12 @@ class QueueCredentials:
             if ".amazonaws.com" not in endpoint:
                 lines += [f"{service} =", f"  endpoint_url = {endpoint}"]
         return lines
+
+
+def profile_ca_bundle(config: WorkerConfig) -> str | None:
+    """The CA bundle the worker's profile (or AWS_CA_BUNDLE) names, for the queue profiles it writes."""
+    value = botocore.session.Session(profile=config.profile).get_config_variable("ca_bundle")
+    return str(value) if value else None
 
 
 def service_endpoints(session: boto3.Session) -> dict[str, str]:

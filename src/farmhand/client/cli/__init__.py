@@ -34,7 +34,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "login": LazyCommand(_CLI + "_sign_in:login_command", "Sign in to a farm (password or browser code)."),
     "logout": LazyCommand(_CLI + "_sign_in:logout_command", "Sign out: the farm revokes this sign-in."),
     "manifest": LazyCommand(
-        _CLI + "_manifest:manifest_group", "Snapshot directories into manifests, compare, upload, download."
+        _CLI + "_manifest:manifest_group", "Snapshot, compare, upload and download manifests."
     ),
     "profile": LazyCommand(_CLI + "_sign_in:profile_group", "Write AWS profiles that reach a farmhand farm."),
     "queue-fleet-association": LazyCommand(
