@@ -134,6 +134,10 @@ def test_delete_queue_conflicts_while_jobs_are_unfinished(
         deadline_any.get_queue(farmId=farm, queueId=done_id)
     assert _code(gone) == "ResourceNotFoundException"
     assert gone.value.response["resourceId"] == done_id
+    # And so can a queue whose job is suspended: SUSPENDED is as finished as it is for `job wait`
+    paused_id = deadline_any.create_queue(farmId=farm, displayName="paused")["queueId"]
+    insert_job(server_any, farm, paused_id, status="SUSPENDED")
+    deadline_any.delete_queue(farmId=farm, queueId=paused_id)
 
 
 def test_delete_farm_with_a_queue_conflicts(deadline_any: Any, farm: str) -> None:

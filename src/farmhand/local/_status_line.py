@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..statuses import TERMINAL_TASK_RUN_STATUSES
 from ._state import FarmState, admin_session, local_endpoint
 
 ASSIGNED_STATUSES = ("ASSIGNED", "STARTING", "SCHEDULED")
 QUEUED_STATUSES = ("READY", "PENDING")
-TERMINAL_JOB_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def task_counts(deadline: Any, farm_id: str, queue_id: str, max_pages: int = 20)
             queued += sum(counts.get(status, 0) for status in QUEUED_STATUSES)
             succeeded += counts.get("SUCCEEDED", 0)
             failed += counts.get("FAILED", 0)
-            if job.get("taskRunStatus") not in TERMINAL_JOB_STATUSES:
+            if job.get("taskRunStatus") not in TERMINAL_TASK_RUN_STATUSES:
                 active += 1
         token = page.get("nextToken")
         if not token:

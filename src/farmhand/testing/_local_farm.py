@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from farmhand.local import FarmOptions, FarmState, start_supervisor_process
+from farmhand.statuses import TERMINAL_TASK_RUN_STATUSES
 
 # Variables that would take the user's real AWS account or another farm into the test.
 _HIDDEN_VARIABLES = (
@@ -34,7 +35,8 @@ _HIDDEN_VARIABLES = (
     "AWS_ENDPOINT_URL_STS",
     "AWS_ENDPOINT_URL_S3",
 )
-TERMINAL_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE", "ARCHIVED")
+#: What `wait` stops on: a terminal task run status, or an archived job.
+TERMINAL_STATUSES = (*TERMINAL_TASK_RUN_STATUSES, "ARCHIVED")
 
 
 class LocalFarm:

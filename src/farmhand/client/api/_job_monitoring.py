@@ -10,18 +10,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ...statuses import TERMINAL_TASK_RUN_STATUSES
 from ..exceptions import CreateJobWaiterCanceled, DeadlineOperationError, DeadlineOperationTimedOut
 from ._session import get_boto3_client, resolve_region
 
 __all__ = [
-    "TERMINAL_JOB_STATUSES",
     "FailedTask",
     "JobCompletionResult",
     "wait_for_create_job_to_complete",
     "wait_for_job_completion",
 ]
 
-TERMINAL_JOB_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE"})
 _CREATE_TIMEOUT_SECONDS = 300.0
 _CREATE_FIRST_DELAY = 0.1
 _CREATE_MAX_DELAY = 5.0
@@ -134,7 +133,7 @@ def wait_for_job_completion(
             status_callback(status, elapsed, timeout)
         if job_callback is not None:
             job_callback(job, elapsed, timeout)
-        if status in TERMINAL_JOB_STATUSES:
+        if status in TERMINAL_TASK_RUN_STATUSES:
             break
         sleep_for = min(interval, max_poll_interval)
         if timeout > 0:

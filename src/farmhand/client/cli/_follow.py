@@ -15,13 +15,14 @@ from typing import Any
 
 import click
 
+from ...statuses import TERMINAL_TASK_RUN_STATUSES
+
 __all__ = ["follow_job_logs"]
 
 POLL_SECONDS = 1.0
 # Longer than a worker's log-shipping interval: an ended session quiet this long has nothing left.
 SETTLE_SECONDS = 3.0
 _PAGE = 10000
-_TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE")
 
 
 @dataclass
@@ -53,7 +54,7 @@ def follow_job_logs(
     current: str | None = None
     while True:
         job = deadline.get_job(farmId=farm_id, queueId=queue_id, jobId=job_id)
-        job_done = job.get("taskRunStatus") in _TERMINAL
+        job_done = job.get("taskRunStatus") in TERMINAL_TASK_RUN_STATUSES
         if session_id:
             sessions = [
                 deadline.get_session(farmId=farm_id, queueId=queue_id, jobId=job_id, sessionId=session_id)

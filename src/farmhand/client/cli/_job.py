@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ...statuses import TERMINAL_TASK_RUN_STATUSES
 from ._common import (
     every_item,
     farm_option,
@@ -215,7 +216,7 @@ def job_cancel(
     click.echo(f"Job {job_id}: unfinished tasks marked {mark_as}.")
 
 
-_REQUEUE_FROM = ("SUSPENDED", "CANCELED", "FAILED", "SUCCEEDED", "NOT_COMPATIBLE")
+_REQUEUE_FROM = tuple(str(status) for status in TERMINAL_TASK_RUN_STATUSES)
 
 
 @job_group.command("requeue-tasks")

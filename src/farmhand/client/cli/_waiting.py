@@ -11,15 +11,13 @@ from typing import Any
 
 import click
 
+from ...statuses import BLOCKING_TASK_RUN_STATUSES, HELD_TASK_RUN_STATUSES, TERMINAL_TASK_RUN_STATUSES
 from ._output import emit_json, err_console, jsonable, out_console, styled_status, task_parameters_text
 
 __all__ = ["EXIT_CODES", "TIMEOUT_EXIT_CODE", "describe_counts", "wait_and_report"]
 
 EXIT_CODES = {"SUCCEEDED": 0, "FAILED": 2, "CANCELED": 3, "SUSPENDED": 4, "ARCHIVED": 4, "NOT_COMPATIBLE": 5}
 TIMEOUT_EXIT_CODE = 1
-
-_FINISHED = ("SUCCEEDED", "FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE")
-_ACTIVE = ("RUNNING", "ASSIGNED", "STARTING", "SCHEDULED", "INTERRUPTING")
 
 
 class _JobArchived(Exception):
@@ -30,10 +28,10 @@ def describe_counts(counts: dict[str, int]) -> str:
     """`3/10 succeeded, 1 failed, 2 running` from a `taskRunStatusCounts` dict."""
     total = sum(counts.values())
     parts = [f"{counts.get('SUCCEEDED', 0)}/{total} succeeded"]
-    for status in ("FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE"):
+    for status in BLOCKING_TASK_RUN_STATUSES:
         if counts.get(status):
             parts.append(f"{counts[status]} {status.lower().replace('_', ' ')}")
-    running = sum(counts.get(status, 0) for status in _ACTIVE)
+    running = sum(counts.get(status, 0) for status in HELD_TASK_RUN_STATUSES)
     if running:
         parts.append(f"{running} running")
     return ", ".join(parts)
@@ -79,7 +77,7 @@ class _ProgressDisplay:
         status = str(job.get("taskRunStatus") or "")
         name = str(job.get("name") or self.job_id)
         total = sum(counts.values())
-        done = sum(counts.get(s, 0) for s in _FINISHED)
+        done = sum(counts.get(s, 0) for s in TERMINAL_TASK_RUN_STATUSES)
         summary = describe_counts(counts) if total else "no tasks yet"
         if self.progress is not None:
             self.progress.update(

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, not_, or_, select
 
+from ...statuses import ACTIVE_TASK_RUN_STATUSES, TERMINAL_TASK_RUN_STATUSES
 from .._ids import new_id
 from ..protocol import ConflictError, ResourceNotFoundError, ValidationError
 from ..store import count_column, jobs, resources
@@ -29,9 +30,6 @@ from .farms import require_farm
 KIND = "queue"
 DEFAULT_BUDGET_ACTION = "NONE"
 
-# Task run statuses that mean the queue has work to hand out or work in flight.
-SCHEDULABLE_STATUSES = ("READY", "ASSIGNED", "STARTING", "SCHEDULED", "RUNNING", "INTERRUPTING")
-TERMINAL_JOB_STATUSES = ("SUCCEEDED", "FAILED", "CANCELED", "NOT_COMPATIBLE")
 
 _SCALARS = (
     "displayName",
@@ -54,7 +52,7 @@ def require_queue(conn: Connection, farm_id: str, queue_id: str) -> dict[str, An
 
 
 # A job has schedulable tasks: read from the job row's counters, kept exact in the task transactions.
-_JOB_HAS_SCHEDULABLE_TASKS = or_(*(jobs.c[count_column(status)] > 0 for status in SCHEDULABLE_STATUSES))
+_JOB_HAS_SCHEDULABLE_TASKS = or_(*(jobs.c[count_column(status)] > 0 for status in ACTIVE_TASK_RUN_STATUSES))
 _SCHEDULING_QUEUES = (
     select(jobs.c.queue_id)
     .where(and_(jobs.c.queue_id.in_(bindparam("queue_ids", expanding=True)), _JOB_HAS_SCHEDULABLE_TASKS))
@@ -189,7 +187,7 @@ def delete_queue(call: Call, params: Params) -> Output:
     require_queue(call.conn, farm_id, queue_id)
     unfinished = call.conn.execute(
         select(jobs.c.job_id)
-        .where(and_(jobs.c.queue_id == queue_id, jobs.c.task_run_status.not_in(TERMINAL_JOB_STATUSES)))
+        .where(and_(jobs.c.queue_id == queue_id, jobs.c.task_run_status.not_in(TERMINAL_TASK_RUN_STATUSES)))
         .limit(1)
     ).first()
     if unfinished is not None:

@@ -22,8 +22,6 @@ from ._instantiate import (
 )
 from ._search import JOB_SEARCH, STEP_SEARCH, TASK_SEARCH, queue_scope, search
 from ._transitions import (
-    RUNNING_STATES,
-    TERMINAL_STATUSES,
     USER_TARGETS,
     record_task_failure,
     refresh_job,
@@ -55,11 +53,9 @@ from ._writer import (
 __all__ = [
     "INLINE_TASK_LIMIT",
     "JOB_SEARCH",
-    "RUNNING_STATES",
     "STEP_SEARCH",
     "SUPPORTED_EXTENSIONS",
     "TASK_SEARCH",
-    "TERMINAL_STATUSES",
     "USER_TARGETS",
     "JobPlan",
     "StepPlan",

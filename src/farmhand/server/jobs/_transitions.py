@@ -36,6 +36,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select, update
 
+from ...statuses import (
+    ACTIVE_TASK_RUN_STATUSES,
+    BLOCKING_TASK_RUN_STATUSES,
+    HELD_TASK_RUN_STATUSES,
+    TERMINAL_TASK_RUN_STATUSES,
+    WORKER_HELD_TASK_RUN_STATUSES,
+)
 from ..store import (
     TASK_RUN_STATUSES,
     Epoch,
@@ -49,17 +56,8 @@ from ..store import (
     tasks_of_job,
 )
 
-ACTIVE_ORDER = ("RUNNING", "INTERRUPTING", "STARTING", "SCHEDULED", "ASSIGNED", "READY")
-TERMINAL_ORDER = ("FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE", "SUCCEEDED")
-BLOCKING_STATUSES = ("FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE")
-#: Task states a worker holds: user updates interrupt these instead of moving them directly.
-RUNNING_STATES = ("ASSIGNED", "STARTING", "SCHEDULED", "RUNNING")
-#: The statuses in which a task, step or job has finished for waiting purposes.
-TERMINAL_STATUSES = frozenset(TERMINAL_ORDER)
-#: Task statuses that count as a finished run (a task's `endedAt` is set on entering them).
+#: Task statuses that count as a finished run.
 _RUN_RESULTS = frozenset(("SUCCEEDED", "FAILED"))
-_HELD = (*RUNNING_STATES, "INTERRUPTING")
-_TASK_ENDED = frozenset(("SUCCEEDED", "FAILED", "CANCELED", "NOT_COMPATIBLE", "SUSPENDED"))
 #: The targets a user may ask for (UpdateJob/UpdateStep/UpdateTask).
 USER_TARGETS = ("READY", "FAILED", "SUCCEEDED", "CANCELED", "SUSPENDED", "PENDING")
 #: For each user target: the task states it moves (everything else in scope is left alone).
@@ -77,17 +75,17 @@ _IN_CHUNK = 500
 
 def rollup(counts: Mapping[str, int], *, pending_can_run: bool = True, blocked_by: str | None = None) -> str:
     """The roll-up status of a set of tasks given their per-status counts (rules in the module doc)."""
-    for status in ACTIVE_ORDER:
+    for status in ACTIVE_TASK_RUN_STATUSES:
         if counts.get(status, 0) > 0:
             return status
     if counts.get("PENDING", 0) > 0:
         if pending_can_run:
             return "PENDING"
-        for status in TERMINAL_ORDER[:-1]:
+        for status in BLOCKING_TASK_RUN_STATUSES:  # by precedence: the first one present wins
             if counts.get(status, 0) > 0:
                 return status
         return blocked_by or "CANCELED"
-    for status in TERMINAL_ORDER[:-1]:
+    for status in BLOCKING_TASK_RUN_STATUSES:  # by precedence: the first one present wins
         if counts.get(status, 0) > 0:
             return status
     return "SUCCEEDED"
@@ -142,12 +140,12 @@ def _move(
         # a task that was held by a worker has still started.
         values["started_at"] = case(
             (
-                and_(tasks.c.run_status.in_(_HELD), tasks.c.started_at.is_(None)),
+                and_(tasks.c.run_status.in_(HELD_TASK_RUN_STATUSES), tasks.c.started_at.is_(None)),
                 literal(now, Epoch()),
             ),
             else_=tasks.c.started_at,
         )
-    if status in _TASK_ENDED:
+    if status in TERMINAL_TASK_RUN_STATUSES:  # a task's `endedAt` is set on entering one
         values["ended_at"] = now
     elif status != "INTERRUPTING":
         values["ended_at"] = None
@@ -175,7 +173,9 @@ def _move(
             )
         conn.execute(update(steps).where(steps.c.step_id == step_id).values(**shifted))
     conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**_shift(jobs, per_job)))
-    ran = status == "RUNNING" or (status in _RUN_RESULTS and any(old in _HELD for _, old, _, _ in deltas))
+    ran = status == "RUNNING" or (
+        status in _RUN_RESULTS and any(old in HELD_TASK_RUN_STATUSES for _, old, _, _ in deltas)
+    )
     if ran:
         conn.execute(
             update(steps)
@@ -248,7 +248,7 @@ def record_task_failure(conn: Connection, job_id: str, task_id: str, *, now: dt.
         _move(conn, job_id, task_is(task_id), task.target_run_status, now=now, by=None)
         refresh_job(conn, job_id, now=now)
         return str(task.target_run_status)
-    if task.run_status not in RUNNING_STATES:
+    if task.run_status not in WORKER_HELD_TASK_RUN_STATUSES:
         # A late report about a run the task has moved on from (requeued, canceled): nothing to count.
         return str(task.run_status)
     max_retries = job.max_retries_per_task
@@ -333,7 +333,7 @@ def _apply_target(
             # Upstream steps are handled first, so their reset is seen here.
             wanted = "READY" if _dependencies_resolved(conn, job_id).get(sid, True) else "PENDING"
             in_step = and_(where, tasks.c.step_id == sid)
-            idle = [s for s in movable if s not in RUNNING_STATES and s != "INTERRUPTING"]
+            idle = [s for s in movable if s not in HELD_TASK_RUN_STATUSES]
             reset = target == "PENDING"
             n, _ = _move(
                 conn, job_id, and_(in_step, tasks.c.run_status.in_(idle)), wanted, now=now, by=by, reset=reset
@@ -349,7 +349,7 @@ def _apply_target(
                 conn, job_id, and_(in_step, tasks.c.run_status.in_(movable)), wanted, now, by
             )
         return changed
-    idle = [s for s in movable if s not in RUNNING_STATES and s != "INTERRUPTING"]
+    idle = [s for s in movable if s not in HELD_TASK_RUN_STATUSES]
     n, _ = _move(conn, job_id, and_(where, tasks.c.run_status.in_(idle)), target, now=now, by=by)
     changed += n
     changed += _interrupt(conn, job_id, and_(where, tasks.c.run_status.in_(movable)), target, now, by)
@@ -360,7 +360,7 @@ def _interrupt(
     conn: Connection, job_id: str, where: ColumnElement[bool], target: str, now: dt.datetime, by: str | None
 ) -> int:
     """Ask the worker plane to stop tasks a worker holds; they land on `target` when it reports."""
-    holding = and_(where, tasks.c.run_status.in_(RUNNING_STATES))
+    holding = and_(where, tasks.c.run_status.in_(WORKER_HELD_TASK_RUN_STATUSES))
     n, _ = _move(conn, job_id, holding, "INTERRUPTING", now=now, by=by, target=target)
     retarget = conn.execute(
         update(tasks)
@@ -431,13 +431,13 @@ def refresh_job(conn: Connection, job_id: str, *, now: dt.datetime) -> str:
             )
             counts[sid]["READY"] += counts[sid]["PENDING"]
             counts[sid]["PENDING"] = 0
-        blockers = {status[u] for u in ups if status[u] in BLOCKING_STATUSES}
+        blockers = {status[u] for u in ups if status[u] in BLOCKING_TASK_RUN_STATUSES}
         can_run = not blockers
-        blocked_by = next((s for s in BLOCKING_STATUSES if s in blockers), None)
+        blocked_by = next((s for s in BLOCKING_TASK_RUN_STATUSES if s in blockers), None)
         pending_can_run[sid] = can_run
         status[sid] = rollup(counts[sid], pending_can_run=can_run, blocked_by=blocked_by)
         row = step_rows[sid]
-        terminal = status[sid] in TERMINAL_STATUSES
+        terminal = status[sid] in TERMINAL_TASK_RUN_STATUSES
         values: dict[str, Any] = {}
         if status[sid] != row.task_run_status:
             values["task_run_status"] = status[sid]
@@ -456,7 +456,7 @@ def refresh_job(conn: Connection, job_id: str, *, now: dt.datetime) -> str:
     values = {}
     if job_status != job.task_run_status:
         values["task_run_status"] = job_status
-    terminal = job_status in TERMINAL_STATUSES
+    terminal = job_status in TERMINAL_TASK_RUN_STATUSES
     if terminal and job.ended_at is None:
         values["ended_at"] = now
     elif not terminal and job.ended_at is not None:

@@ -19,7 +19,6 @@ from ._capabilities import (
 from ._choice import (
     DEFAULT_FAILURE_CAP,
     MAX_TASK_BATCH,
-    ONLINE_WORKER_STATUSES,
     Choice,
     JobOption,
     StepOption,
@@ -63,7 +62,6 @@ __all__ = [
     "DEFAULT_FAILURE_CAP",
     "DEFAULT_IDLE_INTERVAL_SECONDS",
     "MAX_TASK_BATCH",
-    "ONLINE_WORKER_STATUSES",
     "Choice",
     "Definition",
     "FleetCapabilities",

@@ -35,8 +35,6 @@ from ._capabilities import (
 
 DEFAULT_FAILURE_CAP = 3
 MAX_TASK_BATCH = 32
-#: Worker statuses in which a worker takes work.
-ONLINE_WORKER_STATUSES = ("STARTED", "IDLE", "RUNNING")
 
 
 @dataclass(frozen=True)

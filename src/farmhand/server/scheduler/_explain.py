@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ...statuses import BLOCKING_TASK_RUN_STATUSES, ONLINE_WORKER_STATUSES
 from ._capabilities import (
     FleetCapabilities,
     Requirements,
@@ -23,7 +24,7 @@ from ._capabilities import (
     unmet_by_fleet,
     unmet_by_worker,
 )
-from ._choice import ONLINE_WORKER_STATUSES, at_failure_cap
+from ._choice import at_failure_cap
 
 
 @dataclass(frozen=True)
@@ -284,12 +285,9 @@ class UpstreamStep:
     total: int
 
 
-BLOCKING = ("FAILED", "CANCELED", "SUSPENDED", "NOT_COMPATIBLE")
-
-
 def why_pending(upstream: Sequence[UpstreamStep]) -> list[Reason]:
     """A PENDING step waits for its upstream steps to succeed, or is blocked by one that ended."""
-    blockers = [u for u in upstream if u.status in BLOCKING]
+    blockers = [u for u in upstream if u.status in BLOCKING_TASK_RUN_STATUSES]
     if blockers:
         listed = ", ".join(f"{u.name} is {u.status}" for u in blockers)
         return [

@@ -8,23 +8,12 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Index, Integer, String, Table, Text
 
+from ...statuses import TaskRunStatus
 from ._schema import metadata
 from ._types import Epoch, Json
 
-TASK_RUN_STATUSES = (
-    "PENDING",
-    "READY",
-    "ASSIGNED",
-    "STARTING",
-    "SCHEDULED",
-    "INTERRUPTING",
-    "RUNNING",
-    "SUSPENDED",
-    "CANCELED",
-    "FAILED",
-    "SUCCEEDED",
-    "NOT_COMPATIBLE",
-)
+#: One counter column per status, in the model's order.
+TASK_RUN_STATUSES = tuple(TaskRunStatus)
 
 
 def count_column(status: str) -> str:

@@ -1,6 +1,6 @@
 """The worker plane in the store: worker status, action updates, session assignment, reclaim."""
 
-from ..scheduler import ONLINE_WORKER_STATUSES
+from ...statuses import ONLINE_WORKER_STATUSES
 from ._entities import get_job_entities, queue_role_arn
 from ._explain import explain_job
 from ._logs import session_log, worker_log
@@ -14,12 +14,11 @@ from ._schedule import (
     status_conflict,
     update_worker_schedule,
 )
-from ._sessions import FINISHED_ACTION_STATUSES, abandon_sessions
+from ._sessions import abandon_sessions
 from ._signal import WAIT_HEADER, WorkSignal, requested_wait, work_signal
 from ._workers import change_worker_status
 
 __all__ = [
-    "FINISHED_ACTION_STATUSES",
     "ONLINE_WORKER_STATUSES",
     "WAIT_HEADER",
     "CompatibilityChecker",

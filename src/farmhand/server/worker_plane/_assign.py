@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.engine import Row
 
+from ...statuses import ONLINE_WORKER_STATUSES
 from .._ids import new_id, session_action_id
 from ..scheduler import (
-    ONLINE_WORKER_STATUSES,
     Choice,
     FleetCapabilities,
     JobOption,

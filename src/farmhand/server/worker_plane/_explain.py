@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.engine import Row
 
+from ...statuses import HELD_TASK_RUN_STATUSES
 from ..scheduler import (
     FleetFacts,
     QueueFacts,
@@ -46,8 +47,6 @@ from ..store import (
 from ._assign import ASSOCIATION_KIND, failures_by_worker, job_options
 from ._sessions import OPEN_ACTION_STATUSES
 
-#: Task statuses of work a worker holds.
-_HELD = ("ASSIGNED", "STARTING", "SCHEDULED", "RUNNING", "INTERRUPTING")
 _LIFECYCLE_MESSAGES = {
     "CREATE_IN_PROGRESS": "the farm is still writing the job's tasks; they are scheduled once it is done",
     "UPLOAD_IN_PROGRESS": "the job's attachments are still uploading",
@@ -85,7 +84,7 @@ def explain_job(conn: Connection, job: Row[Any], *, failure_cap: int) -> dict[st
             if queue_facts is None:
                 queue_facts = _queue_facts(conn, job, failure_cap=failure_cap)
             reasons += why_ready(requirements_from_api(row.required_capabilities), queue_facts)
-        held = sum(counts.get(s, 0) for s in _HELD)
+        held = sum(counts.get(s, 0) for s in HELD_TASK_RUN_STATUSES)
         if held:
             holders = _workers_running(conn, row.step_id)
             reasons.append(

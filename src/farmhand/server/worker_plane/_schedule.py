@@ -17,14 +17,14 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.engine import Row
 
+from ...statuses import FINISHED_SESSION_ACTION_STATUSES, ONLINE_WORKER_STATUSES
 from ..protocol import ConflictError, ResourceNotFoundError
-from ..scheduler import ONLINE_WORKER_STATUSES, kind_of, update_interval
+from ..scheduler import kind_of, update_interval
 from ..store import resources, session_actions, sessions, tasks, tasks_in, workers
 from ._assign import assign_work
 from ._logs import session_log
 from ._sessions import (
     DELIVERED_STATUSES,
-    FINISHED_ACTION_STATUSES,
     close_if_done,
     drop_queued_after,
     finish_action,
@@ -182,7 +182,7 @@ def apply_updates(
             current = conn.execute(
                 select(session_actions).where(session_actions.c.session_action_id == row.session_action_id)
             ).first()
-        if current is None or current.status in FINISHED_ACTION_STATUSES:
+        if current is None or current.status in FINISHED_SESSION_ACTION_STATUSES:
             continue
         info = updates[row.session_action_id]
         if info.get("completedStatus") == "SUCCEEDED":

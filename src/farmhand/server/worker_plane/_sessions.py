@@ -25,9 +25,6 @@ from ._tasks import settle_task
 OPEN_ACTION_STATUSES = ("SCHEDULED", "ASSIGNED", "RUNNING", "CANCELING")
 #: Actions listed to the worker in `assignedSessions`.
 DELIVERED_STATUSES = ("SCHEDULED", "ASSIGNED", "RUNNING")
-FINISHED_ACTION_STATUSES = frozenset(
-    ("SUCCEEDED", "FAILED", "INTERRUPTED", "CANCELED", "NEVER_ATTEMPTED", "RECLAIMED")
-)
 
 
 def open_sessions(conn: Connection, worker_id: str) -> list[Row[Any]]:

@@ -15,10 +15,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, and_, bindparam, select, update
 
-from ..jobs import RUNNING_STATES, record_task_failure, set_task_status
+from ...statuses import HELD_TASK_RUN_STATUSES
+from ..jobs import record_task_failure, set_task_status
 from ..store import jobs, steps, task_is, tasks, tasks_in
-
-HELD_STATES = (*RUNNING_STATES, "INTERRUPTING")
 
 
 def settle_task(
@@ -37,7 +36,11 @@ def settle_task(
             and_(task_is(task_id), tasks.c.job_id == job_id)
         )
     ).first()
-    if task is None or task.latest_session_action_id != action_id or task.run_status not in HELD_STATES:
+    if (
+        task is None
+        or task.latest_session_action_id != action_id
+        or task.run_status not in HELD_TASK_RUN_STATUSES
+    ):
         return None
     if outcome == "SUCCEEDED":
         set_task_status(conn, job_id, [task_id], "SUCCEEDED", now=now)
@@ -111,7 +114,7 @@ def settle_succeeded(
     owned = {task_id: action_id for task_id, action_id in pairs}
     rows = conn.execute(
         select(tasks.c.task_id, tasks.c.latest_session_action_id).where(
-            and_(tasks_in(owned), tasks.c.run_status.in_(HELD_STATES))
+            and_(tasks_in(owned), tasks.c.run_status.in_(HELD_TASK_RUN_STATUSES))
         )
     )
     ids = [r.task_id for r in rows if owned.get(r.task_id) == r.latest_session_action_id]

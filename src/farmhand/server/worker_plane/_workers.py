@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, update
 from sqlalchemy.engine import Row
 
-from ..scheduler import ONLINE_WORKER_STATUSES
+from ...statuses import ONLINE_WORKER_STATUSES
 from ..store import workers
 from ._schedule import status_conflict
 from ._sessions import abandon_sessions
