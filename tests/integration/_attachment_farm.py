@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _management import create_fleet
 from _worker_farm import Farm
 
 from farmhand.testing import ServerProcess
@@ -112,23 +113,7 @@ def build_attachment_farm(server: ServerProcess, home: Path) -> AttachmentFarm:
         roleArn="arn:aws:iam::123456789012:role/aws-queue",
         jobAttachmentSettings={"s3BucketName": BUCKET, "rootPrefix": "AwsQueue"},
     )["queueId"]
-    aws_fleet = deadline.create_fleet(
-        farmId=farm.farm_id,
-        displayName="aws",
-        roleArn="arn:aws:iam::123456789012:role/aws-fleet",
-        maxWorkerCount=2,
-        configuration={
-            "customerManaged": {
-                "mode": "NO_SCALING",
-                "workerCapabilities": {
-                    "vCpuCount": {"min": 1},
-                    "memoryMiB": {"min": 512},
-                    "osFamily": "LINUX",
-                    "cpuArchitectureType": "x86_64",
-                },
-            }
-        },
-    )["fleetId"]
+    aws_fleet = create_fleet(deadline, farm.farm_id, "aws", max_workers=2)
     deadline.create_queue_fleet_association(farmId=farm.farm_id, queueId=aws_queue, fleetId=aws_fleet)
     built.queues["aws"], built.fleets["aws"] = aws_queue, aws_fleet
     (home / ".aws").mkdir(parents=True, exist_ok=True)

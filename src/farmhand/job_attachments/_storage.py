@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,6 +27,7 @@ __all__ = ["ObjectStorage", "StoredObject"]
 
 log = logging.getLogger("farmhand.job_attachments")
 
+T = TypeVar("T")
 DEFAULT_CONNECTIONS = 32
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 
@@ -137,19 +138,24 @@ class ObjectStorage:
         client = self.batch()
         return client.limits.get("maxItemBytes", 0) if client is not None else 0
 
+    # -- calls ----------------------------------------------------------------------------------
+
+    def _call(self, operation: str, key: str, call: Callable[[], T]) -> T:
+        """One S3 call: a missing key is ObjectMissingError, any other failure StorageAccessError;
+        both name the object."""
+        try:
+            return call()
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code", "")) in _NOT_FOUND:
+                raise ObjectMissingError(f"s3://{self.bucket}/{key} does not exist") from error
+            raise StorageAccessError(describe_client_error(error, self.bucket, key, operation)) from error
+        except BotoCoreError as error:
+            raise StorageAccessError(describe_client_error(error, self.bucket, key, operation)) from error
+
     # -- existence -------------------------------------------------------------------------------
 
     def exists(self, key: str) -> bool:
-        try:
-            self.s3.head_object(Bucket=self.bucket, Key=key)
-            return True
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in _NOT_FOUND:
-                return False
-            raise StorageAccessError(describe_client_error(error, self.bucket, key, "HeadObject")) from error
-        except BotoCoreError as error:
-            raise StorageAccessError(describe_client_error(error, self.bucket, key, "HeadObject")) from error
+        return self.head(key) is not None
 
     def missing(self, keys: Sequence[str]) -> set[str]:
         """Which of `keys` are not stored (one batch call, or HEADs in parallel)."""
@@ -182,10 +188,7 @@ class ObjectStorage:
             kwargs["Metadata"] = metadata
         if content_type:
             kwargs["ContentType"] = content_type
-        try:
-            self.s3.put_object(**kwargs)
-        except (ClientError, BotoCoreError) as error:
-            raise StorageAccessError(describe_client_error(error, self.bucket, key, "PutObject")) from error
+        self._call("PutObject", key, lambda: self.s3.put_object(**kwargs))
 
     def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         """Store several content objects: batched on a farm, else one PUT each in parallel."""
@@ -197,16 +200,12 @@ class ObjectStorage:
 
     def get_bytes(self, key: str) -> tuple[bytes, dict[str, str], dt.datetime]:
         """(bytes, metadata, LastModified); ObjectMissingError names the key when it is absent."""
-        try:
+
+        def get() -> tuple[bytes, dict[str, str], dt.datetime]:
             answer = self.s3.get_object(Bucket=self.bucket, Key=key)
             return answer["Body"].read(), dict(answer.get("Metadata") or {}), answer["LastModified"]
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in _NOT_FOUND:
-                raise ObjectMissingError(f"s3://{self.bucket}/{key} does not exist") from error
-            raise StorageAccessError(describe_client_error(error, self.bucket, key, "GetObject")) from error
-        except BotoCoreError as error:
-            raise StorageAccessError(describe_client_error(error, self.bucket, key, "GetObject")) from error
+
+        return self._call("GetObject", key, get)
 
     def get_many(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
         """(key, bytes or None when missing), batched on a farm, else parallel GETs; in order."""
@@ -230,27 +229,19 @@ class ObjectStorage:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Range": f"bytes={start}-{end - 1}"}
         if etag:
             kwargs["IfMatch"] = etag
-        try:
-            data: bytes = self.s3.get_object(**kwargs)["Body"].read()
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in _NOT_FOUND:
-                raise ObjectMissingError(f"s3://{self.bucket}/{key} does not exist") from error
-            raise StorageAccessError(describe_client_error(error, self.bucket, key, "GetObject")) from error
-        except BotoCoreError as error:
-            raise StorageAccessError(describe_client_error(error, self.bucket, key, "GetObject")) from error
+        data: bytes = self._call("GetObject", key, lambda: self.s3.get_object(**kwargs)["Body"].read())
         if len(data) != end - start:
             raise StorageAccessError(f"s3://{self.bucket}/{key}: bytes {start}-{end - 1} came back short")
         return data
 
     def head(self, key: str) -> dict[str, Any] | None:
+        """The object's HEAD answer, or None when it is not there."""
         try:
-            return dict(self.s3.head_object(Bucket=self.bucket, Key=key))
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in _NOT_FOUND:
-                return None
-            raise StorageAccessError(describe_client_error(error, self.bucket, key, "HeadObject")) from error
+            return dict(
+                self._call("HeadObject", key, lambda: self.s3.head_object(Bucket=self.bucket, Key=key))
+            )
+        except ObjectMissingError:
+            return None
 
     # -- listings --------------------------------------------------------------------------------
 

@@ -6,8 +6,6 @@ and `attachment` commands do, on the same primitives as submission (`farmhand.jo
 
 from ._job_transfers import (
     DownloadPlan,
-    download_job_input,
-    download_job_output,
     plan_job_input,
     plan_job_output,
     queue_storage,
@@ -22,8 +20,6 @@ __all__ = [
     "QueueSyncResult",
     "default_checkpoint_dir",
     "diff_directory",
-    "download_job_input",
-    "download_job_output",
     "plan_job_input",
     "plan_job_output",
     "queue_storage",

@@ -40,8 +40,6 @@ from ..exceptions import DeadlineOperationError
 
 __all__ = [
     "DownloadPlan",
-    "download_job_input",
-    "download_job_output",
     "local_roots",
     "plan_job_input",
     "plan_job_output",
@@ -234,8 +232,12 @@ def run_plan(
     *,
     conflict: str = ConflictResolution.CREATE_COPY,
     callback: ProgressCallback | None = None,
+    confirm: Callable[[DownloadPlan], bool] | None = None,
 ) -> DownloadSummary:
-    """Download every file of the plan; refuses paths that would leave their root."""
+    """Download every file of the plan (after `confirm` agrees); refuses paths that would leave their root."""
+    if confirm is not None and not confirm(plan):
+        plan.storage.close()
+        raise DeadlineOperationError("Download canceled.")
     try:
         placements = [
             (root, FileToPlace(entry, destination_in(root, entry.path), link=False))
@@ -250,57 +252,3 @@ def run_plan(
         raise DeadlineOperationError(str(error)) from error
     finally:
         plan.storage.close()
-
-
-def download_job_output(
-    *,
-    farm_id: str,
-    queue_id: str,
-    job_id: str,
-    step_id: str | None = None,
-    task_id: str | None = None,
-    conflict: str = ConflictResolution.CREATE_COPY,
-    config: ConfigParser | None = None,
-    ignore_storage_profiles: bool = False,
-    callback: ProgressCallback | None = None,
-    confirm: Callable[[DownloadPlan], bool] | None = None,
-) -> DownloadSummary:
-    plan = plan_job_output(
-        farm_id=farm_id,
-        queue_id=queue_id,
-        job_id=job_id,
-        step_id=step_id,
-        task_id=task_id,
-        config=config,
-        ignore_storage_profiles=ignore_storage_profiles,
-    )
-    if confirm is not None and not confirm(plan):
-        plan.storage.close()
-        raise DeadlineOperationError("Download canceled.")
-    return run_plan(plan, conflict=conflict, callback=callback)
-
-
-def download_job_input(
-    *,
-    farm_id: str,
-    queue_id: str,
-    job_id: str,
-    destination: str | None = None,
-    conflict: str = ConflictResolution.CREATE_COPY,
-    config: ConfigParser | None = None,
-    ignore_storage_profiles: bool = False,
-    callback: ProgressCallback | None = None,
-    confirm: Callable[[DownloadPlan], bool] | None = None,
-) -> DownloadSummary:
-    plan = plan_job_input(
-        farm_id=farm_id,
-        queue_id=queue_id,
-        job_id=job_id,
-        destination=destination,
-        config=config,
-        ignore_storage_profiles=ignore_storage_profiles,
-    )
-    if confirm is not None and not confirm(plan):
-        plan.storage.close()
-        raise DeadlineOperationError("Download canceled.")
-    return run_plan(plan, conflict=conflict, callback=callback)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -50,6 +50,35 @@ def _confirm(yes: bool, as_json: bool) -> Callable[[DownloadPlan], bool]:
     return ask
 
 
+def _download(plan_for: Callable[[Any, str, str, str], DownloadPlan], **options: Any) -> None:
+    """The shared body of the download commands: plan, confirm, download with a progress bar."""
+    from ..attachments import run_plan
+    from ._transfer_progress import TransferProgress
+
+    yes, as_json = options.pop("yes"), options.pop("as_json")
+    config = load_config(
+        profile=options.pop("profile"),
+        farm_id=options.pop("farm_id"),
+        region=options.pop("region"),
+        queue_id=options.pop("queue_id"),
+        yes=yes,
+    )
+    farm, queue = require_farm_id(config), require_queue_id(config)
+    job = require_job_id(config, None, options.pop("job_id_option"))
+    plan = plan_for(config, farm, queue, job)
+    with TransferProgress() as progress:
+        summary = run_plan(
+            plan,
+            conflict=options.pop("conflict_resolution"),
+            callback=progress.downloading,
+            confirm=_confirm(yes, as_json),
+        )
+    if as_json:
+        emit_json(_summary_json(summary))
+    else:
+        click.echo(f"Download Summary:\n{summary}", err=True)
+
+
 @click.command("download-output")
 @profile_option
 @farm_option
@@ -69,42 +98,23 @@ def _confirm(yes: bool, as_json: bool) -> Callable[[DownloadPlan], bool]:
 @yes_option
 @json_option
 def download_output_command(
-    profile: str | None,
-    farm_id: str | None,
-    region: str | None,
-    queue_id: str | None,
-    job_id_option: str | None,
-    step_id: str | None,
-    task_id: str | None,
-    conflict_resolution: str,
-    ignore_storage_profiles: bool,
-    yes: bool,
-    as_json: bool,
+    step_id: str | None, task_id: str | None, ignore_storage_profiles: bool, **options: Any
 ) -> None:
     """Download the outputs of a job (its latest task runs) to where the submitter had them."""
-    from ..attachments import download_job_output
-    from ._transfer_progress import TransferProgress
+    from ..attachments import plan_job_output
 
-    config = load_config(profile=profile, farm_id=farm_id, region=region, queue_id=queue_id, yes=yes)
-    farm, queue = require_farm_id(config), require_queue_id(config)
-    job = require_job_id(config, None, job_id_option)
-    with TransferProgress() as progress:
-        summary = download_job_output(
+    _download(
+        lambda config, farm, queue, job: plan_job_output(
             farm_id=farm,
             queue_id=queue,
             job_id=job,
             step_id=step_id,
             task_id=task_id,
-            conflict=conflict_resolution,
             config=config,
             ignore_storage_profiles=ignore_storage_profiles,
-            callback=progress.downloading,
-            confirm=_confirm(yes, as_json),
-        )
-    if as_json:
-        emit_json(_summary_json(summary))
-    else:
-        click.echo(f"Download Summary:\n{summary}", err=True)
+        ),
+        **options,
+    )
 
 
 @click.command("download-input")
@@ -122,38 +132,18 @@ def download_output_command(
 @click.option("--ignore-storage-profiles", is_flag=True, help="Download to the job's own paths, unmapped.")
 @yes_option
 @json_option
-def download_input_command(
-    profile: str | None,
-    farm_id: str | None,
-    region: str | None,
-    queue_id: str | None,
-    job_id_option: str | None,
-    destination: str | None,
-    conflict_resolution: str,
-    ignore_storage_profiles: bool,
-    yes: bool,
-    as_json: bool,
-) -> None:
+def download_input_command(destination: str | None, ignore_storage_profiles: bool, **options: Any) -> None:
     """Download the input files a job was submitted with."""
-    from ..attachments import download_job_input
-    from ._transfer_progress import TransferProgress
+    from ..attachments import plan_job_input
 
-    config = load_config(profile=profile, farm_id=farm_id, region=region, queue_id=queue_id, yes=yes)
-    farm, queue = require_farm_id(config), require_queue_id(config)
-    job = require_job_id(config, None, job_id_option)
-    with TransferProgress() as progress:
-        summary = download_job_input(
+    _download(
+        lambda config, farm, queue, job: plan_job_input(
             farm_id=farm,
             queue_id=queue,
             job_id=job,
             destination=destination,
-            conflict=conflict_resolution,
             config=config,
             ignore_storage_profiles=ignore_storage_profiles,
-            callback=progress.downloading,
-            confirm=_confirm(yes, as_json),
-        )
-    if as_json:
-        emit_json(_summary_json(summary))
-    else:
-        click.echo(f"Download Summary:\n{summary}", err=True)
+        ),
+        **options,
+    )
