@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from farmhand.client.attachments import plan_job_output, run_plan
 from farmhand.testing import LocalFarm
 
 pytestmark = pytest.mark.timeout(300)
@@ -40,6 +41,9 @@ def test_frame_render_renders_every_frame_then_encodes(farm: LocalFarm, tmp_path
     job = farm.wait(job_id)
     assert job["taskRunStatus"] == "SUCCEEDED"
     assert job["taskRunStatusCounts"]["SUCCEEDED"] == 5
+    # And the frames come back through the Default queue's bucket (the workers wrote them elsewhere)
+    assert not output.exists()
+    run_plan(plan_job_output(farm_id=farm.farm_id, queue_id=farm.queue_id, job_id=job_id))
     frames = sorted(path.name for path in output.glob("frame-*.ppm"))
     assert frames == ["frame-0001.ppm", "frame-0002.ppm", "frame-0003.ppm", "frame-0004.ppm"]
     assert (output / "frame-0001.ppm").read_text().startswith("P3\n16 9\n255\n")

@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 
 from farmhand.client import api, config
 from farmhand.client.api import _session
+from farmhand.job_attachments import TransferCancelledError
 from farmhand.testing import ServerProcess, WorkerProcess, server_environment
 
 pytestmark = pytest.mark.timeout(300)
@@ -165,6 +166,11 @@ def test_farmhand_client_to_the_aws_worker_agent(site: AttachmentFarm, tmp_path:
     done = site.farmhand("job", "download-output", *site.ids("aws"), "--job-id", job_id, "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert_outputs(root)
+    # And the AWS CLI brings the agent's outputs back too, into a fresh tree
+    move_away(Path(str(root)))
+    done = site.deadline("job", "download-output", *site.ids("aws"), "--job-id", job_id, "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_outputs(root)
 
 
 def failed_sync(site: AttachmentFarm, job_id: str) -> dict[str, Any]:
@@ -266,6 +272,88 @@ def test_a_manifest_replaced_after_submission_fails_the_sync(site: AttachmentFar
     )
     assert key in sync["progressMessage"]
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path.parent / "escaped.txt").exists()
+
+
+def test_a_job_without_attachments_runs_on_a_queue_with_a_bucket(site: AttachmentFarm) -> None:
+    # Given a queue that keeps job attachments, and a job submitted without any
+    template = {
+        "specificationVersion": "jobtemplate-2023-09",
+        "name": "no attachments",
+        "steps": [{"name": "S", "script": {"actions": {"onRun": {"command": "true"}}}}],
+    }
+    job_id = site.farm.deadline.create_job(
+        farmId=site.farm.farm_id,
+        queueId=site.queues["farmhand"],
+        template=json.dumps(template),
+        templateType="JSON",
+        priority=50,
+        maxRetriesPerTask=0,
+    )["jobId"]
+    # When the farmhand worker runs it
+    job = site.wait("farmhand", job_id)
+    # Then it succeeds with no sync and no output manifest, as on the AWS agent
+    assert job["taskRunStatus"] == "SUCCEEDED", site.session_logs("farmhand", job_id)
+    actions = site.actions("farmhand", job_id)
+    assert [next(iter(a["definition"])) for a in actions] == ["taskRun"]
+    assert not actions[0].get("manifests")
+    # And asking for its outputs says why there are none
+    done = site.farmhand("job", "download-output", *site.ids("farmhand"), "--job-id", job_id, "--yes")
+    assert done.returncode != 0 and "has no job attachments" in done.stderr, done.stdout + done.stderr
+
+
+def job_ids(site: AttachmentFarm) -> set[str]:
+    pages = site.farm.deadline.get_paginator("list_jobs").paginate(
+        farmId=site.farm.farm_id, queueId=site.queues["farmhand"]
+    )
+    return {job["jobId"] for page in pages for job in page["jobs"]}
+
+
+def test_a_missing_input_or_a_canceled_upload_creates_no_job(site: AttachmentFarm, tmp_path: Path) -> None:
+    # Given a project whose files the bucket has never seen
+    root = tmp_path / "project"
+    project = write_project(root)
+    for path in (root / "scene.txt", root / "inputs" / "a.txt"):
+        path.write_text(f"{path.name} of {tmp_path}\n")
+    data_keys = {
+        f"FarmhandQueue/Data/{xxhash.xxh3_128_hexdigest(path.read_bytes())}.xxh128"
+        for path in (root / "scene.txt", root / "inputs" / "a.txt")
+    }
+    s3 = site.server.client("s3")
+    settings = config.read_config()
+    config.set_setting("defaults.queue_id", site.queues["farmhand"], settings)
+    bundle = str(write_bundle(tmp_path / "bundle"))
+    before = job_ids(site)
+
+    def submit(values: dict[str, str], **options: Any) -> Any:
+        return api.create_job_from_job_bundle(
+            bundle,
+            [{"name": name, "value": value} for name, value in values.items()],
+            config=settings,
+            interactive_confirmation_callback=lambda message, default: True,
+            print_function_callback=lambda *_: None,
+            **options,
+        )
+
+    def stored(key: str) -> bool:
+        return bool(s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("KeyCount"))
+
+    # When one input is missing and the submitter requires every path to exist
+    with pytest.raises(api.MisconfiguredInputsError, match=r"Missing input files[\s\S]*gone\.txt"):
+        submit({**project, "InFile": str(root / "gone.txt")}, require_paths_exist=True)
+    # Then nothing was uploaded, not even the inputs that are there
+    assert not any(stored(key) for key in data_keys)
+    # When the upload progress callback asks to stop
+    reports: list[Any] = []
+
+    def stop(report: Any) -> bool:
+        reports.append(report)
+        return False
+
+    with pytest.raises(TransferCancelledError):
+        submit(project, upload_progress_callback=stop)
+    # Then the submission stops at its first report and no job is created
+    assert len(reports) == 1
+    assert job_ids(site) == before
 
 
 def test_a_missing_object_fails_the_sync_naming_it(site: AttachmentFarm, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from _synthetic_workers import SyntheticWorker
 
 from farmhand.local import FarmState, bootstrap_farm
+from farmhand.local._bootstrap import default_bucket_name
 from farmhand.local._commands import _describe
 from farmhand.local._status_line import status_line, task_counts
 from farmhand.testing import ServerProcess
@@ -144,3 +145,30 @@ def test_the_local_fleet_declares_this_machines_capabilities(server: ServerProce
         assert time.monotonic() < deadline_at, "the step beyond this machine never became NOT_COMPATIBLE"
         time.sleep(0.2)
     assert deadline.get_job(**queue, jobId=fits)["taskRunStatus"] == "READY"
+
+
+def test_the_default_queue_gets_a_bucket_of_the_farm_on_the_next_start(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path / "farm") as server:
+        deadline: Any = server.client("deadline")
+        s3: Any = server.client("s3")
+        # Given a farm bootstrapped before it had an object store (no settings on its queue)
+        before = bootstrap_farm(deadline, server.admin.account_id)
+        assert "jobAttachmentSettings" not in deadline.get_queue(
+            farmId=before.farm_id, queueId=before.queue_id
+        )
+        # When it starts again with the farm's S3 endpoint (twice: a restart changes nothing)
+        after = bootstrap_farm(deadline, server.admin.account_id, s3=s3)
+        assert bootstrap_farm(deadline, server.admin.account_id, s3=s3) == after == before
+        # Then the queue keeps attachments in a bucket of the farm, named as no AWS bucket can be
+        settings = deadline.get_queue(farmId=after.farm_id, queueId=after.queue_id)["jobAttachmentSettings"]
+        assert settings == {"s3BucketName": default_bucket_name(after.farm_id), "rootPrefix": "DeadlineCloud"}
+        assert settings["s3BucketName"].startswith("sthree-")
+        assert settings["s3BucketName"] in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        # And settings someone chose are left alone on later starts
+        chosen = {"s3BucketName": "studio", "rootPrefix": "mine"}
+        deadline.update_queue(farmId=after.farm_id, queueId=after.queue_id, jobAttachmentSettings=chosen)
+        bootstrap_farm(deadline, server.admin.account_id, s3=s3)
+        assert (
+            deadline.get_queue(farmId=after.farm_id, queueId=after.queue_id)["jobAttachmentSettings"]
+            == chosen
+        )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 FARM_NAME = "Local Farm"
+ATTACHMENTS_ROOT_PREFIX = "DeadlineCloud"
 QUEUE_NAME = "Default"
 FLEET_NAME = "Local Workers"
 MAX_LOCAL_WORKERS = 256
@@ -18,9 +20,42 @@ class FarmResources:
     fleet_id: str
 
 
-def bootstrap_farm(deadline: Any, account_id: str, *, attachments_bucket: str | None = None) -> FarmResources:
-    """Idempotently ensure "Local Farm", queue "Default", fleet "Local Workers" and their association;
-    with `attachments_bucket` (a bucket of an external store), the queue keeps job attachments there."""
+def default_bucket_name(farm_id: str) -> str:
+    """The embedded farm's job-attachments bucket, in its own object store.
+
+    S3 reserves the `sthree-` prefix, so no AWS bucket can bear this name: the AWS client's
+    "already uploaded" cache, keyed by bucket name only, never mixes the farm's objects with those
+    of an AWS bucket of the same user.
+    """
+    return f"sthree-farmhand-{farm_id.split('-', 1)[1]}"
+
+
+def ensure_farm_bucket(deadline: Any, s3: Any, farm_id: str, queue_id: str) -> None:
+    """Give the queue a bucket in the farm's object store unless it has other job-attachment settings.
+
+    Runs on every start, so farms made before the object store existed get one too; a queue whose
+    settings someone changed is left alone.
+    """
+    settings = deadline.get_queue(farmId=farm_id, queueId=queue_id).get("jobAttachmentSettings")
+    bucket = default_bucket_name(farm_id)
+    if settings and settings["s3BucketName"] != bucket:
+        return
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket)
+    if not settings:
+        deadline.update_queue(
+            farmId=farm_id,
+            queueId=queue_id,
+            jobAttachmentSettings={"s3BucketName": bucket, "rootPrefix": ATTACHMENTS_ROOT_PREFIX},
+        )
+
+
+def bootstrap_farm(
+    deadline: Any, account_id: str, *, s3: Any = None, attachments_bucket: str | None = None
+) -> FarmResources:
+    """Idempotently ensure "Local Farm", queue "Default", fleet "Local Workers" and their association,
+    and where the queue keeps job attachments: `attachments_bucket` (a bucket of an external store),
+    else, given the farm's S3 client, a bucket of the farm's own store."""
     farm_id = _find(deadline.list_farms, "farms", "farmId")
     if farm_id is None:
         farm_id = deadline.create_farm(
@@ -62,6 +97,8 @@ def bootstrap_farm(deadline: Any, account_id: str, *, attachments_bucket: str | 
         settings = {"s3BucketName": attachments_bucket, "rootPrefix": queue_id}
         if deadline.get_queue(farmId=farm_id, queueId=queue_id).get("jobAttachmentSettings") != settings:
             deadline.update_queue(farmId=farm_id, queueId=queue_id, jobAttachmentSettings=settings)
+    elif s3 is not None:
+        ensure_farm_bucket(deadline, s3, farm_id, queue_id)
     return FarmResources(farm_id=farm_id, queue_id=queue_id, fleet_id=fleet_id)
 
 

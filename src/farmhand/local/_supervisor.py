@@ -333,8 +333,9 @@ class Supervisor:
         deadline = session.client("deadline", endpoint_url=endpoint, config=Config(inject_host_prefix=False))
         sts = session.client("sts", endpoint_url=endpoint)
         account_id = sts.get_caller_identity()["Account"]
+        s3 = session.client("s3", endpoint_url=endpoint)
         self.resources = bootstrap_farm(
-            deadline, account_id, attachments_bucket=self.options.attachments_bucket
+            deadline, account_id, s3=s3, attachments_bucket=self.options.attachments_bucket
         )
         profile = FarmProfile(
             name=self.options.profile_name,

@@ -93,7 +93,14 @@ class SessionAction:
             return {"environmentDetails": {"jobId": job_id, "environmentId": self.body["environmentId"]}}
         if self.kind == "taskRun":
             return {"stepDetails": {"jobId": job_id, "stepId": self.body["stepId"]}}
+        if self.syncs_job_inputs:
+            return {"jobAttachmentDetails": {"jobId": job_id}}
         return None
+
+    @property
+    def syncs_job_inputs(self) -> bool:
+        """The job-level input sync: the farm sends it only for jobs submitted with attachments."""
+        return self.kind == "syncInputJobAttachments" and not self.body.get("stepId")
 
 
 @dataclass
@@ -334,7 +341,11 @@ class WorkerSession:
                     "but no queue-role credentials could be obtained"
                 )
         rules = list(job.path_mapping_rules)
-        if job.attachments_bucket:
+        with self._cond:
+            syncs_inputs = any(action.syncs_job_inputs for action in self._queue)
+        # As with the AWS agent, only a session that opens with the job-level input sync asks for the
+        # job's attachments: a job submitted without any has none to ask for, even on a queue with a bucket.
+        if job.attachments_bucket and syncs_inputs:
             self._attachments = self._prepare_attachments(job.attachments_bucket, job.attachments_root_prefix)
             if self._attachments is not None:
                 rules += self._attachments.rules
