@@ -62,6 +62,8 @@ def test_groups_match_the_aws_client(tmp_path: Path) -> None:
         (inputs[:1], [str(tmp_path / "proj/a/b")], []),
         (inputs, [str(tmp_path / "proj/out")], [str(tmp_path / "elsewhere/ref")]),
         ([], [str(tmp_path / "proj/out")], []),
+        # a sibling whose name extends another's ("b-x" sorts between "b" and "b/...")
+        (make(tmp_path, "proj/b/c.txt", "proj/b-x.txt"), [str(tmp_path / "proj/b")], []),
     ]
     for case in cases:
         assert ours(*case, None) == aws_groups(*case, None), case

@@ -84,7 +84,10 @@ def group_asset_paths(
             if group is not None:
                 getattr(group, kind).add(path)
     for group in groups.values():
-        common = os.path.commonpath(list(group.inputs | group.outputs | group.references))
+        # With a separator after each, the strings between the smallest and the largest share their
+        # common prefix, so those two alone give the common path of all (no split of every path).
+        ended = [member + os.sep for member in group.inputs | group.outputs | group.references]
+        common = os.path.commonpath([min(ended), max(ended)])
         if os.path.isfile(common):
             common = os.path.dirname(common)
         group.root_path = common

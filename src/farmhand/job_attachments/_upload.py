@@ -128,8 +128,9 @@ def upload_contents(
             tracker.file_done(item.size, bytes_counted=True)
             stored.append(key_of[item.hash])
     if check_cache is not None:
+        # What the cache already vouched for keeps its date: it is checked again once it expires.
         check_cache.record(
-            storage.endpoint_url, storage.bucket, [*stored, *(k for k in keys if k not in missing)]
+            storage.endpoint_url, storage.bucket, [*stored, *(k for k in unknown if k not in missing)]
         )
     return tracker.finish()
 
