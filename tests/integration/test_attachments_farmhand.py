@@ -186,12 +186,8 @@ def failed_sync(site: AttachmentFarm, job_id: str) -> dict[str, Any]:
     )
 
 
-def crafted_job(site: AttachmentFarm, manifest: dict[str, Any], root: str, *, suspended: bool = False) -> str:
-    """A job whose input manifest was written by hand (the farm only checks it exists and its hash)."""
-    data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-    folder = f"{site.farm.farm_id}/{site.queues['farmhand']}/Inputs/{'0' * 32}"
-    path = f"{folder}/{xxhash.xxh3_128_hexdigest(root)}_input"
-    site.server.client("s3").put_object(Bucket=BUCKET, Key=f"FarmhandQueue/Manifests/{path}", Body=data)
+def create_true_job(site: AttachmentFarm, **options: Any) -> str:
+    """A one-task job running `true` in the "farmhand" queue, created straight through CreateJob."""
     template = {
         "specificationVersion": "jobtemplate-2023-09",
         "name": "crafted",
@@ -205,19 +201,31 @@ def crafted_job(site: AttachmentFarm, manifest: dict[str, Any], root: str, *, su
             templateType="JSON",
             priority=50,
             maxRetriesPerTask=0,
-            **({"targetTaskRunStatus": "SUSPENDED"} if suspended else {}),
-            attachments={
-                "manifests": [
-                    {
-                        "rootPath": root,
-                        "rootPathFormat": "posix",
-                        "inputManifestPath": path,
-                        "inputManifestHash": xxhash.xxh3_128_hexdigest(data),
-                    }
-                ],
-                "fileSystem": "COPIED",
-            },
+            **options,
         )["jobId"]
+    )
+
+
+def crafted_job(site: AttachmentFarm, manifest: dict[str, Any], root: str, *, suspended: bool = False) -> str:
+    """A job whose input manifest was written by hand (the farm only checks it exists and its hash)."""
+    data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    folder = f"{site.farm.farm_id}/{site.queues['farmhand']}/Inputs/{'0' * 32}"
+    path = f"{folder}/{xxhash.xxh3_128_hexdigest(root)}_input"
+    site.server.client("s3").put_object(Bucket=BUCKET, Key=f"FarmhandQueue/Manifests/{path}", Body=data)
+    return create_true_job(
+        site,
+        **({"targetTaskRunStatus": "SUSPENDED"} if suspended else {}),
+        attachments={
+            "manifests": [
+                {
+                    "rootPath": root,
+                    "rootPathFormat": "posix",
+                    "inputManifestPath": path,
+                    "inputManifestHash": xxhash.xxh3_128_hexdigest(data),
+                }
+            ],
+            "fileSystem": "COPIED",
+        },
     )
 
 
@@ -276,19 +284,7 @@ def test_a_manifest_replaced_after_submission_fails_the_sync(site: AttachmentFar
 
 def test_a_job_without_attachments_runs_on_a_queue_with_a_bucket(site: AttachmentFarm) -> None:
     # Given a queue that keeps job attachments, and a job submitted without any
-    template = {
-        "specificationVersion": "jobtemplate-2023-09",
-        "name": "no attachments",
-        "steps": [{"name": "S", "script": {"actions": {"onRun": {"command": "true"}}}}],
-    }
-    job_id = site.farm.deadline.create_job(
-        farmId=site.farm.farm_id,
-        queueId=site.queues["farmhand"],
-        template=json.dumps(template),
-        templateType="JSON",
-        priority=50,
-        maxRetriesPerTask=0,
-    )["jobId"]
+    job_id = create_true_job(site)
     # When the farmhand worker runs it
     job = site.wait("farmhand", job_id)
     # Then it succeeds with no sync and no output manifest, as on the AWS agent
