@@ -88,8 +88,12 @@ def test_a_script_bundle_runs_with_parameters(station: Workstation, tmp_path: Pa
     job_id = submitted_job_id(submit.stdout)
     wait = station.deadline("job", "wait", "--job-id", job_id, "--max-poll-interval", "1", "--timeout", "120")
 
-    # Then it succeeds and its script ran in the data directory
+    # Then it succeeds and its script ran in (the worker's copy of) the data directory
     assert wait.returncode == 0, wait.stdout + wait.stderr
+    # And what it wrote there comes back through the Default queue's bucket
+    assert not (data / "result.txt").exists()
+    download = station.deadline("job", "download-output", "--job-id", job_id, "--yes")
+    assert download.returncode == 0, download.stdout + download.stderr
     assert (data / "result.txt").read_text().strip() == "compat-run"
 
 
