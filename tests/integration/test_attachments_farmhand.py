@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -579,3 +580,36 @@ def test_the_aws_cli_manifest_attachment_and_bundle_commands(site: AttachmentFar
     got = site.deadline("manifest", "download", str(tmp_path / "dl"), *ids, "--job-id", job_id, "--json")
     assert got.returncode == 0, got.stdout + got.stderr
     assert list((tmp_path / "dl").rglob("*")), got.stdout
+
+
+def test_a_sync_that_cannot_write_fails_naming_the_file(site: AttachmentFarm, tmp_path: Path) -> None:
+    # Given an input larger than a worker may write (a file size limit stands in for a full disk)
+    root = tmp_path / "project"
+    project = write_project(root)
+    (root / "scene.txt").write_bytes(b"x" * (3 * 1024 * 1024) + tmp_path.name.encode())
+    job_id = submit_with_library(site, "aws", project, write_bundle(tmp_path / "bundle"))
+    move_away(root)
+    # When a farmhand worker with that limit serves the queue
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, hard))
+    try:
+        worker = WorkerProcess(
+            site.server, site.farm.farm_id, site.fleets["aws"], tmp_path / "worker"
+        ).start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    try:
+        job = site.wait("aws", job_id)
+    finally:
+        worker.stop()
+    # Then the sync fails (it does not hang) and says which file it could not write
+    assert job["taskRunStatus"] == "FAILED"
+    summary = next(a for a in site.actions("aws", job_id) if "syncInputJobAttachments" in a["definition"])
+    sync = site.farm.deadline.get_session_action(
+        farmId=site.farm.farm_id,
+        queueId=site.queues["aws"],
+        jobId=job_id,
+        sessionActionId=summary["sessionActionId"],
+    )
+    assert sync["status"] == "FAILED" and "File too large" in sync["progressMessage"], sync
+    assert re.search(r"failed writing \S+/scene\.txt: File too large", sync["progressMessage"]), sync

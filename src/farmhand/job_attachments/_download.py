@@ -16,7 +16,7 @@ import secrets
 import shutil
 import stat
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -151,6 +151,17 @@ def _copy_name(destination: str) -> str:
     return f"{base} ({number}){extension}"
 
 
+@contextlib.contextmanager
+def _writing(destination: str) -> Iterator[None]:
+    """Errors of writes name the file they were for (a full disk's or a size limit's name none)."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None:
+            raise OSError(error.errno, error.strerror, destination) from error
+        raise
+
+
 def download_files(
     storage: ObjectStorage,
     files: Sequence[tuple[str, FileToPlace]],
@@ -187,7 +198,10 @@ def download_files(
         assert cache is not None
         tracker.check()
         for item in by_hash[digest]:
-            linked = cache.place(digest, cached[digest], item.destination, item.entry.mtime, link=item.link)
+            with _writing(item.destination):
+                linked = cache.place(
+                    digest, cached[digest], item.destination, item.entry.mtime, link=item.link
+                )
             summary.count_placed(item.destination, linked)
             tracker.file_done(item.entry.size, skipped=True)
 
@@ -209,15 +223,18 @@ def download_files(
             )
         items = by_hash[digest]
         if cache is not None:
-            entry = cache.store(digest, data, items[0].entry.mtime)
+            with _writing(items[0].destination):
+                entry = cache.store(digest, data, items[0].entry.mtime)
             recorded.append(entry)
             for item in items:
-                linked = cache.place(digest, entry[2], item.destination, item.entry.mtime, link=item.link)
+                with _writing(item.destination):
+                    linked = cache.place(digest, entry[2], item.destination, item.entry.mtime, link=item.link)
                 summary.count_placed(item.destination, linked)
                 tracker.file_done(item.entry.size)
             return
         for item in items:
-            place_bytes(data, item.destination, item.entry.mtime)
+            with _writing(item.destination):
+                place_bytes(data, item.destination, item.entry.mtime)
             summary.count_placed(item.destination, False)
             tracker.file_done(item.entry.size)
 
@@ -238,7 +255,10 @@ def download_files(
                     writer.submit(receive, digest, data)
         for digest in large:
             tracker.check()
-            entry = _download_large(storage, digest, sizes[digest], by_hash[digest], cache, tracker, summary)
+            with _writing(by_hash[digest][0].destination):
+                entry = _download_large(
+                    storage, digest, sizes[digest], by_hash[digest], cache, tracker, summary
+                )
             if entry is not None:
                 recorded.append(entry)
     finally:
