@@ -21,6 +21,7 @@ __all__ = [
     "make_private_dir",
     "make_tree_private",
     "open_private",
+    "open_private_log",
     "read_secret_file",
     "write_private_text",
 ]
@@ -42,11 +43,20 @@ def open_private(path: Path, mode: str = "ab") -> IO[bytes]:
     return os.fdopen(fd, mode)
 
 
-def write_private_text(path: Path, text: str) -> None:
-    """Replace `path` atomically with `text`, readable by its owner only."""
+def open_private_log(path: Path) -> IO[str]:
+    """Append to a text log created 0600, line-buffered: complete up to its last line after a crash."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_APPEND, PRIVATE_FILE_MODE)
+    os.fchmod(fd, PRIVATE_FILE_MODE)
+    return os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+
+
+def write_private_text(path: Path, text: str, *, executable: bool = False) -> None:
+    """Replace `path` atomically with `text`, readable (and runnable, if `executable`) by its owner only."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open_private(temporary, "wb") as handle:
         handle.write(text.encode("utf-8"))
+        if executable:
+            os.fchmod(handle.fileno(), PRIVATE_DIR_MODE)
     os.replace(temporary, path)
 
 

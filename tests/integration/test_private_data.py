@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import psutil
 import pytest
+from _worker_farm import Farm, job_template, step
 from sqlalchemy import select
 
 from _workstation import Workstation, workstation
@@ -67,6 +68,11 @@ def test_a_server_keeps_its_data_dir_private_and_no_secret_in_the_database_files
     with ServerProcess(tmp_path / "farm") as server:
         creds = queue_credentials(server)
         admin = server.admin
+        # And objects in the farm's object store (small ones in its index, large ones as blobs)
+        s3 = server.client("s3")
+        s3.create_bucket(Bucket="private-objects")
+        s3.put_object(Bucket="private-objects", Key="small", Body=b"s" * 100)
+        s3.put_object(Bucket="private-objects", Key="large", Body=b"l" * (1 << 20))
         # Then the data dir is 0700 and nothing in it is readable by anyone else
         assert stat.S_IMODE((tmp_path / "farm").stat().st_mode) == 0o700
         assert (tmp_path / "farm" / "farmhand.db-wal").exists()
@@ -200,11 +206,12 @@ def test_farm_up_keeps_the_database_url_and_secret_out_of_argv_and_away_from_wor
         environ = psutil.Process(pid).environ()
         assert "FARMHAND_DATABASE_URL" not in environ
         assert "FARMHAND_SECRET_KEY" not in environ
-    # And everything the farm wrote in its data dir is private, whatever the umask (the workers'
-    # own data dirs, with the jobs' session directories, sit in a directory only the owner enters)
+    # And everything the farm wrote in its data dir is private, whatever the umask, the workers'
+    # credentials and logs included (the jobs' session directories sit in 0700 directories)
     assert stat.S_IMODE(workstation.data_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE((workstation.data_dir / "workers").stat().st_mode) == 0o700
-    assert loose_entries(workstation.data_dir, beyond="workers") == []
+    assert list((workstation.data_dir / "workers").rglob("*.log"))
+    assert loose_entries(workstation.data_dir, beyond="sessions") == []
 
 
 def test_sealed_keys_in_a_store_copy_are_useless_without_the_key_file(tmp_path: Path) -> None:
@@ -238,3 +245,39 @@ def test_the_server_reads_its_database_url_from_a_private_file(tmp_path: Path, p
         assert server.client("deadline").create_farm(displayName="from a file")["farmId"]
         assert not (tmp_path / "farm" / "farmhand.db").exists()
         assert "postgresql" not in " ".join(psutil.Process(server.process.pid).cmdline())  # type: ignore[union-attr]
+
+
+def test_a_worker_keeps_its_credentials_sessions_and_logs_private(tmp_path: Path, loose_umask: None) -> None:
+    # Given a worker data dir an older version left readable by everyone
+    data_dir = tmp_path / "worker"
+    data_dir.mkdir(mode=0o755)
+    (data_dir / "logs").mkdir(mode=0o755)
+    (data_dir / "logs" / "worker.log").write_text("an older life\n")
+    (data_dir / "logs" / "worker.log").chmod(0o644)
+    listing = tmp_path / "listing"
+    with ServerProcess(tmp_path / "farm") as server:
+        # When a standalone worker started under a loose umask runs a job of a queue with a role,
+        # whose task lists the modes of the worker's files while its queue credentials are in place
+        farm = Farm(server)
+        worker = farm.worker(data_dir)
+        try:
+            worker.wait_registered()
+            command = (
+                f"find '{data_dir}' -path '{data_dir}/sessions/*' -prune -o -printf '%m %P\\n' > '{listing}'"
+            )
+            job = farm.wait(farm.submit(job_template("modes", step("List", command))))
+            assert job["taskRunStatus"] == "SUCCEEDED", job
+            after = loose_entries(data_dir, beyond="sessions")
+        finally:
+            worker.stop()
+    # Then the data dir and its sessions dir are 0700
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / "sessions").stat().st_mode) == 0o700
+    # And while the job ran, its credentials (fleet's and queue's), the logs and the worker's
+    # state were all the owner's alone (worker.out is the test harness's own capture of stdout)
+    modes = dict(line.split(" ", 1)[::-1] for line in listing.read_text().splitlines() if line.strip())
+    assert any(name.startswith("queues/") and name.endswith("aws_credentials.json") for name in modes)
+    assert any(name.startswith("credentials/") for name in modes) and "logs/worker.log" in modes
+    loose = {name: mode for name, mode in modes.items() if int(mode, 8) & 0o077 and name != "worker.out"}
+    assert loose == {}
+    assert [entry for entry in after if not entry.startswith("worker.out ")] == []

@@ -9,7 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from .._private_files import PRIVATE_FILE_MODE, make_private_dir, make_tree_private
 from ..job_attachments import default_content_cache_dir
+
+# What an agent keeps in its data dir (a user's --data-dir may hold other things: those are left be).
+DATA_DIR_ENTRIES = (
+    "worker.json",
+    "agent.lock",
+    "task-processes.json",
+    "credentials",
+    "queues",
+    "sessions",
+    "logs",
+)
 
 
 def default_data_dir() -> Path:
@@ -49,6 +61,11 @@ class WorkerConfig:
         return self.data_dir / "credentials"
 
     @property
+    def queues_dir(self) -> Path:
+        """Each queue's role credentials and the AWS profile its jobs read them through."""
+        return self.data_dir / "queues"
+
+    @property
     def sessions_dir(self) -> Path:
         return self.data_dir / "sessions"
 
@@ -58,12 +75,18 @@ class WorkerConfig:
         return self.data_dir / "logs"
 
     def prepare(self) -> None:
-        """Create the data dir and take it: two agents sharing one would be one worker twice."""
-        for directory in (self.data_dir, self.credentials_dir, self.sessions_dir, self.logs_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-        self.credentials_dir.chmod(0o700)
+        """Create the data dir and take it: two agents sharing one would be one worker twice.
+
+        It holds credentials, the jobs' session directories and their logs, so it and everything in
+        it is its owner's alone (0700/0600, whatever the umask), also what an older version left.
+        """
+        make_tree_private(self.data_dir, DATA_DIR_ENTRIES)
+        for directory in (self.credentials_dir, self.queues_dir, self.sessions_dir, self.logs_dir):
+            make_private_dir(directory)
         if self._lock is None:
-            handle = (self.data_dir / "agent.lock").open("a+")
+            lock_file = self.data_dir / "agent.lock"
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+            handle = os.fdopen(fd, "a+")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as error:

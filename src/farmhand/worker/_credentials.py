@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials, RefreshableCredentials
 
+from .._private_files import make_private_dir, write_private_text
 from ._config import WorkerConfig
 from ._retry import call_with_retry
 
@@ -137,12 +137,8 @@ class FleetCredentials:
         return doc if isinstance(doc, dict) and all(doc.get(k) for k in required) else None
 
     def _write_cache(self, latest: dict[str, Any]) -> None:
-        self.config.credentials_dir.mkdir(parents=True, exist_ok=True)
-        temporary = self.cache_file.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(latest, handle)
-        temporary.replace(self.cache_file)
+        make_private_dir(self.config.credentials_dir)
+        write_private_text(self.cache_file, json.dumps(latest))
 
 
 def _expiry(latest: dict[str, Any]) -> dt.datetime:
@@ -195,7 +191,7 @@ class QueueCredentials:
         self.queue_id = queue_id
         self.deadline = deadline
         self.region = region
-        self.directory = config.data_dir / "queues" / queue_id
+        self.directory = config.queues_dir / queue_id
         self.profile = f"deadline-{queue_id}"
         self.expiration: dt.datetime | None = None
         self.available = False
@@ -270,17 +266,11 @@ class QueueCredentials:
                     return
 
     def _write(self, latest: dict[str, Any]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.directory.chmod(0o700)
+        make_private_dir(self.directory)
         creds_file = self.directory / "aws_credentials.json"
-        temporary = creds_file.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(latest, handle)
-        temporary.replace(creds_file)
+        write_private_text(creds_file, json.dumps(latest))
         script = self.directory / "get_aws_credentials.sh"
-        script.write_text(f"#!/bin/sh\nexec cat '{creds_file}'\n")
-        script.chmod(0o700)
+        write_private_text(script, f"#!/bin/sh\nexec cat '{creds_file}'\n", executable=True)
         config_lines = [
             f"[profile {self.profile}]",
             f"credential_process = {script}",
@@ -294,8 +284,10 @@ class QueueCredentials:
             if not self.deadline.meta.config.inject_host_prefix:
                 config_lines.append("disable_host_prefix_injection = true")
             config_lines += ["", f"[services {self.profile}]", *services]
-        (self.directory / "config").write_text("\n".join(config_lines) + "\n")
-        (self.directory / "credentials").write_text(f"[{self.profile}]\ncredential_process = {script}\n")
+        write_private_text(self.directory / "config", "\n".join(config_lines) + "\n")
+        write_private_text(
+            self.directory / "credentials", f"[{self.profile}]\ncredential_process = {script}\n"
+        )
 
     def _endpoint_lines(self) -> list[str]:
         """The farm's endpoints for the services jobs use (those that are not AWS's own)."""

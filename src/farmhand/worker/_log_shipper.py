@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._private_files import open_private_log
 from ._retry import FARM_OUTAGE, is_transient, retry_delay
 
 log = logging.getLogger("farmhand.worker.logs")
@@ -84,8 +85,9 @@ class LogShipper:
         self._max_buffered = max_buffered_events
         self.dropped = 0
         self.sent = 0
-        # Line-buffered: the local copy is complete up to the last line even if the worker dies.
-        self._local = local_copy.open("a", encoding="utf-8", buffering=1) if local_copy else None
+        # Private (it may show what the job printed) and line-buffered: the local copy is complete
+        # up to the last line even if the worker dies.
+        self._local = open_private_log(local_copy) if local_copy else None
         self._thread = threading.Thread(target=self._run, name=f"logs-{stream}", daemon=True)
         self._thread.start()
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .._private_files import write_private_text
 from ._config import WorkerConfig
 from ._retry import call_with_retry, error_code
 
@@ -32,9 +33,7 @@ def load_worker_id(config: WorkerConfig) -> str | None:
 
 def save_worker_id(config: WorkerConfig, worker_id: str) -> None:
     doc = {"farmId": config.farm_id, "fleetId": config.fleet_id, "workerId": worker_id}
-    temporary = config.state_file.with_suffix(".tmp")
-    temporary.write_text(json.dumps(doc, indent=2))
-    temporary.replace(config.state_file)
+    write_private_text(config.state_file, json.dumps(doc, indent=2))
 
 
 def forget_worker_id(config: WorkerConfig) -> None:

@@ -22,6 +22,7 @@ from openjd.model import RevisionExtensions, SpecificationRevision
 from openjd.sessions import LOG as OPENJD_LOG
 from openjd.sessions import ActionState, ActionStatus, Session
 
+from .._private_files import make_private_dir
 from ..job_attachments import ContentCache, StorageSettings
 from ._attachments import AttachmentSyncError, SessionAttachments
 from ._config import WorkerConfig
@@ -266,7 +267,7 @@ class WorkerSession:
         try:
             group, stream = log_destination(self.log_configuration)
             local = config.logs_dir / self.queue_id / f"{self.session_id}.log"
-            local.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(local.parent)
             shipper = LogShipper(
                 lambda: self.context.logs,
                 group,

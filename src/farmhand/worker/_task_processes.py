@@ -60,6 +60,7 @@ def _write_record(path: Path, owner: str, groups: Iterable[tuple[int, float]]) -
     """Atomically, created 0600: a reader sees the old record or the new one, never a part."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump({"owner": owner, "groups": [[pid, started] for pid, started in groups]}, out)
     os.replace(temporary, path)
