@@ -180,3 +180,29 @@ def test_lists_page_by_name(server: ServerProcess) -> None:
 
     assert [n for n in seen if n.startswith(prefix)] == [f"{prefix}-{i}" for i in range(5)]
     assert seen == sorted(seen) and len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "cGFnZS0w",  # base64 of a user name: what the tokens were before they were signed
+        "%%%",
+        "A" * 2048,
+    ],
+)
+def test_a_paging_token_the_farm_did_not_sign_is_refused(server: ServerProcess, forged: str) -> None:
+    client = identity_client(server)
+    for index in range(3):
+        client.create_user(userName=unique(f"token-{index}"), password="long enough")
+    issued = client.list_users(maxResults=1)["nextToken"]
+    # A token of ListUsers pages ListUsers only
+    assert client.list_users(maxResults=1, nextToken=issued)["users"]
+    for call in (
+        lambda: client.list_users(nextToken=forged),
+        lambda: client.list_groups(nextToken=forged),
+        lambda: client.list_groups(nextToken=issued),
+    ):
+        with pytest.raises(ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert "nextToken" in refused.value.response["Error"]["Message"]

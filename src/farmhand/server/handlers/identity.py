@@ -6,8 +6,6 @@ hashes. Lists page by name.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -34,6 +32,7 @@ from ..identity_store import (
     update_user,
 )
 from ..protocol import AccessDeniedError, ConflictError, ResourceNotFoundError, ValidationError
+from ._common import decode_token, encode_token
 from ._registry import Call, Output, Params, operation
 
 DEFAULT_PAGE = 100
@@ -80,25 +79,33 @@ def _require_directory_manager(call: Call) -> None:
         )
 
 
-def _page(params: Params) -> tuple[str | None, int]:
+def _page(call: Call, params: Params) -> tuple[str | None, int]:
+    """Where the page starts (the name after which it begins) and its size.
+
+    Tokens are signed with the farm secret like every other list's, so a forged one is refused
+    before it reaches a query.
+    """
     token = params.get("nextToken")
     after = None
     if token:
-        try:
-            after = base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
-        except (binascii.Error, UnicodeError, ValueError) as exc:
-            raise ValidationError.for_field("nextToken", "is not a token this farm issued") from exc
+        (after,) = decode_token(call.conn, _token_purpose(call), token, 1)
+        if not isinstance(after, str):
+            raise ValidationError.for_field("nextToken", "is not a token this list returned")
     return after, int(params.get("maxResults", DEFAULT_PAGE))
 
 
 def _paged(
-    records: Sequence[Record], limit: int, name_of: Callable[[Record], str]
+    call: Call, records: Sequence[Record], limit: int, name_of: Callable[[Record], str]
 ) -> tuple[list[Record], str | None]:
     """Records of one page (one extra was fetched to know whether another page follows)."""
     page = list(records[:limit])
     if len(records) <= limit:
         return page, None
-    return page, base64.urlsafe_b64encode(name_of(page[-1]).encode()).decode("ascii")
+    return page, encode_token(call.conn, _token_purpose(call), [name_of(page[-1])])
+
+
+def _token_purpose(call: Call) -> str:
+    return f"{IDENTITY_SERVICE}:{call.operation}"
 
 
 def _user_summary(user: UserRecord) -> dict[str, Any]:
@@ -157,8 +164,8 @@ def get_user_operation(call: Call, params: Params) -> Output:
 
 @identity_operation("ListUsers")
 def list_users_operation(call: Call, params: Params) -> Output:
-    after, limit = _page(params)
-    page, token = _paged(list_users(call.conn, after, limit + 1), limit, lambda u: u.user_name)
+    after, limit = _page(call, params)
+    page, token = _paged(call, list_users(call.conn, after, limit + 1), limit, lambda u: u.user_name)
     return {"users": [_user_summary(u) for u in page], "nextToken": token}
 
 
@@ -204,8 +211,8 @@ def create_group_operation(call: Call, params: Params) -> Output:
 
 @identity_operation("ListGroups")
 def list_groups_operation(call: Call, params: Params) -> Output:
-    after, limit = _page(params)
-    page, token = _paged(list_groups(call.conn, after, limit + 1), limit, lambda g: g.group_name)
+    after, limit = _page(call, params)
+    page, token = _paged(call, list_groups(call.conn, after, limit + 1), limit, lambda g: g.group_name)
     return {"groups": [_group_summary(g) for g in page], "nextToken": token}
 
 
@@ -230,7 +237,7 @@ def remove_group_member_operation(call: Call, params: Params) -> Output:
 
 @identity_operation("ListGroupMembers")
 def list_group_members_operation(call: Call, params: Params) -> Output:
-    after, limit = _page(params)
+    after, limit = _page(call, params)
     records = list_members(call.conn, params["groupName"], after, limit + 1)
-    page, token = _paged(records, limit, lambda u: u.user_name)
+    page, token = _paged(call, records, limit, lambda u: u.user_name)
     return {"members": [_user_summary(u) for u in page], "nextToken": token}
