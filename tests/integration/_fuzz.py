@@ -4,28 +4,36 @@ For an operation it builds input from the operation's input shape (real ids wher
 resource of a small world), serialises it with botocore's own serializer, applies one mutation of
 the classes a hostile client sends (deep nesting, huge integers, out-of-range timestamps, forged
 paging tokens, lone surrogates, NUL characters, over-long strings, wrong types), signs the result
-with botocore's SigV4 signer and sends it. What matters is the answer's status: never a 5xx.
+with botocore's SigV4 signer (unless the model says the operation is unsigned, as sign-in calls
+are) and sends it. What matters is the answer's status: never a 5xx. Every protocol the farm
+speaks is covered: rest-json (Deadline), json (Logs, farmhand's own services) and query (STS).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import http.client
 import json
 import random
 import string
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import botocore.session
-from botocore.auth import SigV4Auth
+import xxhash
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.model import OperationModel, ServiceModel
 from botocore.serialize import create_serializer
+
+from farmhand._models import add_models_to
 
 MUTATIONS = (
     "none",
@@ -53,6 +61,7 @@ class Outcome:
 
 @dataclass
 class FuzzReport:
+    operations: int = 0
     requests: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
     server_errors: list[Outcome] = field(default_factory=list)
@@ -78,13 +87,15 @@ class Fuzzer:
     ) -> None:
         self.url = url
         self.credentials = Credentials(access_key, secret_key)
-        self.model: ServiceModel = botocore.session.get_session().get_service_model(service)
+        session = botocore.session.get_session()
+        add_models_to(session)
+        self.model: ServiceModel = session.get_service_model(service)
         self.service = service
         self.signing_name = self.model.signing_name or service
         self.serializer = create_serializer(self.model.metadata["protocol"], include_validation=False)
         self.ids = ids
         self.rng = random.Random(seed)
-        self._connection: http.client.HTTPConnection | None = None
+        self._wire = _Wire(url)
 
     # -- one request -------------------------------------------------------------------------------
 
@@ -96,7 +107,7 @@ class Fuzzer:
         except Exception as exc:  # a generated value botocore cannot serialise: not a server answer
             return Outcome(operation_name, mutation, 0, f"not serialisable: {exc}")
         self._mutate(request, operation, mutation)
-        status, body = self._send(request)
+        status, body = self._send(request, signed=operation.auth_type != "none")
         return Outcome(operation_name, mutation, status, body[:300].decode("utf-8", "replace"))
 
     # -- input from the model ------------------------------------------------------------------------
@@ -158,6 +169,9 @@ class Fuzzer:
 
     def _mutate(self, request: dict[str, Any], operation: OperationModel, mutation: str) -> None:
         if mutation == "none":
+            return
+        if isinstance(request.get("body"), dict):
+            self._mutate_form(request["body"], mutation)
             return
         rng = self.rng
         body = _json_body(request)
@@ -223,6 +237,23 @@ class Fuzzer:
         if body is not None:
             request["body"] = json.dumps(body).encode()
 
+    def _mutate_form(self, form: dict[str, Any], mutation: str) -> None:
+        """The query protocol (STS): a form of flat text values, mutated in place."""
+        rng = self.rng
+        key = rng.choice([k for k in form if k not in ("Action", "Version")] or ["Fuzz"])
+        text = str(form.get(key, "x"))
+        form[key] = {
+            "deep_nesting": "[" * DEEP + "]" * DEEP,
+            "huge_integer": str(2**64),
+            "timestamp_out_of_range": "99999-01-01T00:00:00Z",
+            "forged_token": "%%%",
+            "lone_surrogate": text + "\udfff",
+            "nul_character": text + "\x00",
+            "long_string": text + "x" * 70000,
+        }.get(mutation, text)
+        if mutation == "wrong_type":
+            form[rng.choice(["Action", "Version"])] = rng.choice(["", "Nope", "\udfff", "2011-06-15" * 50])
+
     def _mutate_url(self, request: dict[str, Any], change: Callable[[Any], Any]) -> None:
         query = request.get("query_string")
         if isinstance(query, dict) and query and self.rng.random() < 0.5:
@@ -236,23 +267,27 @@ class Fuzzer:
 
     # -- the wire ----------------------------------------------------------------------------------
 
-    def _send(self, request: dict[str, Any]) -> tuple[int, bytes]:
+    def _send(self, request: dict[str, Any], *, signed: bool = True) -> tuple[int, bytes]:
         query = request.get("query_string") or {}
         encoded = _query_text(query) if isinstance(query, dict) else str(query)
         url = self.url + request["url_path"] + (f"?{encoded}" if encoded else "")
         body = request.get("body") or b""
+        headers = dict(request.get("headers") or {})
+        if isinstance(body, dict):
+            body = _query_text(body)
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
         if isinstance(body, str):
             body = body.encode("utf-8", "surrogatepass")
-        headers = dict(request.get("headers") or {})
         if self.model.metadata["protocol"] == "rest-json":
             headers.setdefault("Content-Type", "application/json")
         aws_request = AWSRequest(method=request["method"], url=url, data=body, headers=headers)
-        SigV4Auth(self.credentials, self.signing_name, "us-west-2").add_auth(aws_request)
+        if signed:
+            SigV4Auth(self.credentials, self.signing_name, "us-west-2").add_auth(aws_request)
         prepared = aws_request.prepare()
         parts = urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         for attempt in range(2):
-            connection = self._connect()
+            connection = self._wire.connect()
             try:
                 connection.request(
                     request["method"], target, body=body or None, headers=dict(prepared.headers)
@@ -268,7 +303,18 @@ class Fuzzer:
                     raise
         raise AssertionError("unreachable")
 
-    def _connect(self) -> http.client.HTTPConnection:
+    def close(self) -> None:
+        self._wire.close()
+
+
+class _Wire:
+    """One kept-alive HTTP connection to the server, opened again after the server closes it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection: http.client.HTTPConnection | None = None
+
+    def connect(self) -> http.client.HTTPConnection:
         if self._connection is None:
             parts = urlsplit(self.url)
             self._connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
@@ -292,6 +338,8 @@ def _query_text(query: dict[str, Any]) -> str:
 
 def _json_body(request: dict[str, Any]) -> Any:
     body = request.get("body")
+    if isinstance(body, dict):
+        return None
     if not body:
         return {} if request.get("method") in ("POST", "PUT", "PATCH") else None
     try:
@@ -345,3 +393,98 @@ def _replace_leaf(
         parent = parent[step]
     parent[path[-1]] = change(value)
     return True
+
+
+BATCH_OPERATIONS = ("missing", "put", "get")
+_FRAME_KEY = struct.Struct(">H")
+_FRAME_SIZE = struct.Struct(">q")
+
+
+class BatchFuzzer:
+    """Hostile bodies for the farm's job-attachment batch endpoint (`POST /<bucket>?x-farmhand-batch=`):
+    JSON key lists for `missing` and `get`, length-prefixed frames for `put`, signed for `s3`."""
+
+    def __init__(
+        self, url: str, access_key: str, secret_key: str, bucket: str, prefix: str, seed: int
+    ) -> None:
+        self.url = url
+        self.credentials = Credentials(access_key, secret_key)
+        self.bucket = bucket
+        self.prefix = prefix
+        self.rng = random.Random(seed)
+        self._wire = _Wire(url)
+
+    def run(self, operation: str, mutation: str) -> Outcome:
+        rng = self.rng
+        content = rng.choice([b"", b"x", bytes(rng.randrange(256) for _ in range(64))])
+        good_key = f"{self.prefix}/Data/{xxhash.xxh3_128_hexdigest(content)}.xxh128"
+        keys: list[Any] = [good_key, f"{self.prefix}/Data/{'0' * 32}.xxh128", f"{self.prefix}/Manifests/m"]
+        keys = rng.sample(keys, rng.randint(0, len(keys)))
+        bucket, query = self.bucket, operation
+        items: list[tuple[Any, bytes]] = [(key, content) for key in keys]
+        raw: bytes | None = None
+        if mutation == "deep_nesting":
+            raw = ('{"keys": ' + "[" * DEEP + "]" * DEEP + "}").encode()
+            if operation == "put":
+                raw = _frames([(good_key, raw)])
+        elif mutation == "huge_integer":
+            keys.append(rng.choice([2**64, -(2**63), 1e308]))
+            if operation == "put":
+                raw = _FRAME_KEY.pack(len(good_key)) + good_key.encode() + _FRAME_SIZE.pack(2**62) + content
+        elif mutation == "timestamp_out_of_range":  # no times here: path tricks instead
+            keys.append(rng.choice(["../../etc/passwd", "/", "", ".", f"{self.prefix}/Data/../../x"]))
+            items = [(key, content) for key in keys if isinstance(key, str)]
+        elif mutation == "forged_token":  # the operation and bucket named in the URL
+            query = rng.choice(["", "nope", "missing\x00", "get&x-farmhand-batch=put", "%ff"])
+            bucket = rng.choice(["no-such-bucket", self.bucket + "/x", "..", "%00"])
+        elif mutation in ("lone_surrogate", "nul_character", "long_string"):
+            suffix = {"lone_surrogate": "\udfff", "nul_character": "\x00", "long_string": "k" * 70000}[
+                mutation
+            ]
+            keys.append(good_key + suffix)
+            items.append((good_key + suffix, content))
+        elif mutation == "wrong_type":
+            raw = rng.choice(
+                [b"not json", b"[]", b'{"keys": {}}', b'{"keys": [{}]}', b"\xff\xfe", b"\x00\x05ab", b"\x00"]
+            )
+        if raw is None:
+            raw = _frames(items) if operation == "put" else json.dumps({"keys": keys}).encode()
+        return self._send(operation, mutation, bucket, query, raw)
+
+    def _send(self, operation: str, mutation: str, bucket: str, query: str, body: bytes) -> Outcome:
+        url = f"{self.url}/{quote(bucket, safe='')}?x-farmhand-batch={quote(query, safe='=&')}"
+        payload_hash = "UNSIGNED-PAYLOAD" if operation == "put" else hashlib.sha256(body).hexdigest()
+        request = AWSRequest(
+            method="POST",
+            url=url,
+            data=body,
+            headers={"X-Amz-Content-SHA256": payload_hash, "Content-Type": "application/octet-stream"},
+        )
+        request.context["client_config"] = Config(s3={"payload_signing_enabled": False})
+        S3SigV4Auth(self.credentials, "s3", "us-west-2").add_auth(request)
+        prepared = request.prepare()
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection = self._wire.connect()
+        try:
+            connection.request("POST", target, body=body, headers=dict(prepared.headers))
+            response = connection.getresponse()
+            data = response.read()
+        except (ConnectionError, http.client.HTTPException) as error:
+            # A streamed answer cut short after its 200 head is a server failure too
+            self._wire.close()
+            return Outcome(f"batch:{operation}", mutation, 599, f"connection broken: {error!r}")
+        if response.getheader("connection", "").lower() == "close":
+            self._wire.close()
+        return Outcome(f"batch:{operation}", mutation, response.status, data[:300].decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        self._wire.close()
+
+
+def _frames(items: list[tuple[Any, bytes]]) -> bytes:
+    out = bytearray()
+    for key, data in items:
+        encoded = str(key).encode("utf-8", "surrogatepass")[:65535]
+        out += _FRAME_KEY.pack(len(encoded)) + encoded + _FRAME_SIZE.pack(len(data)) + data
+    return bytes(out)

@@ -1,5 +1,10 @@
-"""Every implemented operation of Deadline Cloud and CloudWatch Logs, fuzzed from botocore's models
-with the mutation classes a hostile client sends, on SQLite and PostgreSQL: no answer is a 5xx.
+"""Every operation the farm serves, fuzzed from the service models with the mutation classes a
+hostile client sends, on SQLite and PostgreSQL: no answer is a 5xx.
+
+The operations are those of Deadline Cloud, CloudWatch Logs and STS (botocore's models) and of the
+farm's own JSON services (farmhand-identity with its unsigned sign-in calls, farmhand-scheduling),
+each called with real ids of a small world (a farm whose job a worker ran, users and groups, a
+signed-in refresh token, a device code), plus the job-attachment batch endpoint's bodies.
 
 The run is reproducible (a fixed seed) and bounded: FARMHAND_FUZZ_REQUESTS requests per store
 (default 2,000, under a minute each on an idle machine); FARMHAND_FUZZ_SEED picks another sequence.
@@ -14,10 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
-from _fuzz import MUTATIONS, Fuzzer, FuzzReport
+from _fuzz import BATCH_OPERATIONS, MUTATIONS, BatchFuzzer, Fuzzer, FuzzReport
 from _management import create_fleet
+from _synthetic_workers import SyntheticWorker, drive
 
+from farmhand._models import IDENTITY_SERVICE, SCHEDULING_SERVICE, add_models_to
+from farmhand.client.sign_in import unsigned_identity_client
 from farmhand.server.handlers import load_handlers
 from farmhand.testing import ServerProcess
 
@@ -25,6 +34,9 @@ pytestmark = pytest.mark.timeout(1800)
 
 REQUESTS_PER_STORE = int(os.environ.get("FARMHAND_FUZZ_REQUESTS", "2000"))
 SEED = int(os.environ.get("FARMHAND_FUZZ_SEED", "20261204"))
+SERVICES = ("deadline", "logs", "sts", IDENTITY_SERVICE, SCHEDULING_SERVICE)
+PASSWORD = "fuzzing is a long password"
+BATCH_BUCKET = "fuzz-attachments"
 
 TEMPLATE = {
     "specificationVersion": "jobtemplate-2023-09",
@@ -58,6 +70,24 @@ def world(server: ServerProcess) -> dict[str, list[str]]:
     tasks = [
         t["taskId"] for t in deadline.list_tasks(farmId=farm, queueId=queue, jobId=job, stepId=step)["tasks"]
     ]
+    # A worker runs the job, so sessions and session actions exist (BatchGetSession* on real items)
+    worker = SyntheticWorker(server, farm, fleet)
+    drive([worker], lambda: len(worker.task_runs()) == len(tasks))
+    ids = {"farmId": farm, "queueId": queue, "jobId": job}
+    sessions = [s["sessionId"] for s in deadline.list_sessions(**ids)["sessions"]]
+    actions = [a["sessionActionId"] for a in deadline.list_session_actions(**ids)["sessionActions"]]
+    # Users and groups, a signed-in user's refresh token and a pending device code
+    session = server.boto3_session()
+    add_models_to(session._session)
+    identity = server.client(IDENTITY_SERVICE, session=session)
+    identity.create_user(userName="fuzzer", password=PASSWORD)
+    identity.create_group(groupName="fuzzers")
+    identity.add_group_member(groupName="fuzzers", userName="fuzzer")
+    sign_in = unsigned_identity_client(server.url)
+    refresh_token = sign_in.sign_in(userName="fuzzer", password=PASSWORD)["refreshToken"]
+    device_code = sign_in.start_device_authorization(clientName="fuzz")["deviceCode"]
+    # A bucket of the farm's object store for the batch endpoint
+    server.client("s3").create_bucket(Bucket=BATCH_BUCKET)
     logs.create_log_group(logGroupName="/fuzz")
     logs.create_log_stream(logGroupName="/fuzz", logStreamName="stream")
     logs.put_log_events(
@@ -79,29 +109,54 @@ def world(server: ServerProcess) -> dict[str, list[str]]:
         "queueIds": [queue],
         "fleetIds": [fleet],
         "principalId": ["admin"],
+        "workerId": [worker.worker_id],
+        "sessionId": sessions,
+        "sessionActionId": actions,
+        "userName": ["fuzzer"],
+        "groupName": ["fuzzers"],
+        "password": [PASSWORD],
+        "refreshToken": [refresh_token],
+        "deviceCode": [device_code],
     }
+
+
+def served_operations() -> list[tuple[str, str]]:
+    """Every operation the farm answers: its handlers, and the unsigned (sign-in) calls of its models."""
+    handled = set(load_handlers())
+    session = botocore.session.get_session()
+    add_models_to(session)
+    operations = []
+    for service in SERVICES:
+        model = session.get_service_model(service)
+        for name in model.operation_names:
+            if (service, name) in handled or model.operation_model(name).auth_type == "none":
+                operations.append((service, name))
+    return sorted(operations)
 
 
 def fuzz(server: ServerProcess, requests: int, seed: int) -> FuzzReport:
-    """`requests` fuzzed calls spread over every implemented Deadline and Logs operation."""
+    """`requests` fuzzed calls spread over every operation the farm serves."""
     ids = world(server)
     admin = server.admin
-    operations = sorted(
-        (service, name) for service, name in load_handlers() if service in ("deadline", "logs")
-    )
+    operations = served_operations() + [("batch", name) for name in BATCH_OPERATIONS]
     fuzzers = {
         service: Fuzzer(server.url, admin.access_key_id, admin.secret_access_key, service, ids, seed)
-        for service in ("deadline", "logs")
+        for service in SERVICES
     }
-    report = FuzzReport()
+    batch = BatchFuzzer(server.url, admin.access_key_id, admin.secret_access_key, BATCH_BUCKET, "Fuzz", seed)
+    report = FuzzReport(operations=len(operations))
     try:
         for index in range(requests):
             service, name = operations[index % len(operations)]
             mutation = MUTATIONS[(index // len(operations)) % len(MUTATIONS)]
-            outcome = fuzzers[service].run(name, mutation)
+            if service == "batch":
+                outcome = batch.run(name, mutation)
+            else:
+                outcome = fuzzers[service].run(name, mutation)
             if outcome.status:
                 report.add(outcome)
     finally:
+        batch.close()
         for fuzzer in fuzzers.values():
             fuzzer.close()
     return report
@@ -115,14 +170,23 @@ def fuzzed_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Se
         yield server
 
 
+def test_every_served_operation_is_fuzzed() -> None:
+    operations = served_operations()
+    handled = set(load_handlers())
+    assert handled <= set(operations), handled - set(operations)
+    assert {(IDENTITY_SERVICE, "SignIn"), (IDENTITY_SERVICE, "CreateTokenWithDeviceCode")} <= set(operations)
+    assert {service for service, _ in operations} == set(SERVICES)
+
+
 def test_no_fuzzed_request_gets_a_server_error(fuzzed_server: ServerProcess, record_property: Any) -> None:
     server = fuzzed_server
-    # Given every implemented Deadline and Logs operation and every mutation class
+    # Given every operation the farm serves and every mutation class
     # When each operation is called with each mutation (round-robin) for the run's request budget
     report = fuzz(server, REQUESTS_PER_STORE, SEED)
     store = "postgres" if server.database_url else "sqlite"
     summary = (
-        f"{store}: {report.requests} requests, {len(report.server_errors)} 5xx, by status {report.by_status}"
+        f"{store}: {report.requests} requests over {report.operations} operations, "
+        f"{len(report.server_errors)} 5xx, by status {report.by_status}"
     )
     print(summary)
     record_property("fuzz", summary)

@@ -4,6 +4,7 @@ PostgreSQL; the server keeps serving. One regression case per class the fuzzer f
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import socket
@@ -13,7 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from _signed_requests import Answer, send_deadline, send_logs
+from _signed_requests import Answer, send, send_deadline, send_logs
+from _synthetic_workers import SyntheticWorker, drive, farm_with_fleet, job_template, step, submit
 
 from farmhand.testing import ServerProcess
 
@@ -68,6 +70,77 @@ def test_json_nested_thousands_of_levels_is_a_parse_error_on_every_protocol(serv
     # And the unsigned telemetry route keeps it as text without failing
     answer = send_deadline(serving, "POST", "/2023-10-12/telemetry", nested(DEEP).encode(), sign=False)
     assert answer.status == 200
+
+
+def test_batch_gets_of_sessions_and_session_actions_answer_valid_input(serving: ServerProcess) -> None:
+    # Given a job whose two tasks a worker ran, in one session
+    deadline = serving.client("deadline")
+    farm_id, queue_id, fleet_id = farm_with_fleet(deadline)
+    job_id = submit(deadline, farm_id, queue_id, job_template(step("Frames", tasks=2)))
+    worker = SyntheticWorker(serving, farm_id, fleet_id)
+    drive([worker], lambda: len(worker.task_runs()) == 2)
+    ids = {"farmId": farm_id, "queueId": queue_id, "jobId": job_id}
+    sessions = [s["sessionId"] for s in deadline.list_sessions(**ids)["sessions"]]
+    actions = [a["sessionActionId"] for a in deadline.list_session_actions(**ids)["sessionActions"]]
+    unknown_session = "session-" + "0" * 32
+    # When both batch calls name them (and one id that does not exist)
+    got_sessions = deadline.batch_get_session(
+        identifiers=[{**ids, "sessionId": s} for s in [*sessions, unknown_session]]
+    )
+    got_actions = deadline.batch_get_session_action(
+        identifiers=[{**ids, "sessionActionId": a} for a in [*actions, "sessionaction-" + "0" * 32 + "-0"]]
+    )
+    # Then every item comes back with its farm, queue and job, and the unknown ones as errors
+    assert sorted(s["sessionId"] for s in got_sessions["sessions"]) == sorted(sessions)
+    assert {(s["farmId"], s["queueId"], s["jobId"]) for s in got_sessions["sessions"]} == {
+        (farm_id, queue_id, job_id)
+    }
+    assert [e["sessionId"] for e in got_sessions["errors"]] == [unknown_session]
+    assert sorted(a["sessionActionId"] for a in got_actions["sessionActions"]) == sorted(actions)
+    assert len(actions) >= 2 and len(got_actions["errors"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "code"),
+    [
+        ("missing", b'{"keys": ' + nested(DEEP).encode() + b"}", "MalformedRequest"),
+        ("get", b'{"keys": ' + nested(500).encode() + b"}", "MalformedRequest"),
+        ("missing", b'{"keys": ["Fuzz/Data/\\udfff"]}', "MalformedRequest"),
+        ("get", json.dumps({"keys": ["Fuzz/" + "k" * 70000]}).encode(), "KeyTooLongError"),
+        ("missing", json.dumps({"keys": ["Fuzz/../../etc/passwd"]}).encode(), "InvalidArgument"),
+    ],
+)
+def test_the_attachment_batch_endpoint_refuses_bodies_it_cannot_answer(
+    serving: ServerProcess, operation: str, body: bytes, code: str
+) -> None:
+    # Given a bucket of the farm's object store (the store-parametrised server is shared)
+    s3 = serving.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket="robust-batches")
+    # When a batch call's body is nested too deep, holds text that is not Unicode, or names a key
+    # no object could have (too long to frame in the answer, a path escape)
+    answer = send(
+        serving,
+        "POST",
+        "/robust-batches",
+        body,
+        service="s3",
+        query=[("x-farmhand-batch", operation)],
+        headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()},
+    )
+    # Then it is a 400 naming what is wrong, and the endpoint still answers good calls
+    assert (answer.status, answer.json()["code"]) == (400, code), answer.body[:300]
+    keys = json.dumps({"keys": ["Fuzz/Data/" + "0" * 32 + ".xxh128"]}).encode()
+    good = send(
+        serving,
+        "POST",
+        "/robust-batches",
+        keys,
+        service="s3",
+        query=[("x-farmhand-batch", "missing")],
+        headers={"X-Amz-Content-SHA256": hashlib.sha256(keys).hexdigest()},
+    )
+    assert good.status == 200 and good.json()["missing"] == ["Fuzz/Data/" + "0" * 32 + ".xxh128"]
 
 
 @pytest.mark.parametrize(

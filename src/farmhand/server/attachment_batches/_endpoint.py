@@ -26,8 +26,8 @@ from urllib.parse import parse_qsl, unquote
 import xxhash
 
 from .._identity import Principal
-from ..object_store import INLINE_MAX_BYTES, ObjectStore, S3Action, S3Error
-from ..protocol import ServiceError, SignedRequest
+from ..object_store import INLINE_MAX_BYTES, ObjectStore, S3Action, S3Error, check_key
+from ..protocol import CannotParseError, ServiceError, SignedRequest, decode_json_body
 
 __all__ = ["BATCH_QUERY", "BatchEndpoint", "is_batch_request"]
 
@@ -138,8 +138,9 @@ class BatchEndpoint:
         """Every key through the access table: the full check (revocation, audit) once and for any
         key the table refuses; the table's pure answer for the others."""
         for key in keys:
-            if not isinstance(key, str) or not key or "\x00" in key:
+            if not isinstance(key, str):
                 raise BatchError(400, "InvalidArgument", f"invalid key {key!r}")
+            check_key(key)  # what a PUT would accept: relative, no NUL, at most 1,024 bytes
         if not keys:  # a probe: may the caller use this bucket at all
             checks = [(S3Action.HEAD_BUCKET.value, "")]
         else:
@@ -159,11 +160,14 @@ class BatchEndpoint:
         if _HEX64.match(expected) and hashlib.sha256(body).hexdigest() != expected:
             raise BatchError(400, "XAmzContentSHA256Mismatch", "the body does not match its SHA-256")
         try:
-            keys = json.loads(body)["keys"]
-        except (ValueError, KeyError, TypeError) as error:
-            raise BatchError(
-                400, "MalformedRequest", f'the body must be {{"keys": [...]}}: {error}'
-            ) from None
+            # Bounded like every JSON body the farm reads: no nesting that overflows the parser,
+            # no lone surrogates a key could not be stored or answered with.
+            document = decode_json_body(body)
+        except CannotParseError as error:
+            raise BatchError(400, "MalformedRequest", error.message) from None
+        keys = document.get("keys") if isinstance(document, dict) else None
+        if keys is None:
+            raise BatchError(400, "MalformedRequest", 'the body must be {"keys": [...]}')
         if not isinstance(keys, list) or len(keys) > MAX_KEYS:
             raise BatchError(400, "InvalidArgument", f"keys must be a list of at most {MAX_KEYS}")
         return keys

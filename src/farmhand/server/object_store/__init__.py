@@ -9,6 +9,7 @@ The rest of the server uses `ObjectStore` (`ensure_bucket` for a queue's bucket,
 from ._access import S3Action
 from ._endpoint import S3Endpoint, is_s3_request
 from ._errors import S3Error
+from ._names import check_key
 from ._store import (
     INLINE_MAX_BYTES,
     MIN_PART_BYTES,
@@ -36,5 +37,6 @@ __all__ = [
     "S3Error",
     "StagedBlob",
     "UploadInfo",
+    "check_key",
     "is_s3_request",
 ]
