@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import re
 import resource
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import pytest
 import xxhash
 from _attachment_farm import (
     BUCKET,
+    DEADLINE_CLI,
     AttachmentFarm,
     build_attachment_farm,
     move_away,
@@ -613,3 +616,74 @@ def test_a_sync_that_cannot_write_fails_naming_the_file(site: AttachmentFarm, tm
     )
     assert sync["status"] == "FAILED" and "File too large" in sync["progressMessage"], sync
     assert re.search(r"failed writing \S+/scene\.txt: File too large", sync["progressMessage"]), sync
+
+
+def test_outputs_come_back_mapped_to_another_workstations_storage_profile(
+    site: AttachmentFarm, tmp_path: Path
+) -> None:
+    deadline = site.farm.deadline
+    farm_id = site.farm.farm_id
+
+    def profile(name: str, path: Path) -> str:
+        locations = [{"name": "Projects", "path": str(path), "type": "LOCAL"}]
+        return str(
+            deadline.create_storage_profile(
+                farmId=farm_id, displayName=name, osFamily="LINUX", fileSystemLocations=locations
+            )["storageProfileId"]
+        )
+
+    # Given two workstations whose "Projects" location is at different paths, and a queue allowing both
+    here, there = (
+        profile("here", tmp_path / "here" / "projects"),
+        profile("there", tmp_path / "there" / "projects"),
+    )
+    queue_id = deadline.create_queue(
+        farmId=farm_id,
+        displayName="profiles",
+        roleArn="arn:aws:iam::123456789012:role/profiles-queue",
+        jobAttachmentSettings={"s3BucketName": BUCKET, "rootPrefix": "ProfilesQueue"},
+        allowedStorageProfileIds=[here, there],
+    )["queueId"]
+    deadline.create_queue_fleet_association(farmId=farm_id, queueId=queue_id, fleetId=site.fleets["farmhand"])
+    site.queues["profiles"] = queue_id
+    # When the first submits a project under its location (the root is tagged with the location's name)
+    root = tmp_path / "here" / "projects" / "shot"
+    project = write_project(root)
+    settings = config.read_config()
+    config.set_setting("defaults.queue_id", queue_id, settings)
+    config.set_setting("settings.storage_profile_id", here, settings)
+    job_id = api.create_job_from_job_bundle(
+        str(write_bundle(tmp_path / "bundle")),
+        [{"name": name, "value": value} for name, value in project.items()],
+        config=settings,
+        interactive_confirmation_callback=lambda message, default: True,
+        print_function_callback=lambda *_: None,
+    )
+    assert job_id is not None
+    job = site.wait("profiles", job_id)
+    assert job["taskRunStatus"] == "SUCCEEDED", site.session_logs("profiles", job_id)
+    assert job["storageProfileId"] == here
+    assert job["attachments"]["manifests"][0]["fileSystemLocationName"] == "Projects"
+    # Then each CLI on the second workstation brings the outputs to its own "Projects" path
+    saved = config.read_config()
+    try:
+        config.set_setting("settings.storage_profile_id", there)
+        ids = ["--farm-id", farm_id, "--queue-id", queue_id, "--job-id", job_id, "--yes"]
+        done = site.farmhand("job", "download-output", *ids)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert_outputs(tmp_path / "there" / "projects" / "shot")
+        shutil.rmtree(tmp_path / "there")
+        # (the AWS CLI 0.60.10 refuses mapped paths outside its working directory, so it runs from one above)
+        done = subprocess.run(
+            [DEADLINE_CLI, "job", "download-output", *ids],
+            env=site.env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert_outputs(tmp_path / "there" / "projects" / "shot")
+    finally:
+        config.write_config(saved)
