@@ -6,6 +6,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from ..arns import arn
+
 FARM_NAME = "Local Farm"
 ATTACHMENTS_ROOT_PREFIX = "DeadlineCloud"
 QUEUE_NAME = "Default"
@@ -80,7 +82,7 @@ def bootstrap_farm(
             farmId=farm_id,
             displayName=FLEET_NAME,
             description="Workers started on this machine by `farmhand up`.",
-            roleArn=f"arn:aws:iam::{account_id}:role/farmhand-local-workers",
+            roleArn=arn("iam", "role/farmhand-local-workers", account=account_id),
             minWorkerCount=0,
             maxWorkerCount=MAX_LOCAL_WORKERS,
             configuration={"customerManaged": wanted},

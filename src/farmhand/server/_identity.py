@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
+from ..arns import arn
 from ._ids import new_access_key_id, new_account_id, new_secret, new_session_token
 from .farm_secret import farm_secret_of, is_sealed, unsealed
 from .protocol import SigningKey
@@ -69,10 +70,14 @@ def ensure_admin(store: Store, data_dir: Path) -> AdminCredentials:
         key_id = get_setting(conn, "admin_access_key_id")
         if key_id is None:
             principal_id = "admin"
-            arn = f"arn:aws:iam::{account}:user/admin"
+            admin_arn = arn("iam", "user/admin", account=account)
             conn.execute(
                 insert(principals).values(
-                    principal_id=principal_id, arn=arn, kind="user", display_name="admin", created_at=utcnow()
+                    principal_id=principal_id,
+                    arn=admin_arn,
+                    kind="user",
+                    display_name="admin",
+                    created_at=utcnow(),
                 )
             )
             key_id = new_access_key_id(temporary=False)

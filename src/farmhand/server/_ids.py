@@ -48,10 +48,6 @@ def new_session_token() -> str:
     return "FH" + secrets.token_urlsafe(96)
 
 
-def deadline_arn(region: str, account: str, resource_path: str) -> str:
-    return f"arn:aws:deadline:{region}:{account}:{resource_path}"
-
-
 def task_key(task: str) -> tuple[str, int] | None:
     """The (step id, index) a task id names, or None when it is not a task id at all.
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ...arns import arn
 from ..config import get_setting, read_config, set_setting, write_config
 from ._common import every_item, farm_option, load_config, profile_option, require_farm_id
 from ._errors import CliUsageError
@@ -185,7 +186,7 @@ def fleet_create(
     machine_os, machine_cpu = _this_machine()
     if role_arn is None:
         account = api.get_boto3_client("sts", config=config).get_caller_identity()["Account"]
-        role_arn = f"arn:aws:iam::{account}:role/farmhand-fleet"
+        role_arn = arn("iam", "role/farmhand-fleet", account=account)
     request: dict[str, Any] = {
         "farmId": farm,
         "displayName": name,

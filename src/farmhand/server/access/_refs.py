@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...arns import log_group_named, parse_arn
+
 AUDIT_LOG_GROUP_PREFIX = "/farmhand/audit"
 SESSION_LOG_GROUP_PREFIX = "/aws/deadline/"
 
@@ -140,10 +142,10 @@ def by_arn(params: Mapping[str, Any]) -> list[Ref]:
 
 
 def ref_of_arn(arn: str) -> Ref:
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "deadline":
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.service != "deadline":
         return Ref("unknown", stream=arn)
-    segments = parts[5].split("/")
+    segments = parsed.resource.split("/")
     ids = dict(zip(segments[::2], segments[1::2], strict=False))
     if len(segments) % 2 or "farm" not in ids or set(ids) - {"farm", "queue", "fleet", "job"}:
         return Ref("unknown", stream=arn)
@@ -159,9 +161,7 @@ def ref_of_arn(arn: str) -> Ref:
 def log_group(params: Mapping[str, Any]) -> list[Ref]:
     """Logs calls: `logGroupName` or `logGroupIdentifier` (a name or an ARN), and `logStreamName`."""
     name = params.get("logGroupName") or params.get("logGroupIdentifier") or ""
-    if name.startswith("arn:"):
-        name = name.partition(":log-group:")[2].removesuffix(":*")
-    return [ref_of_log_group(str(name), params.get("logStreamName"))]
+    return [ref_of_log_group(log_group_named(str(name)), params.get("logStreamName"))]
 
 
 def ref_of_log_group(name: str, stream: str | None = None) -> Ref:

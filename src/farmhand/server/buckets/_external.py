@@ -23,6 +23,7 @@ import xxhash
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ...arns import arn, parse_arn
 from ._errors import BucketStoreError, ObjectTooLargeError
 
 MIN_CREDENTIAL_SECONDS = 3600  # botocore refreshes 15 minutes ahead: less would re-assume on every call
@@ -69,11 +70,11 @@ def _policy(bucket: str, prefix: str, access: str) -> str:
         {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Action": actions, "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"]},
+                {"Effect": "Allow", "Action": actions, "Resource": [arn("s3", f"{bucket}/{prefix}*")]},
                 {
                     "Effect": "Allow",
                     "Action": ["s3:ListBucket"],
-                    "Resource": [f"arn:aws:s3:::{bucket}"],
+                    "Resource": [arn("s3", bucket)],
                     "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
                 },
             ],
@@ -82,10 +83,10 @@ def _policy(bucket: str, prefix: str, access: str) -> str:
     )
 
 
-def _account_of(arn: str) -> str:
+def _account_of(role_arn: str) -> str:
     """The account of an STS assumed-role ARN (`arn:aws:sts::<account>:assumed-role/...`)."""
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 4 and parts[4] else "000000000000"
+    parsed = parse_arn(role_arn)
+    return parsed.account if parsed is not None and parsed.account else "000000000000"
 
 
 @dataclass

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from ...arns import arn
+
 if TYPE_CHECKING:
     from .._identity import Principal
     from .._runtime import ServerRuntime
@@ -39,7 +41,7 @@ class Call:
         return self.runtime.account_id
 
     def arn(self, resource_path: str) -> str:
-        return f"arn:aws:deadline:{self.runtime.region}:{self.runtime.account_id}:{resource_path}"
+        return arn("deadline", resource_path, region=self.runtime.region, account=self.runtime.account_id)
 
 
 Handler = Callable[[Call, Params], Output | None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ...arns import arn
 from .._identity import ensure_principal, mint_temporary_credentials
 from .._scopes import fleet_worker_scope
 from ..protocol import ConflictError
@@ -21,8 +22,8 @@ def assume_fleet_role_for_worker(call: Call, params: Params) -> Output:
     farm_id, fleet_id, worker_id = params["farmId"], params["fleetId"], params["workerId"]
     require_worker(call.conn, farm_id, fleet_id, worker_id)
     principal_id = f"fleetrole-{worker_id}"
-    arn = f"arn:aws:sts::{call.account_id}:assumed-role/farmhand-fleet-{fleet_id}/{worker_id}"
-    ensure_principal(call.conn, principal_id, arn, "fleet-role", f"fleet role of {worker_id}")
+    role_arn = arn("sts", f"assumed-role/farmhand-fleet-{fleet_id}/{worker_id}", account=call.account_id)
+    ensure_principal(call.conn, principal_id, role_arn, "fleet-role", f"fleet role of {worker_id}")
     scope = fleet_worker_scope(farm_id, fleet_id, worker_id)
     call.hints["quiet"] = True
     return {

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ...arns import arn, log_group_named
 from ..farm_secret import farm_secret_of
 from ..logs import (
     END,
@@ -64,17 +65,14 @@ def _group_name(params: Params) -> str:
     if name and identifier:
         raise _invalid("Specify logGroupName or logGroupIdentifier, not both")
     if identifier:
-        if identifier.startswith("arn:"):
-            _, _, tail = identifier.partition(":log-group:")
-            identifier = tail.removesuffix(":*")
-        return str(identifier)
+        return log_group_named(str(identifier))
     if not name:
         raise _invalid("logGroupName or logGroupIdentifier is required")
     return str(name)
 
 
 def _group_arn(call: Call, group: str) -> str:
-    return f"arn:aws:logs:{call.region}:{call.account_id}:log-group:{group}"
+    return arn("logs", f"log-group:{group}", region=call.region, account=call.account_id)
 
 
 def _group_exists(conn: Connection, group: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from ...arns import arn
 from .._identity import ensure_principal, mint_temporary_credentials, record_temporary_credentials
 from .._ids import hex_of
 from .._scopes import fleet_read_scope, queue_role_scope, s3_scope_of
@@ -27,8 +28,8 @@ def role_principal(call: Call, role_name: str, kind: str, variant: str = "") -> 
     digest = hashlib.sha256(f"{role_name}|{variant}|{caller.principal_id}".encode()).hexdigest()[:40]
     principal_id = f"role-{digest}"
     session_name = caller.arn.rsplit("/", 1)[-1] or caller.principal_id
-    arn = f"arn:aws:sts::{call.account_id}:assumed-role/{role_name}/{session_name}"
-    ensure_principal(call.conn, principal_id, arn, kind, f"{role_name} for {session_name}")
+    role_arn = arn("sts", f"assumed-role/{role_name}/{session_name}", account=call.account_id)
+    ensure_principal(call.conn, principal_id, role_arn, kind, f"{role_name} for {session_name}")
     return principal_id
 
 

@@ -6,6 +6,7 @@ import re
 
 from sqlalchemy import and_, delete, select
 
+from ...arns import parse_arn
 from ..protocol import ResourceNotFoundError, ValidationError
 from ..store import tags
 from ._common import find_resource, save_tags
@@ -18,12 +19,12 @@ _PATH = re.compile(
 
 def _require_taggable(call: Call, arn: str) -> None:
     """The ARN must name a farm, queue or fleet of this farm server that exists."""
-    prefix = call.arn("")
+    parsed = parse_arn(arn)
     if not arn.startswith("arn:aws:deadline:"):
         raise ValidationError.for_field("resourceArn", "is not a Deadline Cloud resource ARN")
-    if not arn.startswith(prefix):
+    if parsed is None or (parsed.region, parsed.account) != (call.runtime.region, call.account_id):
         raise ResourceNotFoundError("resource", arn, f"{arn} is not a resource of this farm server")
-    match = _PATH.match(arn[len(prefix) :])
+    match = _PATH.match(parsed.resource)
     if match is None:
         raise ResourceNotFoundError("resource", arn, f"{arn} names no farm, queue or fleet")
     farm_id, kind, child_id = match.group("farm"), match.group("kind"), match.group("child")

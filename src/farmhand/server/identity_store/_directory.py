@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
+from ...arns import arn
 from ..store import (
     access_keys,
     group_members,
@@ -131,11 +132,11 @@ def _new_principal_id(conn: Connection) -> str:
 
 def user_arn(account_id: str, user_name: str) -> str:
     """The ARN a signed-in user acts as (its last part, the user name, names its role sessions)."""
-    return f"arn:aws:sts::{account_id}:assumed-role/farmhand-user/{user_name}"
+    return arn("sts", f"assumed-role/farmhand-user/{user_name}", account=account_id)
 
 
 def _group_arn(account_id: str, group_name: str) -> str:
-    return f"arn:aws:identitystore::{account_id}:group/{group_name}"
+    return arn("identitystore", f"group/{group_name}", account=account_id)
 
 
 def _user_of(row: Any) -> UserRecord:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
+from ...arns import arn
 from .._path_mapping import path_mapping_rules
 from ..store import jobs, resources, step_dependencies, steps
 from ._logs import session_log_group
@@ -46,7 +47,7 @@ def queue_role_arn(queue: Mapping[str, Any], account_id: str) -> str | None:
     if queue.get("roleArn"):
         return str(queue["roleArn"])
     if queue.get("jobAttachmentSettings"):
-        return f"arn:aws:iam::{account_id}:role/farmhand-queue-{queue['queueId']}"
+        return arn("iam", f"role/farmhand-queue-{queue['queueId']}", account=account_id)
     return None
 
 
