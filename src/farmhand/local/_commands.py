@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from .._database_url import database_url_options, resolve_database_url
+from ..server.scheduler import DEFAULT_FAILURE_CAP
 from ..server.tls import resolve_tls, tls_options
 from ._state import FarmState, default_data_dir, farm_is_running, read_state, remove_state, running_farm
 from ._supervisor import DEFAULT_PORT, FarmOptions, start_supervisor_process
@@ -91,7 +92,7 @@ def _data_dir_flag(data_dir: Path) -> str:
     type=click.IntRange(min=0),
     default=None,
     help="A worker that has failed this many tasks of a job gets no more of them while another "
-    "worker can take them; 0 turns the cap off [default: the server's, 3].",
+    f"worker can take them; 0 turns the cap off [default: the server's, {DEFAULT_FAILURE_CAP}].",
 )
 def up_command(
     data_dir: Path | None,

@@ -19,6 +19,7 @@ from ._runtime import (
 )
 from ._serve import PortInUseError, serve
 from .farm_secret import FarmSecretError
+from .scheduler import DEFAULT_FAILURE_CAP
 from .store import StoreUnavailableError
 from .tls import resolve_tls, tls_options
 
@@ -72,7 +73,7 @@ def default_data_dir() -> Path:
 @click.option(
     "--worker-failure-cap",
     type=int,
-    default=3,
+    default=DEFAULT_FAILURE_CAP,
     show_default=True,
     envvar="FARMHAND_WORKER_FAILURE_CAP",
     help="A worker that failed this many tasks of a job gets no more of that job while another "

@@ -20,6 +20,7 @@ from .buckets import BucketStores, FarmStore, load_external_stores
 from .farm_secret import KEY_FILE_NAME, FarmSecret, attach_farm_secret, load_farm_secret
 from .identity_store import identity_store_id
 from .object_store import ObjectStore
+from .scheduler import DEFAULT_FAILURE_CAP, DEFAULT_IDLE_INTERVAL_SECONDS
 from .store import SQLITE_FILE_NAME, Store, sqlite_url
 from .tls import TlsFiles
 
@@ -53,8 +54,8 @@ class ServerConfig:
     # Worker plane: seconds of silence before a worker is NOT_RESPONDING (None: max(60 s, 5 x poll
     # interval)), the per-worker failure cap per job (0: no cap), an idle worker's poll interval.
     worker_timeout_seconds: float | None = None
-    worker_failure_cap: int = 3
-    idle_update_interval_seconds: int = 2
+    worker_failure_cap: int = DEFAULT_FAILURE_CAP
+    idle_update_interval_seconds: int = DEFAULT_IDLE_INTERVAL_SECONDS
     # External S3-compatible stores holding some queues' buckets (a private TOML file; see `buckets`).
     object_stores_file: Path | None = None
     # The farm's object store (S3 endpoint): the largest object or part a PUT may declare.

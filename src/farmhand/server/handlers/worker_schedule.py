@@ -10,8 +10,7 @@ from ._registry import Call, Output, Params, operation
 def update_schedule(call: Call, params: Params) -> Output:
     config = call.runtime.config
     settings = ScheduleSettings(
-        failure_cap=int(getattr(config, "worker_failure_cap", 3)),
-        idle_interval=int(getattr(config, "idle_update_interval_seconds", 2)),
+        failure_cap=config.worker_failure_cap, idle_interval=config.idle_update_interval_seconds
     )
     result = update_worker_schedule(
         call.conn,

@@ -40,10 +40,7 @@ ASSOCIATION_KIND = "queue-fleet-association"
 
 def timeout_of(runtime: Any) -> float:
     config = runtime.config
-    return worker_timeout(
-        getattr(config, "worker_timeout_seconds", None),
-        idle_interval=getattr(config, "idle_update_interval_seconds", 2),
-    )
+    return worker_timeout(config.worker_timeout_seconds, idle_interval=config.idle_update_interval_seconds)
 
 
 def reclaim_silent_workers(runtime: Any, *, now: dt.datetime | None = None) -> list[str]:

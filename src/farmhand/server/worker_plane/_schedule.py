@@ -19,7 +19,7 @@ from sqlalchemy.engine import Row
 
 from ...statuses import FINISHED_SESSION_ACTION_STATUSES, ONLINE_WORKER_STATUSES
 from ..protocol import ConflictError, ResourceNotFoundError
-from ..scheduler import kind_of, update_interval
+from ..scheduler import DEFAULT_FAILURE_CAP, DEFAULT_IDLE_INTERVAL_SECONDS, kind_of, update_interval
 from ..store import resources, session_actions, sessions, tasks, tasks_in, workers
 from ._assign import assign_work
 from ._logs import session_log
@@ -40,8 +40,8 @@ SCHEDULABLE_WORKER_STATUSES = (*ONLINE_WORKER_STATUSES, "STOPPING")
 
 @dataclass(frozen=True)
 class ScheduleSettings:
-    failure_cap: int = 3
-    idle_interval: int = 2
+    failure_cap: int = DEFAULT_FAILURE_CAP
+    idle_interval: int = DEFAULT_IDLE_INTERVAL_SECONDS
 
 
 @dataclass
