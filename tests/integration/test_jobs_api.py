@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from typing import Any
@@ -282,6 +283,45 @@ def test_queue_environment_parameters_are_merged_and_environments_ordered(
         "jobtemplate-2023-09"
     ]
     assert row.environments[0]["template"]["name"] == "Conda"
+
+
+def test_a_job_enters_same_priority_environments_in_the_order_the_queue_lists_them(
+    farm_server: ServerProcess, deadline: Any, farm_id: str, queue_id: str
+) -> None:
+    # Given five queue environments of one priority, created at the same instant
+    env_ids = [
+        make_queue_environment(
+            deadline,
+            farm_id,
+            queue_id,
+            {
+                "specificationVersion": "environment-2023-09",
+                "environment": {"name": f"E{n}", "variables": {"X": "1"}},
+            },
+            priority=5,
+        )
+        for n in range(5)
+    ]
+    from farmhand.server.store import jobs, resources
+
+    store = farm_server.open_store()
+    with store.write() as conn:
+        conn.execute(
+            resources.update()
+            .where(resources.c.resource_id.in_(env_ids))
+            .values(created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        )
+    # When a job is submitted
+    job_id = submit(deadline, farm_id, queue_id, job_template(step("Render")))
+    # Then it enters them in the order ListQueueEnvironments gives
+    listed = deadline.list_queue_environments(farmId=farm_id, queueId=queue_id)["environments"]
+    with store.read() as conn:
+        row = conn.execute(jobs.select().where(jobs.c.job_id == job_id)).one()
+    store.dispose()
+    assert [e["environmentId"] for e in row.environments] == [
+        f"JOB:{job_id}:{e['queueEnvironmentId']}" for e in listed
+    ]
+    assert sorted(e["queueEnvironmentId"] for e in listed) == sorted(env_ids)
 
 
 @pytest.mark.parametrize(

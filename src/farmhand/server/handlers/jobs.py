@@ -32,20 +32,10 @@ from ..protocol import (
     ServiceError,
     ValidationError,
 )
-from ..store import jobs, resources
+from ..store import jobs
 from ._common import decode_token, encode_token, find_resource, get_resource, jsonable, page, save_tags
 from ._registry import Call, Output, Params, operation
-
-
-def queue_environments(call: Call, queue_id: str) -> list[dict[str, Any]]:
-    """The queue's environments in entry order: lower priority value first, then older first."""
-    rows = call.conn.execute(
-        select(resources.c.doc, resources.c.created_at).where(
-            and_(resources.c.kind == "queue-environment", resources.c.parent_id == queue_id)
-        )
-    ).all()
-    ordered = sorted(rows, key=lambda r: (int(r.doc.get("priority", 0)), r.created_at))
-    return [dict(r.doc) for r in ordered]
+from .queue_environments import ordered_environments
 
 
 def job_arn(call: Call, farm_id: str, queue_id: str, job_id: str) -> str:
@@ -93,7 +83,7 @@ def create_job(call: Call, params: Params) -> Output:
         template_text=template,
         template_type=template_type,
         parameters=parameters,
-        queue_environments=queue_environments(call, queue_id),
+        queue_environments=[entry.doc for entry in ordered_environments(call.conn, queue_id)],
         new_step_id=lambda: new_id("step"),
         name_override=params.get("nameOverride"),
         description_override=params.get("descriptionOverride"),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from openjd.model import DecodeValidationError, decode_environment_template
-from sqlalchemy import and_, select
+from sqlalchemy import Connection, and_, select
 
 from .._ids import new_id
 from ..protocol import ValidationError
@@ -56,15 +57,31 @@ def _require(call: Call, params: Params) -> dict[str, Any]:
     )
 
 
-def ordered_environments(call: Call, queue_id: str) -> list[dict[str, Any]]:
-    """A queue's environments in entry order: lower priority value first, then the older one."""
-    rows = call.conn.execute(
+@dataclass(frozen=True)
+class QueueEnvironmentEntry:
+    doc: dict[str, Any]
+    #: [priority, created at (epoch seconds), id]: the entry order, and what a page token holds.
+    sort_key: list[Any]
+
+
+def ordered_environments(conn: Connection, queue_id: str) -> list[QueueEnvironmentEntry]:
+    """A queue's environments in entry order: lower priority value first, then the older one, then by id.
+
+    The one order for both ListQueueEnvironments and the environments a new job enters; a queue
+    holds few environments, so they are sorted in memory.
+    """
+    rows = conn.execute(
         select(resources.c.doc, resources.c.created_at, resources.c.resource_id).where(
             and_(resources.c.kind == KIND, resources.c.parent_id == queue_id)
         )
     )
-    ordered = sorted(rows, key=lambda row: (row.doc["priority"], row.created_at, row.resource_id))
-    return [dict(row.doc, _sortKey=[row.doc["priority"], row.created_at.timestamp()]) for row in ordered]
+    entries = [
+        QueueEnvironmentEntry(
+            dict(row.doc), [row.doc["priority"], row.created_at.timestamp(), row.resource_id]
+        )
+        for row in rows
+    ]
+    return sorted(entries, key=lambda entry: entry.sort_key)
 
 
 @operation("CreateQueueEnvironment")
@@ -116,18 +133,13 @@ def delete_queue_environment(call: Call, params: Params) -> Output:
 
 @operation("ListQueueEnvironments")
 def list_queue_environments(call: Call, params: Params) -> Output:
-    """Sorted by priority then creation; a queue holds few environments, so they are sorted in memory."""
+    """In entry order (`ordered_environments`)."""
     require_queue(call.conn, params["farmId"], params["queueId"])
-    ordered = ordered_environments(call, params["queueId"])
+    ordered = ordered_environments(call.conn, params["queueId"])
     if params.get("nextToken"):
         after = decode_token(call.conn, "ListQueueEnvironments", params["nextToken"], 3)
-        ordered = [doc for doc in ordered if [*doc["_sortKey"], doc["queueEnvironmentId"]] > after]
+        ordered = [entry for entry in ordered if entry.sort_key > after]
     size = int(params.get("maxResults") or 100)
     page, rest = ordered[:size], ordered[size:]
-    token = None
-    if rest:
-        last = page[-1]
-        token = encode_token(
-            call.conn, "ListQueueEnvironments", [*last["_sortKey"], last["queueEnvironmentId"]]
-        )
-    return {"environments": page, "nextToken": token}
+    token = encode_token(call.conn, "ListQueueEnvironments", page[-1].sort_key) if rest else None
+    return {"environments": [entry.doc for entry in page], "nextToken": token}
