@@ -488,3 +488,114 @@ def _frames(items: list[tuple[Any, bytes]]) -> bytes:
         encoded = str(key).encode("utf-8", "surrogatepass")[:65535]
         out += _FRAME_KEY.pack(len(encoded)) + encoded + _FRAME_SIZE.pack(len(data)) + data
     return bytes(out)
+
+
+PAGE_TARGETS = (
+    ("GET", "/signin"),
+    ("POST", "/signin"),
+    ("POST", "/signin/device"),
+    ("POST", "/signout"),
+    ("GET", "/"),
+    ("GET", "/monitor/"),
+    ("GET", "/monitor/events"),
+    ("GET", "/monitor/static/app.js"),
+    ("GET", "/2023-10-12/farms"),  # a monitor page's API call: cookie and CSRF header, no signature
+)
+_PAGE_FIELDS = ("user_name", "password", "user_code", "decision", "next", "csrf")
+
+
+class PageFuzzer:
+    """Hostile browsers for the farm's unsigned web surfaces: the sign-in pages and forms, the web
+    monitor's pages and event stream, and the monitor's cookie-authenticated API calls. Cookies,
+    CSRF tokens, form fields and queries get the mutation classes (raw bytes where a browser could
+    send them)."""
+
+    def __init__(self, url: str, session_token: str, user_name: str, password: str, seed: int) -> None:
+        self.url = url
+        self.host = urlsplit(url).netloc
+        self.session_token = session_token
+        self.user_name = user_name
+        self.password = password
+        self.rng = random.Random(seed)
+
+    def _bad(self, mutation: str, text: str) -> bytes:
+        """`text` changed by one mutation class, as the bytes that go on the wire (before quoting)."""
+        rng = self.rng
+        raw = text.encode()
+        if mutation == "deep_nesting":
+            return raw + b"[" * DEEP + b"]" * DEEP
+        if mutation == "huge_integer":
+            return str(rng.choice([2**64, -(2**63) - 1, 10**30])).encode()
+        if mutation == "timestamp_out_of_range":
+            return b"99999-01-01T00:00:00Z"
+        if mutation == "forged_token":
+            return rng.choice(
+                [b"fhrt.x.y", b"fhrt." + b"a" * 32 + b".\x00", b"fhrt...", b"fhrt." + b"9" * 5000]
+            )
+        if mutation == "lone_surrogate":
+            return raw + rng.choice([b"\xed\xb3\xbf", b"\xe9", b"\xff\xfe", "\u00e9".encode()])
+        if mutation == "nul_character":
+            return raw + b"\x00"
+        if mutation == "long_string":
+            return raw + b"x" * rng.choice([300, 5000, 70000])
+        if mutation == "wrong_type":
+            return rng.choice([b"", b"=", b"&&", b"%", b"%zz", b"a=b=c"])
+        return raw
+
+    def run(self, method: str, path: str, mutation: str) -> Outcome:
+        rng = self.rng
+        csrf = "c" * 43
+        form = {
+            "user_name": self.user_name.encode(),
+            "password": self.password.encode(),
+            "user_code": b"ABCD-EFGH",
+            "decision": rng.choice([b"approve", b"deny"]),
+            "next": b"/monitor/",
+            "csrf": csrf.encode(),
+        }
+        cookies = {"farmhand_csrf": csrf.encode(), "farmhand_session": self.session_token.encode()}
+        headers = {"Host": self.host, "Origin": f"http://{self.host}"}
+        query = {"user_code": b"ABCD-EFGH", "next": b"/monitor/"} if path == "/signin" else {}
+        if path.startswith("/2023-10-12/"):
+            headers["x-farmhand-csrf"] = csrf
+        if mutation != "none":
+            where = rng.choice(["form", "cookie", "query", "header"])
+            if where == "form" and method == "POST":
+                name = rng.choice(_PAGE_FIELDS)
+                form[name] = self._bad(mutation, form[name].decode())
+            elif where == "cookie":
+                name = rng.choice(list(cookies))
+                cookies[name] = self._bad(mutation, cookies[name].decode())
+            elif where == "header":
+                name = rng.choice(["Origin", "x-farmhand-csrf", "Host"])
+                headers[name] = self._bad(mutation, headers.get(name, "")).decode("latin-1")
+            else:
+                query[rng.choice(["user_code", "next", "nextToken"])] = self._bad(mutation, "q")
+        body = b"&".join(quote(k).encode() + b"=" + quote(v, safe="").encode() for k, v in form.items())
+        cookie = b"; ".join(k.encode() + b"=" + v for k, v in cookies.items())
+        target = path + (
+            "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items()) if query else ""
+        )
+        send_headers = {**headers, "Cookie": cookie.decode("latin-1")}
+        if method == "POST":
+            send_headers["Content-Type"] = "application/x-www-form-urlencoded"
+        parts = urlsplit(self.url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+            for name, value in send_headers.items():
+                connection.putheader(name, value.encode("latin-1", "replace"))
+            if method == "POST":
+                connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body if method == "POST" else None)
+            response = connection.getresponse()
+            if path == "/monitor/events" and response.status == 200:
+                return Outcome(f"page:{method} {path}", mutation, 200, "event stream")
+            data = response.read()
+            return Outcome(
+                f"page:{method} {path}", mutation, response.status, data[:300].decode("utf-8", "replace")
+            )
+        except (ConnectionError, http.client.HTTPException, TimeoutError) as error:
+            return Outcome(f"page:{method} {path}", mutation, 599, f"connection broken: {error!r}")
+        finally:
+            connection.close()

@@ -21,7 +21,7 @@ from typing import Any
 
 import botocore.session
 import pytest
-from _fuzz import BATCH_OPERATIONS, MUTATIONS, BatchFuzzer, Fuzzer, FuzzReport
+from _fuzz import BATCH_OPERATIONS, MUTATIONS, PAGE_TARGETS, BatchFuzzer, Fuzzer, FuzzReport, PageFuzzer
 from _management import create_fleet
 from _synthetic_workers import SyntheticWorker, drive
 
@@ -138,12 +138,17 @@ def fuzz(server: ServerProcess, requests: int, seed: int) -> FuzzReport:
     """`requests` fuzzed calls spread over every operation the farm serves."""
     ids = world(server)
     admin = server.admin
-    operations = served_operations() + [("batch", name) for name in BATCH_OPERATIONS]
+    operations = [
+        *served_operations(),
+        *(("batch", name) for name in BATCH_OPERATIONS),
+        *(("page", f"{method} {path}") for method, path in PAGE_TARGETS),
+    ]
     fuzzers = {
         service: Fuzzer(server.url, admin.access_key_id, admin.secret_access_key, service, ids, seed)
         for service in SERVICES
     }
     batch = BatchFuzzer(server.url, admin.access_key_id, admin.secret_access_key, BATCH_BUCKET, "Fuzz", seed)
+    pages = PageFuzzer(server.url, ids["refreshToken"][0], "fuzzer", PASSWORD, seed)
     report = FuzzReport(operations=len(operations))
     try:
         for index in range(requests):
@@ -151,6 +156,9 @@ def fuzz(server: ServerProcess, requests: int, seed: int) -> FuzzReport:
             mutation = MUTATIONS[(index // len(operations)) % len(MUTATIONS)]
             if service == "batch":
                 outcome = batch.run(name, mutation)
+            elif service == "page":
+                method, path = name.split(" ", 1)
+                outcome = pages.run(method, path, mutation)
             else:
                 outcome = fuzzers[service].run(name, mutation)
             if outcome.status:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import http.client
 import json
 import socket
 import time
@@ -141,6 +142,50 @@ def test_the_attachment_batch_endpoint_refuses_bodies_it_cannot_answer(
         headers={"X-Amz-Content-SHA256": hashlib.sha256(keys).hexdigest()},
     )
     assert good.status == 200 and good.json()["missing"] == ["Fuzz/Data/" + "0" * 32 + ".xxh128"]
+
+
+def send_page(
+    server: ServerProcess, method: str, path: str, headers: dict[str, str], body: bytes = b""
+) -> int:
+    """A browser-like request to the farm's web surfaces (headers as raw latin-1 bytes)."""
+    parts = urlsplit(server.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in {"Host": parts.netloc, **headers}.items():
+            connection.putheader(name, value.encode("latin-1"))
+        if method == "POST":
+            connection.putheader("Content-Type", "application/x-www-form-urlencoded")
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body if method == "POST" else None)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body"),
+    [
+        # An Origin that is not a URL (urlsplit refuses "http://[")
+        ("POST", "/signout", {"Origin": "http://[", "Cookie": "farmhand_csrf=c"}, b"csrf=c"),
+        (
+            "GET",
+            "/2023-10-12/farms",
+            {"Origin": "http://[", "Cookie": "farmhand_csrf=c", "x-farmhand-csrf": "c"},
+            b"",
+        ),
+        # CSRF tokens that are not ASCII, in the form or the monitor's header
+        ("POST", "/signin", {"Cookie": "farmhand_csrf=c"}, b"csrf=%C3%A9&user_name=a&password=b"),
+        ("GET", "/2023-10-12/farms", {"Cookie": "farmhand_csrf=c", "x-farmhand-csrf": "\u00e9"}, b""),
+    ],
+)
+def test_web_pages_refuse_origins_and_csrf_tokens_they_cannot_compare(
+    serving: ServerProcess, method: str, path: str, headers: dict[str, str], body: bytes
+) -> None:
+    # When a sign-in form or a monitor API call carries them, Then it is refused (403), not a 500
+    assert send_page(serving, method, path, headers, body) == 403
 
 
 @pytest.mark.parametrize(

@@ -10,16 +10,21 @@ redeemed on every call (no cache), so signing out or disabling the user stops th
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from .._identity import Principal
 from ..protocol import AccessDeniedError, ServiceError, UnrecognizedClientError
-from ..sign_in import CSRF_COOKIE, SESSION_COOKIE, read_cookies, redeem_refresh_token
+from ..sign_in import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    origin_names_host,
+    read_cookies,
+    redeem_refresh_token,
+    tokens_match,
+)
 from ..store import Store, principals
 
 __all__ = ["CSRF_HEADER", "MonitorSession", "MonitorSessions", "is_monitor_call"]
@@ -47,7 +52,7 @@ def _same_site(headers: Mapping[str, str]) -> bool:
     origin = headers.get("origin")
     if origin is None:
         return True
-    return urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
+    return origin_names_host(origin, headers.get("host", ""))
 
 
 class MonitorSessions:
@@ -71,7 +76,7 @@ class MonitorSessions:
         """The principal of a monitor API call, or the error that says why there is none."""
         cookies = read_cookies(headers.get("cookie", ""))
         csrf = cookies.get(CSRF_COOKIE, "")
-        if not csrf or not hmac.compare_digest(headers.get(CSRF_HEADER, ""), csrf):
+        if not csrf or not tokens_match(headers.get(CSRF_HEADER, ""), csrf):
             raise AccessDeniedError("The monitor's CSRF token does not match this browser's: reload the page")
         if not _same_site(headers):
             raise AccessDeniedError("A monitor call from another site is refused")

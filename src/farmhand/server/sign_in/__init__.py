@@ -21,7 +21,9 @@ from ._page import (
     PageAnswer,
     PageRequest,
     SignInPage,
+    origin_names_host,
     read_cookies,
+    tokens_match,
 )
 from ._service import SignInRequest, SignInService
 from ._throttle import MAX_FAILURES
@@ -56,7 +58,9 @@ __all__ = [
     "find_pending_device",
     "issue_refresh_token",
     "normalise_user_code",
+    "origin_names_host",
     "read_cookies",
     "redeem_refresh_token",
     "revoke_refresh_token",
+    "tokens_match",
 ]

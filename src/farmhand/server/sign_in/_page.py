@@ -32,7 +32,9 @@ __all__ = [
     "PageAnswer",
     "PageRequest",
     "SignInPage",
+    "origin_names_host",
     "read_cookies",
+    "tokens_match",
 ]
 
 SIGN_IN_PATH = "/signin"
@@ -110,7 +112,7 @@ class SignInPage:
             answer = self._get_sign_in(request, session, csrf)
         elif request.method == "POST" and request.path in PAGE_PATHS:
             form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
-            if not _same_origin(request) or not hmac.compare_digest(form.get("csrf", ""), csrf):
+            if not _same_origin(request) or not tokens_match(form.get("csrf", ""), csrf):
                 answer = _page(403, "Sign-in form expired", "<p>Reload the page and try again.</p>")
             elif request.path == SIGN_IN_PATH:
                 answer = self._post_sign_in(request, form, csrf)
@@ -326,4 +328,21 @@ def _same_origin(request: PageRequest) -> bool:
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return origin is None
-    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+    return origin_names_host(origin, request.headers.get("host", ""))
+
+
+def origin_names_host(origin: str, host: str) -> bool:
+    """Whether an Origin header names `host`; an Origin that is not a URL names no host."""
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # "http://[": not a URL a browser sends
+        return False
+    return netloc.lower() == host.lower()
+
+
+def tokens_match(given: str, expected: str) -> bool:
+    """Constant-time comparison of a CSRF token from a form or header with the cookie's; any text
+    (a client may send bytes that are not ASCII) is compared, never an error."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
