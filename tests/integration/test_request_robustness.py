@@ -189,6 +189,19 @@ def test_web_pages_refuse_origins_and_csrf_tokens_they_cannot_compare(
 
 
 @pytest.mark.parametrize(
+    "user_name",
+    [b"fuzzer%00", b"x" * 70000, b"fhrt." + b"9" * 5000, b"%5B" * 300],
+    ids=["nul", "70000 characters", "5000 characters", "brackets"],
+)
+def test_the_sign_in_form_refuses_user_names_the_api_would(serving: ServerProcess, user_name: bytes) -> None:
+    # When the sign-in form names a user no account could have (NUL, longer than the column)
+    form = b"csrf=c&password=secret&user_name=" + user_name
+    status = send_page(serving, "POST", "/signin", {"Cookie": "farmhand_csrf=c"}, form)
+    # Then it is the API's own refusal (400), on PostgreSQL as on SQLite, not a 500
+    assert status == 400
+
+
+@pytest.mark.parametrize(
     ("path", "member"),
     [
         ("search", "filterExpressions.filters[0].dateTimeFilter.dateTime"),

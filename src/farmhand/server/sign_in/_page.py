@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from ..protocol import ServiceError, ThrottlingError
+from ..._models import IDENTITY_SERVICE
+from ..protocol import ServiceError, ThrottlingError, ValidationError, service_model, validate
 from ._device import decide_device, find_pending_device, normalise_user_code
 from ._service import SignInRequest, SignInService
 from ._tokens import SignedInUser, issue_refresh_token, redeem_refresh_token, revoke_refresh_token
@@ -173,6 +174,12 @@ class SignInPage:
             return _sign_in_form(
                 csrf, user_code, user_name, "Enter your user name and password.", 400, next_page
             )
+        try:
+            # The form is held to the SignIn call's model, as the API is (name pattern, lengths)
+            operation = service_model(IDENTITY_SERVICE).operation_model("SignIn")
+            validate(operation.input_shape, {"userName": user_name, "password": password})
+        except ValidationError as error:
+            return _sign_in_form(csrf, user_code, "", f"Not a valid sign-in: {error.message}", 400, next_page)
         attempt = SignInRequest(request.address, "", request.now)
         try:
             user = self.service.check_password(user_name, password, attempt)
