@@ -44,9 +44,11 @@ from .access import (
     rule_for,
 )
 from .attachment_batches import BatchEndpoint, is_batch_request
+from .cluster import exclusive_in_transaction
 from .handlers import Call, Registered, load_handlers
 from .monitor import ChangeFeed, MonitorPages, MonitorSessions, is_monitor_call
 from .object_store import S3Endpoint, is_s3_request
+from .operations import HEALTH_PATHS, health
 from .protocol import (
     DEADLINE_API_VERSION,
     AccessDeniedError,
@@ -135,6 +137,18 @@ class FarmApp:
         runtime.every(3600, runtime.object_store.housekeep, "object-store-housekeeping")
         self.telemetry = TelemetryIntake(runtime.store)
         runtime.every(600, self.telemetry.prune, "telemetry-retention")
+        signal = work_signal(runtime)
+        signal.add_publisher(runtime.cluster.publish_work)
+
+        def heard_nothing_for_a_while() -> None:
+            self.signing_keys.clear()
+            signal.wake()
+
+        runtime.cluster.connect(
+            on_work=signal.wake,
+            on_key_changed=self.signing_keys.evict,
+            on_reconnect=heard_nothing_for_a_while,
+        )
         start_worker_plane(runtime)
         # The web monitor: its pages, and live updates whenever the farm's work or logs change.
         self.changes = ChangeFeed()
@@ -149,6 +163,10 @@ class FarmApp:
         if scope["type"] != "http":
             return
         request_id = str(uuid.uuid4())
+        if scope["path"] in HEALTH_PATHS and scope["method"] in ("GET", "HEAD"):
+            found = await anyio.to_thread.run_sync(health, self.runtime, scope["path"])
+            await _send(send, Answer(found.status, {"Cache-Control": "no-store"}, found.body), request_id)
+            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if is_s3_request(headers, scope.get("query_string", b"")):
             if is_batch_request(scope.get("query_string", b"")):
@@ -418,6 +436,8 @@ class FarmApp:
                 if not registered.writes:
                     call.hints["quiet"] = True
                 if token and render is not None:
+                    # The same token sent to two servers at once: the second waits, then replays.
+                    exclusive_in_transaction(conn, f"client-token:{principal.principal_id}:{name}:{token}")
                     request_hash = _request_hash(params)
                     replay = _find_replay(call, token, request_hash)
                     if replay is not None:

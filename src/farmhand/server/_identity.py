@@ -211,6 +211,13 @@ class SigningKeyCache:
         self._entries[access_key_id] = (now, found)
         return found
 
+    def evict(self, access_key_id: str) -> None:
+        """Forget a key that was deleted or changed (possibly by another server of the farm)."""
+        self._entries.pop(access_key_id, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
 
 def _revocable_at_once(key: SigningKey, principal: Principal) -> bool:
     """Temporary credentials of a user principal: minted by sign-in, revoked by sign-out."""

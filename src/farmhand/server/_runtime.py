@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from ._identity import (
     seal_plaintext_keys,
 )
 from .buckets import BucketStores, FarmStore, load_external_stores
+from .cluster import Cluster, startup_lock
 from .farm_secret import KEY_FILE_NAME, FarmSecret, attach_farm_secret, load_farm_secret
 from .identity_store import identity_store_id
 from .object_store import ObjectStore
@@ -74,23 +76,26 @@ class ServerRuntime:
         if config.database_url is None:
             # SQLite creates the WAL and shared-memory files with the database file's mode.
             open_private(config.data_dir / SQLITE_FILE_NAME).close()
-        self.store = Store(config.database_url or sqlite_url(config.data_dir))
+        self.store = Store(config.database_url or sqlite_url(config.data_dir), migrate=False)
         self.admin_credentials_file = config.data_dir / ADMIN_CREDENTIALS_FILE
         self.admin_credentials_written = not self.admin_credentials_file.exists()
         self.farm_secret: FarmSecret = load_farm_secret(config.data_dir)
-        attach_farm_secret(self.store, self.farm_secret)
-        with self.store.write() as conn:
-            seal_plaintext_keys(conn)
-        self.admin: AdminCredentials = ensure_admin(self.store, config.data_dir)
+        with startup_lock(self.store):  # servers starting together on one database take turns
+            self.store.migrate()
+            attach_farm_secret(self.store, self.farm_secret)
+            with self.store.write() as conn:
+                seal_plaintext_keys(conn)
+            self.admin: AdminCredentials = ensure_admin(self.store, config.data_dir)
+            with self.store.write() as conn:
+                self.identity_store_id = identity_store_id(conn)
         self.account_id = self.admin.account_id
-        with self.store.write() as conn:
-            self.identity_store_id = identity_store_id(conn)
         self.object_store = ObjectStore(config.data_dir / "objects", max_object_bytes=config.max_object_bytes)
         external = load_external_stores(config.object_stores_file) if config.object_stores_file else []
         self.buckets = BucketStores(farm=FarmStore(self.object_store), external=external)
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="farmhand-bg")
         self.stopping = threading.Event()
         self._loops: list[threading.Thread] = []
+        self.cluster = Cluster(self.store, self.stopping)
         self.run_in_background(self._finish_interrupted_job_creations)
 
     def _finish_interrupted_job_creations(self) -> None:
@@ -132,8 +137,19 @@ class ServerRuntime:
         thread.start()
         self._loops.append(thread)
 
+    def housekeeping(self, seconds: float, work: Callable[[], object], name: str) -> None:
+        """A farm-wide duty (e.g. reclaiming work from silent workers): with several servers on one
+        database, whichever of them keeps house runs it."""
+        self.cluster.housekeeping(seconds, work, name)
+
+    @property
+    def housekeeping_since(self) -> dt.datetime | None:
+        """Since when this server keeps house (None while another server does)."""
+        return self.cluster.keeping_house_since
+
     def close(self) -> None:
         self.stopping.set()
+        self.cluster.close()
         self.background.shutdown(wait=True)
         self.object_store.close()
         self.store.dispose()

@@ -30,12 +30,13 @@ _AWS_OVERRIDES = (
 )
 
 
-def server_environment(server: ServerProcess, home: Path) -> dict[str, str]:
-    """Process environment that sends every AWS client to `server` with its admin keys as bootstrap."""
+def server_environment(server: ServerProcess, home: Path, endpoint_url: str | None = None) -> dict[str, str]:
+    """Process environment that sends every AWS client to `server` (or to `endpoint_url`, such as a
+    load balancer in front of several servers) with the server's admin keys as bootstrap."""
     admin = server.admin
     env = {k: v for k, v in os.environ.items() if k not in _AWS_OVERRIDES}
     env.update(
-        AWS_ENDPOINT_URL=server.url,
+        AWS_ENDPOINT_URL=endpoint_url or server.url,
         AWS_DISABLE_HOST_PREFIX_INJECTION="true",
         AWS_ACCESS_KEY_ID=admin.access_key_id,
         AWS_SECRET_ACCESS_KEY=admin.secret_access_key,
@@ -48,7 +49,10 @@ def server_environment(server: ServerProcess, home: Path) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """`python -m farmhand.worker` for one fleet; output goes to `worker.out` in its data dir."""
+    """`python -m farmhand.worker` for one fleet; output goes to `worker.out` in its data dir.
+
+    It calls `server`, or `endpoint_url` when given (a load balancer in front of several servers).
+    """
 
     def __init__(
         self,
@@ -58,8 +62,10 @@ class WorkerProcess:
         data_dir: Path,
         *,
         extra_args: list[str] | None = None,
+        endpoint_url: str | None = None,
     ) -> None:
         self.server = server
+        self.endpoint_url = endpoint_url
         self.farm_id = farm_id
         self.fleet_id = fleet_id
         self.data_dir = Path(data_dir)
@@ -89,7 +95,7 @@ class WorkerProcess:
                 args,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=server_environment(self.server, self.data_dir),
+                env=server_environment(self.server, self.data_dir, self.endpoint_url),
                 start_new_session=True,
             )
         return self

@@ -63,9 +63,13 @@ class Store:
         self._held_names: set[str] = set()
         self._held_names_lock = threading.Lock()
         if migrate:
-            from ._migrate import upgrade
+            self.migrate()
 
-            upgrade(self.engine)
+    def migrate(self) -> None:
+        """Bring the schema to the latest revision (Alembic)."""
+        from ._migrate import upgrade
+
+        upgrade(self.engine)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

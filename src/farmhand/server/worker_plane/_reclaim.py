@@ -47,9 +47,11 @@ def reclaim_silent_workers(runtime: Any, *, now: dt.datetime | None = None) -> l
     """Mark silent workers NOT_RESPONDING and free their work; returns their ids."""
     now = now or dt.datetime.now(dt.UTC)
     timeout = timeout_of(runtime)
-    started = getattr(runtime, "worker_plane_started_at", None)
+    started = getattr(runtime, "housekeeping_since", None)
     if started is not None and (now - started).total_seconds() < timeout:
-        return []  # a restarted server gives every worker a full timeout to call in again
+        # A restarted server (or one that just took over the farm's housekeeping) gives every
+        # worker a full timeout to call in again.
+        return []
     cutoff = now - dt.timedelta(seconds=timeout)
     reclaimed: list[str] = []
     is_silent = or_(
@@ -158,11 +160,11 @@ HOUSEKEEPING_INTERVAL_SECONDS = 1.0
 
 
 def start_worker_plane(runtime: Any) -> None:
-    """Start the housekeeping loop of one server (reclaim, compatibility), once per runtime."""
+    """Register the worker plane's housekeeping (reclaim, compatibility), once per runtime; with
+    several servers on one database, the one keeping house runs it."""
     if getattr(runtime, "_worker_plane_started", False):
         return
     runtime._worker_plane_started = True
-    runtime.worker_plane_started_at = dt.datetime.now(dt.UTC)
     checker = CompatibilityChecker()
     interval = min(HOUSEKEEPING_INTERVAL_SECONDS, max(0.2, timeout_of(runtime) / 4))
 
@@ -170,4 +172,4 @@ def start_worker_plane(runtime: Any) -> None:
         reclaim_silent_workers(runtime)
         checker(runtime)
 
-    runtime.every(interval, housekeeping, "farmhand-worker-plane")
+    runtime.housekeeping(interval, housekeeping, "worker-plane housekeeping")

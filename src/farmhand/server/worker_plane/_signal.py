@@ -1,8 +1,10 @@
-"""Wake long-polling workers when work may have appeared in this server process.
+"""Wake long-polling workers when work may have appeared.
 
 A farmhand worker that is idle sends `x-farmhand-wait-seconds: N`; when its UpdateWorkerSchedule
 finds nothing to assign, the dispatcher waits (outside any transaction) for the generation counter
-to move, then asks again. Every committed write that can make work ready bumps the counter.
+to move, then asks again. Every committed write that can make work ready bumps the counter, and is
+passed on to the farm's other servers by the publishers (see `server.cluster`); what they pass on
+only wakes this server's waiters.
 """
 
 from __future__ import annotations
@@ -22,10 +24,23 @@ class WorkSignal:
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self.generation = 0
-        # Called after each bump (e.g. the monitor's live updates), outside the condition's lock.
+        self._publishers: list[Callable[[], None]] = []
+        # Called after each bump, local or from another server (e.g. the monitor's live updates),
+        # outside the condition's lock.
         self.listeners: list[Callable[[], None]] = []
 
+    def add_publisher(self, publish: Callable[[], None]) -> None:
+        """Also call `publish` (which must return at once) whenever work may have appeared here."""
+        self._publishers.append(publish)
+
     def notify(self) -> None:
+        """Work may have appeared through this server: wake its waiters and tell the publishers."""
+        self.wake()
+        for publish in self._publishers:
+            publish()
+
+    def wake(self) -> None:
+        """Wake this server's waiters only (work appeared elsewhere)."""
         with self._condition:
             self.generation += 1
             self._condition.notify_all()
