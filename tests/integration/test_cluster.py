@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import secrets
 import statistics
 import threading
 import time
@@ -31,10 +32,11 @@ WORKER_TIMEOUT_SECONDS = 8
 
 
 def start_nodes(url: str, root: Path, *, worker_timeout: float) -> tuple[ServerProcess, ServerProcess]:
-    """Nodes A and B: separate data dirs, the same database, started at the same moment."""
+    """Nodes A and B: separate data dirs, the same database and farm secret, started at the same moment."""
     args = ["--worker-timeout-seconds", str(worker_timeout)]
-    a = ServerProcess(root / "node-a", database_url=url, extra_args=args)
-    b = ServerProcess(root / "node-b", database_url=url, extra_args=args)
+    env = {"FARMHAND_SECRET_KEY": secrets.token_urlsafe(32)}
+    a = ServerProcess(root / "node-a", database_url=url, extra_args=args, env=env)
+    b = ServerProcess(root / "node-b", database_url=url, extra_args=args, env=env)
     starting = [threading.Thread(target=n.start) for n in (a, b)]
     for thread in starting:
         thread.start()

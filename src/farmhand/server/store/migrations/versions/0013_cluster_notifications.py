@@ -1,13 +1,13 @@
 """Servers sharing a PostgreSQL database hear of changed access keys: a trigger notifies them.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0005
 """
 
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
