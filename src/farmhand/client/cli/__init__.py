@@ -47,6 +47,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "user": LazyCommand(_CLI + "_user:user_group", "Create and manage the farm's users."),
     "worker": LazyCommand(_CLI + "_worker:worker_group", "Run a worker agent, or list/show workers."),
     "server": LazyCommand("farmhand.server._command:server_command", "Run the farm server."),
+    "backup": LazyCommand("farmhand.server._backup:backup_command", "Back up a SQLite farm while it runs."),
     "up": LazyCommand("farmhand.local:up_command", "Start an embedded farm: server and local workers."),
     "down": LazyCommand("farmhand.local:down_command", "Stop the embedded farm."),
     "status": LazyCommand("farmhand.local:status_command", "Show whether the embedded farm is running."),
