@@ -85,17 +85,48 @@ class PostgresCluster:
         init = self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
-        options = (
+        self.start_server()
+        return self
+
+    @property
+    def options(self) -> str:
+        return (
             f"-p {self.port} -h 127.0.0.1 -k {self.socket_dir} -c fsync=off -c full_page_writes=off "
             "-c max_connections=200"
         )
+
+    def start_server(self) -> None:
+        """Start the cluster's server (again, after `stop_server`)."""
         started = self._run(
-            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options, "-w", "start"
+            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", self.options, "-w", "start"
         )
         if started.returncode != 0:
             log = self.log_file.read_text() if self.log_file.exists() else ""
             raise RuntimeError(f"pg_ctl start failed:\n{started.stdout}\n{started.stderr}\n{log}")
-        return self
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server, keeping the cluster's data (`fast`: sessions are ended, work is kept)."""
+        stopped = self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop")
+        if stopped.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed:\n{stopped.stdout}\n{stopped.stderr}")
+
+    def restart_server(self) -> None:
+        """`pg_ctl restart`: every session is ended, the server is back with the same data."""
+        restarted = self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            self.options,
+            "-m",
+            "fast",
+            "-w",
+            "restart",
+        )
+        if restarted.returncode != 0:
+            raise RuntimeError(f"pg_ctl restart failed:\n{restarted.stdout}\n{restarted.stderr}")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"

@@ -14,18 +14,19 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
 from sqlalchemy import and_, insert, select
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError
 
 from .._models import IDENTITY_SERVICE, IDENTITY_TARGET_PREFIX, SCHEDULING_SERVICE, SCHEDULING_TARGET_PREFIX
 from ._identity import Principal, SigningKeyCache
 from ._runtime import ServerRuntime
+from ._store_faults import is_store_fault, store_unavailable
 from ._telemetry import TelemetryIntake, TelemetryRefused
 from .access import (
     ALLOWED,
@@ -48,7 +49,7 @@ from .cluster import exclusive_in_transaction
 from .handlers import Call, Registered, load_handlers
 from .monitor import ChangeFeed, MonitorPages, MonitorSessions, is_monitor_call
 from .object_store import S3Endpoint, is_s3_request
-from .operations import HEALTH_PATHS, health
+from .operations import HEALTH_PATHS, METRICS_CONTENT_TYPE, METRICS_PATH, health, metrics_allowed
 from .protocol import (
     DEADLINE_API_VERSION,
     AccessDeniedError,
@@ -60,7 +61,6 @@ from .protocol import (
     ServiceError,
     SignedRequest,
     SigningKey,
-    ThrottlingError,
     UnknownOperationError,
     ValidationError,
     credential_scope_service,
@@ -155,6 +155,7 @@ class FarmApp:
         work_signal(runtime).listeners.append(lambda: self.changes.changed("deadline"))
         self.monitor_sessions = MonitorSessions(runtime.store)
         self.monitor = MonitorPages(self.monitor_sessions, self.changes)
+        runtime.keep_retention()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -168,11 +169,14 @@ class FarmApp:
             await _send(send, Answer(found.status, {"Cache-Control": "no-store"}, found.body), request_id)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if scope["path"] == METRICS_PATH and scope["method"] in ("GET", "HEAD"):
+            await _send(send, await self._metrics(scope, headers), request_id)
+            return
         if is_s3_request(headers, scope.get("query_string", b"")):
             if is_batch_request(scope.get("query_string", b"")):
-                await self.batches(scope, receive, send, headers, request_id)
+                await self._object_store(self.batches, scope, receive, send, headers, request_id)
             else:
-                await self.s3(scope, receive, send, headers, request_id)
+                await self._object_store(self.s3, scope, receive, send, headers, request_id)
             return
         if "authorization" not in headers and self.monitor.serves(scope["method"], scope["path"]):
             await self.monitor(scope, receive, send, headers)
@@ -219,6 +223,52 @@ class FarmApp:
         answer = await anyio.to_thread.run_sync(self.dispatch, request, request_id, address, origin)
         await _send(send, answer, request_id)
 
+    async def _metrics(self, scope: Scope, headers: dict[str, str]) -> Answer:
+        config = self.runtime.config
+        client = scope.get("client")
+        if not metrics_allowed(
+            config.metrics_access, config.metrics_token, client[0] if client else None, headers
+        ):
+            return Answer(403, {}, b"metrics are not available to this client\n", "text/plain")
+        try:
+            body = await anyio.to_thread.run_sync(self.runtime.metrics.exposition)
+        except Exception as exc:
+            if not is_store_fault(exc):
+                raise
+            return Answer(503, {"Retry-After": "2"}, b"the farm's database is unavailable\n", "text/plain")
+        return Answer(200, {"Cache-Control": "no-store"}, body, METRICS_CONTENT_TYPE)
+
+    async def _object_store(
+        self,
+        endpoint: Callable[[Scope, Receive, Send, dict[str, str], str], Awaitable[None]],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        request_id: str,
+    ) -> None:
+        """The object store's requests, counted (requests by method and status, bytes each way)."""
+        seen = {"in": 0, "out": 0, "status": 500}
+
+        async def counted_receive() -> Message:
+            message = await receive()
+            seen["in"] += len(message.get("body", b""))
+            return message
+
+        async def counted_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = int(message["status"])
+            elif message["type"] == "http.response.body":
+                seen["out"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await endpoint(scope, counted_receive, counted_send, headers, request_id)
+        finally:
+            self.runtime.metrics.observe_object_request(
+                scope["method"], seen["status"], seen["in"], seen["out"]
+            )
+
     # -- dispatch by protocol --------------------------------------------------------------------
 
     def dispatch(
@@ -239,6 +289,7 @@ class FarmApp:
         return Answer(error.status, headers, body)
 
     def _rest_json(self, request: SignedRequest, request_id: str) -> Answer:
+        seen = _Observation("deadline")
         try:
             resolved = self.routes.resolve(request.method, request.raw_path)
             if resolved is None:
@@ -246,6 +297,7 @@ class FarmApp:
                     f"No Deadline Cloud operation serves {request.method} {request.raw_path}"
                 )
             route, labels = resolved
+            seen.operation = route.name
             principal, region = self._authenticate(request)
             params = parse_request(route.operation, labels, request.query, request.headers, request.body)
             output = self._invoke(
@@ -265,16 +317,20 @@ class FarmApp:
                 extra_headers, body = render_response(route.operation, output)
             return Answer(success_status(route.operation), extra_headers, body)
         except Exception as exc:
-            error = _service_error(exc)
+            error = seen.failed(_service_error(exc, "deadline"))
             headers, body = render_error(error)
             return Answer(error_status(self.deadline, error), headers, body)
+        finally:
+            self._observe(seen)
 
     def _json_rpc(
         self, request: SignedRequest, request_id: str, target: str, address: str, origin: str
     ) -> Answer:
         service, model = self.json_services.get(target.split(".", 1)[0], ("logs", self.logs))
+        seen = _Observation(service)
         try:
             operation = resolve_target(model, target)
+            seen.operation = operation.name
             if operation.auth_type == "none":
                 # Sign-in: the password, refresh token or device code in the body is the proof.
                 params = parse_json_request(operation, request.body)
@@ -283,6 +339,7 @@ class FarmApp:
                 return Answer(200, {}, render_json_response(operation, result), "application/x-amz-json-1.1")
             principal, region = self._authenticate(request)
             params = parse_json_request(operation, request.body)
+            seen.params = params
             output = self._invoke(
                 service,
                 operation.name,
@@ -295,12 +352,16 @@ class FarmApp:
             body = output.body if isinstance(output, _Replay) else render_json_response(operation, output)
             return Answer(200, {}, body, "application/x-amz-json-1.1")
         except Exception as exc:
-            status, headers, body = render_json_error(model, _service_error(exc))
+            status, headers, body = render_json_error(model, seen.failed(_service_error(exc, service)))
             return Answer(status, headers, body, "application/x-amz-json-1.1")
+        finally:
+            self._observe(seen)
 
     def _query(self, request: SignedRequest, request_id: str) -> Answer:
+        seen = _Observation("sts")
         try:
             operation, params = parse_query_request(self.sts, request.query, request.body)
+            seen.operation = operation.name
             principal, region = self._authenticate(request)
             output = self._invoke("sts", operation.name, params, principal, region, request_id, None)
             assert not isinstance(output, _Replay)
@@ -308,8 +369,15 @@ class FarmApp:
                 200, {}, render_query_response(self.sts, operation, output or {}, request_id), "text/xml"
             )
         except Exception as exc:
-            status, headers, body = render_query_error(_service_error(exc), request_id)
+            status, headers, body = render_query_error(seen.failed(_service_error(exc, "sts")), request_id)
             return Answer(status, headers, body, "text/xml")
+        finally:
+            self._observe(seen)
+
+    def _observe(self, seen: _Observation) -> None:
+        self.runtime.metrics.observe_call(
+            seen.service, seen.operation, time.perf_counter() - seen.started, seen.error_code, seen.params
+        )
 
     def _telemetry(self, source: str, body: bytes) -> Answer:
         """Telemetry is unsigned: stored within bounds (size, rate, retention), never failing the
@@ -493,10 +561,11 @@ class FarmApp:
             log.exception("denied call %s:%s not recorded in the audit trail", service, name)
 
 
-def _service_error(exc: Exception) -> ServiceError:
-    """The error a failed call answers with, the same way for every protocol.
+def _service_error(exc: Exception, service: str) -> ServiceError:
+    """The error a failed call of `service` answers with, the same way for every protocol.
 
-    A busy store (locked, serialization failure) is a ThrottlingException callers retry; a value
+    A store that is away or busy (restarting, unreachable, out of pooled connections, locked, a
+    serialization failure) is the fault that service's callers retry (see `_store_faults`); a value
     the store cannot hold is the caller's (a ValidationException, though the models should have
     refused it first); anything else is a fault of the server.
     """
@@ -507,11 +576,25 @@ def _service_error(exc: Exception) -> ServiceError:
         return ValidationError(
             "A value of the request does not fit the farm's store (too long or out of range)"
         )
-    if isinstance(exc, OperationalError):
-        log.warning("store busy: %s", exc)
-        return ThrottlingError("The farm's store is busy; retry shortly", retry_after_seconds=1)
+    if is_store_fault(exc):
+        return store_unavailable(service, exc)
     log.exception("internal error", exc_info=exc)
     return InternalServerError(f"Internal error: {type(exc).__name__}")
+
+
+@dataclass
+class _Observation:
+    """What the metrics learn of one call (see `operations.FarmMetrics`)."""
+
+    service: str
+    operation: str = "unknown"
+    params: dict[str, Any] = field(default_factory=dict)
+    error_code: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    def failed(self, error: ServiceError) -> ServiceError:
+        self.error_code = error.code
+        return error
 
 
 def _audited(rule: Rule, hints: dict[str, Any]) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .._database_url import database_url_options, resolve_database_url
+from ._config_file import config_file_option
 from ._runtime import (
     DEFAULT_BODY_READ_TIMEOUT_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
@@ -19,8 +20,9 @@ from ._runtime import (
 )
 from ._serve import PortInUseError, serve
 from .farm_secret import FarmSecretError
+from .operations import MetricsAccess, RetentionSettings
 from .scheduler import DEFAULT_FAILURE_CAP
-from .store import StoreUnavailableError
+from .store import PoolSettings, StoreUnavailableError
 from .tls import resolve_tls, tls_options
 
 
@@ -30,6 +32,7 @@ def default_data_dir() -> Path:
 
 
 @click.command("server")
+@config_file_option
 @click.option(
     "--data-dir", type=click.Path(path_type=Path), default=None, help="Where the farm keeps its data."
 )
@@ -38,6 +41,23 @@ def default_data_dir() -> Path:
     "--port", type=int, default=8080, show_default=True, help="Port to listen on (0 picks a free one)."
 )
 @database_url_options
+@click.option(
+    "--database-pool-size",
+    type=click.IntRange(min=1),
+    default=PoolSettings.size,
+    show_default=True,
+    envvar="FARMHAND_DATABASE_POOL_SIZE",
+    help="PostgreSQL connections this server keeps open (it may open as many again under load).",
+)
+@click.option(
+    "--database-pool-timeout",
+    type=click.FloatRange(min=0.1),
+    default=PoolSettings.timeout_seconds,
+    show_default=True,
+    envvar="FARMHAND_DATABASE_POOL_TIMEOUT",
+    help="Seconds a call waits for a free database connection before it is answered "
+    "ThrottlingException (retried by every client).",
+)
 @click.option("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, show_default=True)
 @click.option(
     "--body-read-timeout",
@@ -88,12 +108,46 @@ def default_data_dir() -> Path:
     help="A private TOML file naming external S3-compatible stores and the queue buckets they hold.",
 )
 @tls_options
+@click.option(
+    "--metrics-access",
+    type=click.Choice([a.value for a in MetricsAccess]),
+    default=MetricsAccess.LOCAL.value,
+    show_default=True,
+    envvar="FARMHAND_METRICS_ACCESS",
+    help="Who may read /metrics: clients on this host (local), anyone (open), holders of the bearer "
+    "token (token: FARMHAND_METRICS_TOKEN or --metrics-token-file), nobody (off).",
+)
+@click.option(
+    "--metrics-token-file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    envvar="FARMHAND_METRICS_TOKEN_FILE",
+    help="A private file holding the bearer token of --metrics-access token.",
+)
+@click.option("--metrics-token", default=None, envvar="FARMHAND_METRICS_TOKEN", hidden=True)
+@click.option(
+    "--archived-job-retention-days",
+    type=click.FloatRange(min=0),
+    default=None,
+    envvar="FARMHAND_ARCHIVED_JOB_RETENTION_DAYS",
+    help="Purge archived jobs (with their tasks, sessions and logs) this many days after they were "
+    "archived (default: keep them).",
+)
+@click.option(
+    "--retention-interval-seconds",
+    type=click.FloatRange(min=0.1),
+    default=RetentionSettings.every_seconds,
+    hidden=True,
+    help="How often retention is applied.",
+)
 def server_command(
     data_dir: Path | None,
     host: str,
     port: int,
     database_url: str | None,
     database_url_file: Path | None,
+    database_pool_size: int,
+    database_pool_timeout: float,
     max_body_bytes: int,
     body_read_timeout_seconds: float,
     max_object_bytes: int,
@@ -106,6 +160,11 @@ def server_command(
     tls_key: Path | None,
     tls_names: tuple[str, ...],
     insecure_http: bool,
+    metrics_access: str,
+    metrics_token_file: Path | None,
+    metrics_token: str | None,
+    archived_job_retention_days: float | None,
+    retention_interval_seconds: float,
 ) -> None:
     """Run the farm server (Deadline Cloud API, CloudWatch Logs, STS, telemetry) until interrupted."""
     # Everything the server creates is its owner's alone (the data dir also sets modes explicitly).
@@ -113,9 +172,18 @@ def server_command(
     database_url = resolve_database_url(database_url, database_url_file)
     resolved_dir = (data_dir or default_data_dir()).resolve()
     tls_files = resolve_tls(resolved_dir, host, tls, tls_cert, tls_key, tls_names, insecure_http)
+    if metrics_token_file is not None:
+        metrics_token = metrics_token_file.read_text().strip()
+    if metrics_access == MetricsAccess.TOKEN.value and not metrics_token:
+        raise click.UsageError(
+            "--metrics-access token needs a token: FARMHAND_METRICS_TOKEN or --metrics-token-file"
+        )
     config = ServerConfig(
         data_dir=resolved_dir,
         database_url=database_url,
+        database_pool=PoolSettings(
+            size=database_pool_size, overflow=database_pool_size * 2, timeout_seconds=database_pool_timeout
+        ),
         host=host,
         port=port,
         max_body_bytes=max_body_bytes,
@@ -126,6 +194,11 @@ def server_command(
         worker_failure_cap=worker_failure_cap,
         object_stores_file=object_stores_file,
         tls=tls_files,
+        metrics_access=MetricsAccess(metrics_access),
+        metrics_token=metrics_token,
+        retention=RetentionSettings(
+            archived_job_days=archived_job_retention_days, every_seconds=retention_interval_seconds
+        ),
     )
 
     def ready(url: str, runtime: ServerRuntime) -> None:

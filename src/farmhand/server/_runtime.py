@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._private_files import make_tree_private, open_private
@@ -17,13 +17,21 @@ from ._identity import (
     ensure_admin,
     seal_plaintext_keys,
 )
+from ._store_faults import is_store_fault
 from .buckets import BucketStores, FarmStore, load_external_stores
 from .cluster import Cluster, startup_lock
 from .farm_secret import KEY_FILE_NAME, FarmSecret, attach_farm_secret, load_farm_secret
 from .identity_store import identity_store_id
 from .object_store import ObjectStore
+from .operations import (
+    FarmMetrics,
+    MetricsAccess,
+    RetentionSettings,
+    purge_archived_jobs,
+    purge_expired_log_events,
+)
 from .scheduler import DEFAULT_FAILURE_CAP, DEFAULT_IDLE_INTERVAL_SECONDS
-from .store import SQLITE_FILE_NAME, Store, sqlite_url
+from .store import SQLITE_FILE_NAME, PoolSettings, Store, sqlite_url
 from .tls import TlsFiles
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -46,6 +54,7 @@ SERVER_FILES = (
 class ServerConfig:
     data_dir: Path
     database_url: str | None = None
+    database_pool: PoolSettings = field(default_factory=PoolSettings)
     host: str = "127.0.0.1"
     port: int = 0
     region: str = DEFAULT_REGION
@@ -64,6 +73,11 @@ class ServerConfig:
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     # The certificate and key the server answers TLS with (None: plain HTTP, loopback or by choice).
     tls: TlsFiles | None = None
+    # Who may read /metrics, and the bearer token of MetricsAccess.TOKEN.
+    metrics_access: MetricsAccess = MetricsAccess.LOCAL
+    metrics_token: str | None = None
+    # What the farm forgets, and when (log groups' retentionInDays, archived jobs).
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
 
 class ServerRuntime:
@@ -76,7 +90,9 @@ class ServerRuntime:
         if config.database_url is None:
             # SQLite creates the WAL and shared-memory files with the database file's mode.
             open_private(config.data_dir / SQLITE_FILE_NAME).close()
-        self.store = Store(config.database_url or sqlite_url(config.data_dir), migrate=False)
+        self.store = Store(
+            config.database_url or sqlite_url(config.data_dir), migrate=False, pool=config.database_pool
+        )
         self.admin_credentials_file = config.data_dir / ADMIN_CREDENTIALS_FILE
         self.admin_credentials_written = not self.admin_credentials_file.exists()
         self.farm_secret: FarmSecret = load_farm_secret(config.data_dir)
@@ -96,6 +112,7 @@ class ServerRuntime:
         self.stopping = threading.Event()
         self._loops: list[threading.Thread] = []
         self.cluster = Cluster(self.store, self.stopping)
+        self.metrics = FarmMetrics(self.store, self.cluster.node_id)
         self.run_in_background(self._finish_interrupted_job_creations)
 
     def _finish_interrupted_job_creations(self) -> None:
@@ -128,10 +145,15 @@ class ServerRuntime:
             while not self.stopping.wait(seconds):
                 try:
                     work()
-                except Exception:
+                except Exception as exc:
                     import logging
 
-                    logging.getLogger("farmhand.server").exception("%s failed", name)
+                    if is_store_fault(exc):  # the database is away: the next round tries again
+                        logging.getLogger("farmhand.server").warning(
+                            "%s: the database failed (%s)", name, str(exc).splitlines()[0]
+                        )
+                    else:
+                        logging.getLogger("farmhand.server").exception("%s failed", name)
 
         thread = threading.Thread(target=loop, name=name, daemon=True)
         thread.start()
@@ -141,6 +163,20 @@ class ServerRuntime:
         """A farm-wide duty (e.g. reclaiming work from silent workers): with several servers on one
         database, whichever of them keeps house runs it."""
         self.cluster.housekeeping(seconds, work, name)
+
+    def keep_retention(self) -> None:
+        """Register the retention duties (log events past their group's retention, archived jobs)."""
+        settings = self.config.retention
+        self.housekeeping(
+            settings.every_seconds,
+            lambda: purge_expired_log_events(self.store, now=dt.datetime.now(dt.UTC)),
+            "log retention",
+        )
+        self.housekeeping(
+            settings.every_seconds,
+            lambda: purge_archived_jobs(self.store, settings, now=dt.datetime.now(dt.UTC)),
+            "archived-job retention",
+        )
 
     @property
     def housekeeping_since(self) -> dt.datetime | None:

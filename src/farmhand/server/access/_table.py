@@ -214,6 +214,8 @@ LOGS: dict[str, Rule] = {
     "CreateLogGroup": admin(log_group),
     "DeleteLogGroup": admin(log_group),
     "DeleteLogStream": admin(log_group),
+    "PutRetentionPolicy": admin(log_group),
+    "DeleteRetentionPolicy": admin(log_group),
 }
 
 STS: dict[str, Rule] = {

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from .._store_faults import is_store_fault
 from ._connections import advisory_key, close_quietly, dedicated_connection
 
 log = logging.getLogger("farmhand.server.cluster")
@@ -138,8 +139,11 @@ class Housekeeper:
                 duty.due_at = time.monotonic() + duty.every_seconds
                 try:
                     duty.work()
-                except Exception:
-                    log.exception("%s failed", duty.name)
+                except Exception as exc:
+                    if is_store_fault(exc):  # the database is away: the next round tries again
+                        log.warning("%s: the database failed (%s)", duty.name, str(exc).splitlines()[0])
+                    else:
+                        log.exception("%s failed", duty.name)
 
     def join(self, timeout: float = 5.0) -> None:
         if self._thread is not None:

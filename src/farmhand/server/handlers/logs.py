@@ -162,6 +162,58 @@ def delete_log_stream(call: Call, params: Params) -> Output:
     return {}
 
 
+# The values CloudWatch Logs accepts for retentionInDays.
+RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+@operation("PutRetentionPolicy", service="logs")
+def put_retention_policy(call: Call, params: Params) -> Output:
+    """Events older than this many days are deleted by the farm's housekeeping (see operations)."""
+    group, days = params["logGroupName"], int(params["retentionInDays"])
+    if days not in RETENTION_DAYS:
+        raise _invalid(f"retentionInDays must be one of {', '.join(map(str, RETENTION_DAYS))}")
+    if not _group_exists(call.conn, group):
+        raise _group_missing()
+    call.conn.execute(
+        update(log_groups).where(log_groups.c.log_group_name == group).values(retention_in_days=days)
+    )
+    return {}
+
+
+@operation("DeleteRetentionPolicy", service="logs")
+def delete_retention_policy(call: Call, params: Params) -> Output:
+    group = params["logGroupName"]
+    if not _group_exists(call.conn, group):
+        raise _group_missing()
+    call.conn.execute(
+        update(log_groups).where(log_groups.c.log_group_name == group).values(retention_in_days=None)
+    )
+    return {}
+
+
 @operation("DescribeLogGroups", service="logs")
 def describe_log_groups(call: Call, params: Params) -> Output:
     limit = int(params.get("limit") or DEFAULT_DESCRIBE_LIMIT)
@@ -196,6 +248,7 @@ def describe_log_groups(call: Call, params: Params) -> Output:
             "logGroupArn": _group_arn(call, row.log_group_name),
             "storedBytes": int(sizes.get(row.log_group_name) or 0),
             "logGroupClass": "STANDARD",
+            "retentionInDays": row.retention_in_days,
         }
         for row in rows
     ]

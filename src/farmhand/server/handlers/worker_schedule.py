@@ -23,6 +23,9 @@ def update_schedule(call: Call, params: Params) -> Output:
         by=call.principal.arn,
     )
     call.hints["quiet"] = not result.changed_work
+    if result.dispatch_seconds:
+        latencies = result.dispatch_seconds
+        call.after_commit.append(lambda: call.runtime.metrics.observe_dispatch(latencies))
     if not result.output["assignedSessions"]:
         # Never hold a call past half the silence that makes a worker NOT_RESPONDING.
         wait = min(requested_wait(call.headers), worker_timeout_seconds(call.runtime) / 2)

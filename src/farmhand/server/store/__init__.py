@@ -1,7 +1,7 @@
 """The farm's durable store: SQLAlchemy Core tables, Alembic migrations, transactions."""
 
 from ._access_schema import memberships
-from ._engine import SQLITE_FILE_NAME, Store, StoreUnavailableError, sqlite_url
+from ._engine import SQLITE_FILE_NAME, PoolSettings, Store, StoreUnavailableError, sqlite_url
 from ._identity_schema import (
     device_authorizations,
     group_members,
@@ -32,6 +32,7 @@ __all__ = [
     "TASK_RUN_STATUSES",
     "Epoch",
     "Json",
+    "PoolSettings",
     "Store",
     "StoreUnavailableError",
     "access_keys",

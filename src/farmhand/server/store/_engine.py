@@ -6,6 +6,7 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,10 @@ def _shown(url: str) -> str:
         return url.split("@")[-1]
 
 
-def _open_engine(url: str) -> Engine:
+def _open_engine(url: str, pool: PoolSettings) -> Engine:
     """The engine for a URL, with what is wrong with the URL or the database as one clear error."""
     try:
-        return _make_engine(url)
+        return _make_engine(url, pool)
     except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as error:
         raise StoreUnavailableError(
             f"the database URL {_shown(url)} is not one farmhand speaks: use "
@@ -46,6 +47,21 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / SQLITE_FILE_NAME}"
 
 
+@dataclass(frozen=True)
+class PoolSettings:
+    """The connections one server keeps to PostgreSQL, and how long a call waits for one.
+
+    A call finding every connection busy for `timeout_seconds` is answered with a fault its caller
+    retries (ThrottlingException), rather than waiting on; a database that does not answer a new
+    connection within `connect_timeout_seconds` is treated the same way.
+    """
+
+    size: int = 10
+    overflow: int = 20
+    timeout_seconds: float = 5.0
+    connect_timeout_seconds: int = 5
+
+
 class Store:
     """A database behind the farm: SQLite (WAL) embedded, or PostgreSQL for several servers.
 
@@ -55,10 +71,10 @@ class Store:
     which avoids SQLITE_BUSY on read-to-write upgrades.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, pool: PoolSettings | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine: Engine = _open_engine(url)
+        self.engine: Engine = _open_engine(url, pool or PoolSettings())
         self._write_lock = threading.RLock() if self.is_sqlite else None
         self._held_names: set[str] = set()
         self._held_names_lock = threading.Lock()
@@ -140,7 +156,7 @@ def _advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, pool: PoolSettings) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -160,7 +176,14 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(
+        url,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.timeout_seconds,
+        pool_pre_ping=True,  # after a database restart, stale connections are replaced on checkout
+        connect_args={"connect_timeout": pool.connect_timeout_seconds},
+    )
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     return engine

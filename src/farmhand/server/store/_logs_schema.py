@@ -14,6 +14,7 @@ log_groups = Table(
     metadata,
     Column("log_group_name", String(512), primary_key=True),
     Column("creation_time", BigInteger, nullable=False),  # epoch milliseconds, as the Logs API speaks
+    Column("retention_in_days", Integer, nullable=True),  # PutRetentionPolicy; None keeps events forever
 )
 
 log_streams = Table(

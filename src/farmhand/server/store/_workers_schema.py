@@ -66,6 +66,7 @@ session_actions = Table(
     Column("process_exit_code", Integer, nullable=True),
     Column("manifests", Json, nullable=True),
     Column("created_at", Epoch, nullable=False),
+    Column("ready_at", Epoch, nullable=True),  # a task run's: when its task became READY (dispatch latency)
     Index("ix_session_actions_session", "session_id", "action_index"),
     Index("ix_session_actions_job_task", "job_id", "task_id"),
 )

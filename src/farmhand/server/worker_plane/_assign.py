@@ -368,7 +368,8 @@ def _append_task(
     ).scalar()
     batch = task_batch(choice.ready_count, int(online or 1))
     action_ids = [session_action_id(session["session_id"], first + i) for i in range(batch)]
-    claimed = claim_tasks(conn, job.job_id, choice.step_id, action_ids, now=now)
+    ready_since: dict[str, dt.datetime] = {}
+    claimed = claim_tasks(conn, job.job_id, choice.step_id, action_ids, now=now, ready_since=ready_since)
     if not claimed:
         return False
     definitions += [task_run(choice.step_id, task_id, parameters) for task_id, parameters in claimed]
@@ -378,7 +379,7 @@ def _append_task(
         conn.execute(
             update(sessions).where(sessions.c.session_id == current.session_id).values(updated_at=now)
         )
-    append_actions(conn, session, definitions, now=now)
+    append_actions(conn, session, definitions, now=now, ready_since=ready_since)
     return True
 
 

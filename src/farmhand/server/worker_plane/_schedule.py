@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, select, update
@@ -48,6 +48,8 @@ class ScheduleSettings:
 class ScheduleResult:
     output: dict[str, Any]
     changed_work: bool  # something other workers may now pick up (tasks freed, dependencies resolved)
+    # Seconds from READY to RUNNING of each task run this call reported started.
+    dispatch_seconds: list[float] = field(default_factory=list)
 
 
 def require_worker(conn: Connection, farm_id: str, fleet_id: str, worker_id: str) -> Row[Any]:
@@ -92,7 +94,8 @@ def update_worker_schedule(
             f"Worker {worker_id} is {worker.status}; it must call UpdateWorker(STARTED)",
         )
     conn.execute(update(workers).where(workers.c.worker_id == worker_id).values(last_seen_at=now))
-    changed = apply_updates(conn, worker_id, updates, now=now)
+    dispatch_seconds: list[float] = []
+    changed = apply_updates(conn, worker_id, updates, now=now, dispatch_seconds=dispatch_seconds)
     cancel: dict[str, list[str]] = defaultdict(list)
     live = open_sessions(conn, worker_id)
     stopping = canceling_queues(conn, farm_id, fleet_id) if live else set()
@@ -128,7 +131,7 @@ def update_worker_schedule(
         "cancelSessionActions": {k: v for k, v in cancel.items() if k in assigned},
         "updateIntervalSeconds": update_interval(busy=bool(assigned), idle_interval=settings.idle_interval),
     }
-    return ScheduleResult(output, changed)
+    return ScheduleResult(output, changed, dispatch_seconds)
 
 
 def canceling_queues(conn: Connection, farm_id: str, fleet_id: str) -> set[str]:
@@ -157,9 +160,18 @@ def assigned_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def apply_updates(
-    conn: Connection, worker_id: str, updates: Mapping[str, Mapping[str, Any]], *, now: dt.datetime
+    conn: Connection,
+    worker_id: str,
+    updates: Mapping[str, Mapping[str, Any]],
+    *,
+    now: dt.datetime,
+    dispatch_seconds: list[float] | None = None,
 ) -> bool:
-    """Apply reported action updates idempotently; True when an action finished."""
+    """Apply reported action updates idempotently; True when an action finished.
+
+    `dispatch_seconds` receives, for each task run reported started for the first time, the seconds
+    from its task becoming READY to its start.
+    """
     if not updates:
         return False
     rows = list(
@@ -185,6 +197,10 @@ def apply_updates(
         if current is None or current.status in FINISHED_SESSION_ACTION_STATUSES:
             continue
         info = updates[row.session_action_id]
+        if dispatch_seconds is not None:
+            latency = _dispatch_latency(current, info, now)
+            if latency is not None:
+                dispatch_seconds.append(latency)
         if info.get("completedStatus") == "SUCCEEDED":
             # The common case, written for the whole batch in one statement.
             plain_successes.append(_success_values(current, info, now))
@@ -213,6 +229,15 @@ def apply_updates(
     for job_id, pairs in succeeded.items():
         settle_succeeded(conn, job_id, pairs, now=now)
     return finished
+
+
+def _dispatch_latency(action: Row[Any], info: Mapping[str, Any], now: dt.datetime) -> float | None:
+    """READY → RUNNING of a task run reported started for the first time (None otherwise)."""
+    ready_at = action._mapping.get("ready_at")
+    if ready_at is None or action.started_at is not None or info.get("completedStatus") == "NEVER_ATTEMPTED":
+        return None
+    started = info.get("startedAt") or now
+    return max(0.0, float((started - ready_at).total_seconds()))
 
 
 def _success_values(action: Row[Any], info: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:

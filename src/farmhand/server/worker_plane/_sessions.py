@@ -10,7 +10,7 @@ it is ENDED and no longer sent to the worker.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select, update
@@ -58,8 +58,12 @@ def append_actions(
     definitions: Sequence[Definition],
     *,
     now: dt.datetime,
+    ready_since: Mapping[str, dt.datetime] | None = None,
 ) -> list[str]:
-    """Add actions at the end of a session's pipeline (status ASSIGNED: they go out in this answer)."""
+    """Add actions at the end of a session's pipeline (status ASSIGNED: they go out in this answer).
+
+    `ready_since` (task id → when it became READY) is kept on task runs for the dispatch latency.
+    """
     data = session if isinstance(session, dict) else dict(session._mapping)
     start = int(data["next_action_index"] or 0)
     ids = []
@@ -78,6 +82,7 @@ def append_actions(
                 "definition": definition,
                 "step_id": body.get("stepId"),
                 "task_id": body.get("taskId"),
+                "ready_at": (ready_since or {}).get(str(body.get("taskId"))),
                 "created_at": now,
             }
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from ...statuses import HELD_TASK_RUN_STATUSES
 from ..jobs import record_task_failure, set_task_status
@@ -71,9 +71,17 @@ def mark_task_running(
 
 
 def claim_tasks(
-    conn: Connection, job_id: str, step_id: str, action_ids: Sequence[str], *, now: dt.datetime
+    conn: Connection,
+    job_id: str,
+    step_id: str,
+    action_ids: Sequence[str],
+    *,
+    now: dt.datetime,
+    ready_since: dict[str, dt.datetime] | None = None,
 ) -> list[tuple[str, dict[str, object]]]:
     """Take up to `len(action_ids)` READY tasks of a step (lowest index first), one per action id.
+
+    `ready_since`, when given, receives when each claimed task became READY (its last change).
 
     The job's row lock is taken first, so two servers never hand out the same task. The scan walks
     the step's key range from `ready_from` (no READY task lies below it), then moves it past the
@@ -83,7 +91,12 @@ def claim_tasks(
     start = select(steps.c.ready_from).where(steps.c.step_id == step_id).scalar_subquery()
     rows = list(
         conn.execute(
-            select(tasks.c.task_id, tasks.c.task_index, tasks.c.parameters)
+            select(
+                tasks.c.task_id,
+                tasks.c.task_index,
+                tasks.c.parameters,
+                func.coalesce(tasks.c.updated_at, tasks.c.created_at).label("changed_at"),
+            )
             .where(
                 and_(tasks.c.step_id == step_id, tasks.c.task_index >= start, tasks.c.run_status == "READY")
             )
@@ -93,6 +106,8 @@ def claim_tasks(
     )
     if not rows:
         return []
+    if ready_since is not None:
+        ready_since.update((str(r.task_id), r.changed_at) for r in rows)
     conn.execute(update(steps).where(steps.c.step_id == step_id).values(ready_from=rows[-1].task_index + 1))
     set_task_status(conn, job_id, [r.task_id for r in rows], "ASSIGNED", now=now, only_from=("READY",))
     conn.execute(

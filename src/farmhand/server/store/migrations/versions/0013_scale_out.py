@@ -1,10 +1,15 @@
-"""Servers sharing a PostgreSQL database hear of changed access keys: a trigger notifies them.
+"""Scale-out: servers sharing a PostgreSQL database hear of changed access keys (a trigger notifies
+them); task runs keep when their task became READY (the dispatch latency metric); log groups keep
+their retention.
 
 Revision ID: 0013
 Revises: 0005
 """
 
+import sqlalchemy as sa
 from alembic import op
+
+from farmhand.server.store._types import Epoch
 
 revision = "0013"
 down_revision = "0005"
@@ -13,6 +18,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("session_actions") as batch:
+        batch.add_column(sa.Column("ready_at", Epoch(), nullable=True))
+    with op.batch_alter_table("log_groups") as batch:
+        batch.add_column(sa.Column("retention_in_days", sa.Integer(), nullable=True))
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite: one server, nobody else to tell
     op.execute(
@@ -31,6 +40,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("session_actions") as batch:
+        batch.drop_column("ready_at")
+    with op.batch_alter_table("log_groups") as batch:
+        batch.drop_column("retention_in_days")
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("DROP TRIGGER access_keys_changed ON access_keys")
