@@ -270,3 +270,51 @@ def through(farm: Farm, server: ServerProcess) -> Farm:
     other.deadline = server.client("deadline")
     other.logs = server.client("logs")
     return other
+
+
+BIG_JOB_TASKS = 1_000_000  # the default task limit: large enough that a kill lands while it is written
+BIG_JOB_TEMPLATE = """
+specificationVersion: jobtemplate-2023-09
+name: big
+steps:
+- name: render
+  parameterSpace:
+    taskParameterDefinitions:
+    - {name: Frame, type: INT, range: "1-BIG_JOB_TASKS"}
+  script:
+    actions:
+      onRun: {command: "true"}
+""".replace("BIG_JOB_TASKS", str(BIG_JOB_TASKS))
+
+
+def test_a_job_creation_cut_by_the_death_of_a_node_is_finished_by_the_other(
+    two_nodes: tuple[ServerProcess, ServerProcess],
+) -> None:
+    """The node keeping house is killed (SIGKILL) while it writes the tasks of a job it acknowledged:
+    the surviving node takes over the housekeeping and finishes the job, without a restart."""
+    _wait_until(lambda: keeps_house(two_nodes[0]) or keeps_house(two_nodes[1]), 30)
+    doomed, survivor = two_nodes if keeps_house(two_nodes[0]) else two_nodes[::-1]
+    through_doomed: Any = doomed.client("deadline")
+    farm_id = through_doomed.create_farm(displayName="big jobs")["farmId"]
+    queue_id = through_doomed.create_queue(farmId=farm_id, displayName="q")["queueId"]
+    job_id = through_doomed.create_job(
+        farmId=farm_id, queueId=queue_id, template=BIG_JOB_TEMPLATE, templateType="YAML", priority=50
+    )["jobId"]
+    ids = {"farmId": farm_id, "queueId": queue_id, "jobId": job_id}
+    written = 0
+    while not written:
+        job = through_doomed.get_job(**ids)
+        assert job["lifecycleStatus"] == "CREATE_IN_PROGRESS", "the job was written before the kill"
+        written = sum(job["taskRunStatusCounts"].values())
+    doomed.kill()
+    through_survivor: Any = survivor.client("deadline")
+    assert 0 < written < BIG_JOB_TASKS
+
+    give_up = time.monotonic() + 300
+    while (job := through_survivor.get_job(**ids))["lifecycleStatus"] == "CREATE_IN_PROGRESS":
+        assert time.monotonic() < give_up, "the surviving node did not finish the job"
+        time.sleep(0.5)
+
+    assert job["lifecycleStatus"] == "CREATE_COMPLETE", job.get("lifecycleStatusMessage")
+    assert {k: v for k, v in job["taskRunStatusCounts"].items() if v} == {"READY": BIG_JOB_TASKS}
+    assert keeps_house(survivor)

@@ -155,6 +155,7 @@ class FarmApp:
         work_signal(runtime).listeners.append(lambda: self.changes.changed("deadline"))
         self.monitor_sessions = MonitorSessions(runtime.store)
         self.monitor = MonitorPages(self.monitor_sessions, self.changes)
+        runtime.keep_job_creations()
         runtime.keep_retention()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -36,6 +36,7 @@ from .tls import TlsFiles
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_BODY_READ_TIMEOUT_SECONDS = 30.0
+INTERRUPTED_CREATIONS_EVERY_SECONDS = 10.0
 # Tasks one job may have (CreateJob refuses more); a large range would otherwise fill the disk.
 DEFAULT_MAX_TASKS_PER_JOB = 1_000_000
 DEFAULT_MAX_OBJECT_BYTES = 5 * 1024**3
@@ -113,17 +114,32 @@ class ServerRuntime:
         self._loops: list[threading.Thread] = []
         self.cluster = Cluster(self.store, self.stopping)
         self.metrics = FarmMetrics(self.store, self.cluster.node_id)
-        self.run_in_background(self._finish_interrupted_job_creations)
+        self._finishing_creations = threading.Lock()
 
-    def _finish_interrupted_job_creations(self) -> None:
-        """Acknowledged jobs whose tasks a stopped server was still writing: write the rest now.
+    def finish_interrupted_job_creations(self) -> None:
+        """Acknowledged jobs whose tasks a stopped server was still writing: write the rest, in the
+        background (the server serves meanwhile; GetJob says CREATE_IN_PROGRESS until each is done).
 
-        In the background, so the server serves meanwhile (GetJob says CREATE_IN_PROGRESS until
-        each is done); a job another live server is writing is left to it.
+        A farm-wide duty: the server keeping house runs it when it starts keeping house (at start,
+        or when it takes over from a server that died) and every few seconds after, so a job cut
+        by the death of one of several servers is finished by another without a restart. A job
+        another live server is writing is left to it; a round still running is not started again.
         """
         from .jobs import finish_interrupted_creations
 
-        finish_interrupted_creations(self.store)
+        if not self._finishing_creations.acquire(blocking=False):
+            return
+
+        def finish() -> None:
+            try:
+                finish_interrupted_creations(self.store)
+            finally:
+                self._finishing_creations.release()
+
+        try:
+            self.run_in_background(finish)
+        except RuntimeError:  # stopping: the pool takes no more work
+            self._finishing_creations.release()
 
     def run_in_background(self, work: Callable[[], object]) -> None:
         """Work that must not hold up the API answer (e.g. writing the tasks of a large job)."""
@@ -163,6 +179,10 @@ class ServerRuntime:
         """A farm-wide duty (e.g. reclaiming work from silent workers): with several servers on one
         database, whichever of them keeps house runs it."""
         self.cluster.housekeeping(seconds, work, name)
+
+    def keep_job_creations(self, every_seconds: float = INTERRUPTED_CREATIONS_EVERY_SECONDS) -> None:
+        """Register the duty finishing job creations a stopped server left (see above)."""
+        self.housekeeping(every_seconds, self.finish_interrupted_job_creations, "interrupted job creations")
 
     def keep_retention(self) -> None:
         """Register the retention duties (log events past their group's retention, archived jobs)."""
