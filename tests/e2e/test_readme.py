@@ -9,9 +9,10 @@ What a test cannot do literally is done as close to it as possible, and said her
 * Commands that run until stopped (`farmhand worker`, `farmhand server`, `deadline-worker-agent`) are
   started, checked to be serving (the worker registers in the fleet; the server prints its URL; the
   AWS agent's worker is online), then stopped with SIGTERM; a `farmhand server` followed by more
-  commands in its block serves them, and is stopped when the block ends (its `127.0.0.1:8080` becomes
-  the free port it got). A block whose server cannot run here (no PostgreSQL) is skipped from that
-  server on. The AWS agent is the one `./scripts/test` installs (FARMHAND_AWS_WORKER_AGENT); without
+  commands in its block serves them, and is stopped when the block ends (its `--port N` and
+  `127.0.0.1:N` become the free port it got; a block may start several). A block whose server cannot
+  run here (no PostgreSQL, also for a second server of one block: they share a database) is skipped
+  from that server on. The AWS agent is the one `./scripts/test` installs (FARMHAND_AWS_WORKER_AGENT); without
   it that command is not run, and the test says so.
 * The farm's URL in the AWS agent's environment (`http://127.0.0.1:8080`) becomes the farm's real URL.
 * `FARM_ID` and `FLEET_ID` stand for the ids `farmhand status` prints; `$FARMHAND_DATABASE_URL` is a
@@ -210,7 +211,9 @@ class BlockServer:
     def __init__(self, station: Workstation, command: str, block: int) -> None:
         self.block = block
         self.port = free_port()
-        command = command.replace("--port 8080", f"--port {self.port}")
+        given = re.search(r"--port (\d+)", command)
+        self.readme_port = given.group(1) if given else "8080"
+        command = command.replace(f"--port {self.readme_port}", f"--port {self.port}")
         self.process = subprocess.Popen(
             ["bash", "-c", f"exec {command}"],
             env=station.env,
@@ -229,7 +232,7 @@ class BlockServer:
         assert any("server ready at" in line for line in self.output), "".join(self.output)
 
     def local(self, command: str) -> str:
-        return command.replace("127.0.0.1:8080", f"127.0.0.1:{self.port}")
+        return command.replace(f"127.0.0.1:{self.readme_port}", f"127.0.0.1:{self.port}")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -270,13 +273,14 @@ def test_every_readme_command_works(
     reader: Workstation, tmp_path: Path, pg_url_if_available: str | None
 ) -> None:
     not_run: list[str] = []
-    block_server: BlockServer | None = None
+    block_servers: list[BlockServer] = []
     skipped_block = -1
     try:
         for snippet in readme_snippets():
-            if block_server is not None and snippet.block != block_server.block:
-                block_server.stop()
-                block_server = None
+            if block_servers and snippet.block != block_servers[0].block:
+                for server in block_servers:
+                    server.stop()
+                block_servers = []
             if snippet.block == skipped_block:
                 not_run.append(snippet.text)
                 continue
@@ -294,16 +298,16 @@ def test_every_readme_command_works(
                     reader.env[name] = value
                     continue
                 if command.startswith("farmhand server") and not snippet.last_in_block:
-                    if "$FARMHAND_DATABASE_URL" in command:
-                        if pg_url_if_available is None:
-                            skipped_block = snippet.block
-                            not_run.append(command)
-                            continue
+                    if pg_url_if_available is None and ("$FARMHAND_DATABASE_URL" in command or block_servers):
+                        skipped_block = snippet.block
+                        not_run.append(command)
+                        continue
+                    if pg_url_if_available is not None:
                         command = command.replace("$FARMHAND_DATABASE_URL", pg_url_if_available)
-                    block_server = BlockServer(reader, command, snippet.block)
+                    block_servers.append(BlockServer(reader, command, snippet.block))
                     continue
-                if block_server is not None:
-                    command = block_server.local(command)
+                for server in block_servers:
+                    command = server.local(command)
                 if is_long_running(command):
                     if not run_long_running(reader, command, pg_url_if_available):
                         not_run.append(command)
@@ -325,8 +329,8 @@ def test_every_readme_command_works(
                     f"README python failed:\n{snippet.text}\n{result.stdout}\n{result.stderr}"
                 )
     finally:
-        if block_server is not None:
-            block_server.stop()
+        for server in block_servers:
+            server.stop()
     if not_run:
         warnings.warn(
             f"not run here (PostgreSQL, or the AWS worker agent: {INSTALL}): {not_run}", stacklevel=1
