@@ -10,6 +10,9 @@ assignment round trip. Two layers are measured:
   (SigV4 verification, model parsing and serialisation included).
 
 An assignment is a taskRun handed out; the figure is assignments / wall time until the job is done.
+Beside it: the server process's CPU time per assignment (http; user + system, from psutil), and the
+database statements per UpdateWorkerSchedule call (core; every statement the engine sends, the
+transaction's BEGIN/COMMIT not counted), which is what a call costs in round trips to PostgreSQL.
 
     .venv/bin/python benchmarks/dispatch.py --quick              # SQLite, 500 tasks, 2 workers
     .venv/bin/python benchmarks/dispatch.py --postgres   # SQLite and PostgreSQL, 2000 tasks, 1/2/8 workers
@@ -33,6 +36,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
+
+import psutil  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from farmhand.testing import ServerProcess  # noqa: E402
 
@@ -189,19 +195,32 @@ def measure(database_url: str | None, label: str, tasks: int, workers: int) -> l
             )
 
         submit(admin, farm_id, queue_id, tasks)
+        assert server.process is not None
+        server_process = psutil.Process(server.process.pid)
+        cpu_before = server_process.cpu_times()
         elapsed, n = run_workers(http_step, ids, tasks, timeout=600)
+        cpu_after = server_process.cpu_times()
+        cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
         lines.append(
             f"{label:10} http  {workers:3} workers {n:6} assignments {elapsed:7.2f} s {n / elapsed:8.0f}/s"
+            f"  server CPU {1000 * cpu / max(n, 1):.2f} ms/assignment ({100 * cpu / elapsed:.0f}% of a core)"
         )
         job_id = submit(admin, farm_id, queue_id, tasks)
         # core: the same work in-process against the store, server idle
         store = Store(database_url or sqlite_url(Path(tmp)), migrate=False)
         settings = ScheduleSettings()
+        statements = [0]
+        calls = [0]
+
+        @event.listens_for(store.engine, "before_cursor_execute")
+        def count(*_args: Any) -> None:
+            statements[0] += 1
 
         def core_step(worker_id: str, updates: dict[str, Any]) -> dict[str, Any]:
             for attempt in range(50):
                 try:
                     with store.write() as conn:
+                        calls[0] += 1
                         return update_worker_schedule(
                             conn,
                             farm_id=farm_id,
@@ -222,7 +241,9 @@ def measure(database_url: str | None, label: str, tasks: int, workers: int) -> l
         store.dispose()
         status = admin.get_job(farmId=farm_id, queueId=queue_id, jobId=job_id)["taskRunStatus"]
         lines.append(
-            f"{label:10} core  {workers:3} workers {n:6} assignments {elapsed:7.2f} s {n / elapsed:7.0f}/s"
+            f"{label:10} core  {workers:3} workers {n:6} assignments {elapsed:7.2f} s {n / elapsed:8.0f}/s"
+            f"  {statements[0] / max(calls[0], 1):.1f} statements/call,"
+            f" {n / max(calls[0], 1):.1f} assignments/call"
             f"  (job {status})"
         )
     return lines
@@ -237,6 +258,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--workers", default="1,2,8", help="comma-separated worker counts")
     args = parser.parse_args()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in psutil.getloadavg())}", flush=True)
     tasks, counts = (500, [2]) if args.quick else (args.tasks, [int(n) for n in args.workers.split(",")])
     for workers in counts:
         for line in measure(None, "sqlite", tasks, workers):
