@@ -33,7 +33,10 @@ class ServerProcess:
         port: int = 0,
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
+        wrapper: list[str] | None = None,
     ) -> None:
+        """`wrapper` runs the server through a command that execs it (e.g. `ip netns exec NAME`)."""
+        self.wrapper = wrapper or []
         self.data_dir = Path(data_dir)
         self.database_url = database_url
         self.port = port
@@ -45,6 +48,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
         args = [
+            *self.wrapper,
             sys.executable,
             "-m",
             "farmhand.server",

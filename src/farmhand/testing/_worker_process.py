@@ -63,7 +63,10 @@ class WorkerProcess:
         *,
         extra_args: list[str] | None = None,
         endpoint_url: str | None = None,
+        wrapper: list[str] | None = None,
     ) -> None:
+        """`wrapper` runs the worker through a command that execs it (e.g. `ip netns exec NAME`)."""
+        self.wrapper = wrapper or []
         self.server = server
         self.endpoint_url = endpoint_url
         self.farm_id = farm_id
@@ -79,6 +82,7 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
+            *self.wrapper,
             sys.executable,
             "-m",
             "farmhand.worker",
