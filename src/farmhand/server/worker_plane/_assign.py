@@ -11,7 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select
 from sqlalchemy.engine import Row
 
 from ...statuses import ONLINE_WORKER_STATUSES
@@ -375,11 +375,7 @@ def _append_task(
     definitions += [task_run(choice.step_id, task_id, parameters) for task_id, parameters in claimed]
     if current is None:
         conn.execute(insert(sessions).values(**session))
-    else:
-        conn.execute(
-            update(sessions).where(sessions.c.session_id == current.session_id).values(updated_at=now)
-        )
-    append_actions(conn, session, definitions, now=now, ready_since=ready_since)
+    append_actions(conn, session, definitions, now=now, ready_since=ready_since)  # sets updated_at
     return True
 
 

@@ -60,7 +60,8 @@ def append_actions(
     now: dt.datetime,
     ready_since: Mapping[str, dt.datetime] | None = None,
 ) -> list[str]:
-    """Add actions at the end of a session's pipeline (status ASSIGNED: they go out in this answer).
+    """Add actions at the end of a session's pipeline (status ASSIGNED: they go out in this answer);
+    the session's `updated_at` becomes `now` in the same statement.
 
     `ready_since` (task id → when it became READY) is kept on task runs for the dispatch latency.
     """
@@ -91,7 +92,7 @@ def append_actions(
         conn.execute(
             update(sessions)
             .where(sessions.c.session_id == data["session_id"])
-            .values(next_action_index=start + len(rows))
+            .values(next_action_index=start + len(rows), updated_at=now)
         )
     return ids
 
