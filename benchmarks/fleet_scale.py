@@ -31,6 +31,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import re
 import resource
 import sys
 import tempfile
@@ -212,7 +213,8 @@ class SyntheticWorker:
                     {WAIT_HEADER: str(LONG_POLL_SECONDS)},
                 )
             except (CallFailed, OSError, asyncio.IncompleteReadError) as error:
-                self.stats.errors[str(getattr(error, "status", type(error).__name__))] += 1
+                kind = str(getattr(error, "status", type(error).__name__))
+                self.stats.errors[re.sub(r"worker-[0-9a-f]+", "worker-…", kind)[:90]] += 1
                 await asyncio.sleep(1)
                 continue
             updates = {}
