@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,27 @@ BUSY_TIMEOUT_SECONDS = 120.0
 def default_cache_dir() -> Path:
     """`~/.deadline/cache`, the directory the Deadline Cloud CLI keeps its caches in."""
     return Path(os.path.expanduser("~")) / ".deadline" / "cache"
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL once (the mode is kept in the file), waiting out other processes.
+
+    Changing the journal mode can answer "database is locked" at once, without SQLite's busy handler,
+    while another process opens or converts the same file: retry with backoff within the busy timeout.
+    """
+    give_up = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > give_up:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 class CacheDatabase:
@@ -42,7 +64,7 @@ class CacheDatabase:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         return conn
 
