@@ -149,6 +149,18 @@ def test_missing_required_member(server: ServerProcess) -> None:
     assert info.value.response["fieldList"][0]["name"] == "displayName"
 
 
+def test_every_bad_member_is_named_in_one_answer(server: ServerProcess, farm_id: str) -> None:
+    # Given a request with two bad members, sent without the client's own checks
+    lax = server.client("deadline", parameter_validation=False)
+    with pytest.raises(ClientError) as info:
+        lax.create_queue(farmId=farm_id, displayName="x" * 101, defaultBudgetAction="SPEND_MORE")
+    # Then one ValidationException names each of them
+    assert _code(info) == "ValidationException"
+    names = [field["name"] for field in info.value.response["fieldList"]]
+    assert sorted(names) == ["defaultBudgetAction", "displayName"]
+    assert info.value.response["Error"]["Message"].startswith("2 validation errors")
+
+
 def test_enum_violation(server: ServerProcess, deadline: Any, farm_id: str) -> None:
     with pytest.raises(ClientError) as info:
         deadline.create_storage_profile(farmId=farm_id, displayName="sp", osFamily="BEOS")

@@ -142,3 +142,51 @@ def test_serialize_checks_required_members_of_list_items() -> None:
             _output("ListQueues"),
             {"queues": [{"farmId": "f", "queueId": "q", "displayName": "d", "defaultBudgetAction": "NONE"}]},
         )
+
+
+def test_every_bad_field_is_reported_at_once_like_botocores_param_validator() -> None:
+    # Given a request with several bad fields, some of which botocore's own validator also finds
+    from botocore.validate import ParamValidator
+
+    shape = _input("CreateQueue")
+    params = {
+        "displayName": 5,
+        "jobAttachmentSettings": {"rootPrefix": "x"},
+        "allowedStorageProfileIds": ["sp-nothex", 7],
+        "description": "fine",
+    }
+    # When it is validated
+    with pytest.raises(ValidationError) as info:
+        validate(shape, params)
+    # Then one error names each bad field, in the order of the request
+    fields = info.value.fields["fieldList"]
+    assert [f["name"] for f in fields] == [
+        "farmId",
+        "displayName",
+        "jobAttachmentSettings.s3BucketName",
+        "allowedStorageProfileIds[0]",
+        "allowedStorageProfileIds[1]",
+    ]
+    assert str(info.value.args[0]).startswith("5 validation errors: farmId: is required; displayName:")
+    # And every field botocore's ParamValidator finds is among them (it checks no patterns)
+    report = ParamValidator().validate(params, shape)
+    botocore_names = {
+        ".".join(filter(None, (name.lstrip("."), extra["required_name"])))
+        if kind == "missing required field"
+        else name.lstrip(".")
+        for kind, name, extra in report._errors
+    }
+    assert botocore_names == {f["name"] for f in fields} - {"allowedStorageProfileIds[0]"}
+
+
+def test_a_field_reports_its_first_problem_only_and_the_list_is_bounded() -> None:
+    from farmhand.server.protocol._shapes import MAX_REPORTED_PROBLEMS
+
+    # A display name too long is not also reported for what else is wrong with it
+    assert _problem("CreateFarm", {"displayName": "x" * 101}) == ("displayName", "FIELD_VALIDATION_FAILED")
+    # A thousand bad entries are counted, and the first hundred named
+    tags = {f"tag{n}": n for n in range(1000)}
+    with pytest.raises(ValidationError) as info:
+        validate(_input("CreateFarm"), {"displayName": "farm", "tags": tags})
+    assert len(info.value.fields["fieldList"]) == MAX_REPORTED_PROBLEMS
+    assert "(the first 100 of 1000)" in str(info.value.args[0])

@@ -51,111 +51,155 @@ def _join(path: str, member: str) -> str:
     return f"{path}.{member}" if path else member
 
 
+#: At most this many problems are named in one answer (a list of bad items would make it huge).
+MAX_REPORTED_PROBLEMS = 100
+
+
+class _Invalid(Exception):
+    """A value that cannot be checked further (wrong type, bad text): its problem is recorded."""
+
+
 def validate(shape: Any, value: Any, path: str = "") -> Any:
-    """Check `value` against `shape` and return it in server form (timestamps as aware datetimes)."""
-    kind = shape.type_name
-    meta = shape.metadata
-    if kind == "structure":
-        if not isinstance(value, dict):
-            raise _fail(path, "must be an object")
-        members = shape.members
-        if meta.get("union"):
-            present = [k for k, v in value.items() if v is not None and k in members]
-            if len(present) != 1:
-                raise _fail(path, f"must set exactly one of: {', '.join(members)}")
-        for required in meta.get("required", ()):
-            if value.get(required) is None:
-                raise _fail(_join(path, required), "is required")
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            member = members.get(key)
-            if member is None or item is None:
-                continue  # members a newer model may send are ignored, as AWS services do
-            out[key] = validate(member, item, _join(path, key))
-        return out
-    if kind == "list":
-        if not isinstance(value, list):
-            raise _fail(path, "must be a list")
-        _check_size(meta, len(value), path, "items")
-        return [validate(shape.member, item, f"{path}[{i}]") for i, item in enumerate(value)]
-    if kind == "map":
-        if not isinstance(value, dict):
-            raise _fail(path, "must be an object")
-        _check_size(meta, len(value), path, "entries")
-        return {
-            validate(shape.key, k, f"{path} key"): validate(shape.value, v, f"{path}.{k}")
-            for k, v in value.items()
-        }
-    if kind == "string":
-        if not isinstance(value, str):
-            raise _fail(path, "must be a string")
-        if "\x00" in value and shape.name not in NUL_ALLOWED_SHAPES:
-            raise _fail(path, "must not contain NUL characters")
-        _check_size(meta, len(value), path, "characters")
-        enum = shape.enum
-        if enum and value not in enum:
-            raise _fail(path, f"must be one of {', '.join(enum)} (got {value!r})")
-        pattern = meta.get("pattern")
-        if pattern and value:
-            compiled = _pattern(pattern)
-            if compiled is not None and compiled.fullmatch(value) is None:
-                raise _fail(path, f"does not match the pattern {pattern}")
-        return value
-    if kind in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(path, "must be an integer")
-        low, high = _INTEGER_RANGE[kind]
-        if not low <= value <= high:
-            raise _fail(path, f"must be between {low} and {high} (a {kind})")
-        _check_range(meta, value, path)
-        return value
-    if kind in ("float", "double"):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise _fail(path, "must be a number")
-        _check_range(meta, value, path)
-        return float(value)
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            raise _fail(path, "must be true or false")
-        return value
-    if kind == "timestamp":
-        if isinstance(value, dt.datetime):
-            parsed = value
-        elif isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise _fail(path, "must be a timestamp")
-        else:
-            try:
-                parsed = parse_timestamp(value)  # type: ignore[arg-type]  # epoch numbers too
-            except (ValueError, TypeError, OverflowError, OSError, RuntimeError) as exc:
-                raise _fail(path, "must be a timestamp") from exc
-        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        if not EARLIEST_TIMESTAMP <= parsed < LATEST_TIMESTAMP:
-            raise _fail(path, "must be a timestamp between 1970 and 9000")
-        return parsed
-    if kind == "blob":
-        if not isinstance(value, str):
-            raise _fail(path, "must be base64 text")
+    """Check `value` against `shape` and return it in server form (timestamps as aware datetimes).
+
+    Every bad field is reported at once, as botocore's ParamValidator does on the client side: one
+    `ValidationException` whose message and `fieldList` name each problem.
+    """
+    problems: list[FieldProblem] = []
+    checked = _Checker(problems).check(shape, value, path)
+    if not problems:
+        return checked
+    if len(problems) == 1:
+        only = problems[0]
+        raise ValidationError(f"{only.name}: {only.message}", fields=problems)
+    shown = problems[:MAX_REPORTED_PROBLEMS]
+    listed = "; ".join(f"{p.name}: {p.message}" for p in shown)
+    more = f" (the first {len(shown)} of {len(problems)})" if len(shown) < len(problems) else ""
+    raise ValidationError(f"{len(problems)} validation errors{more}: {listed}", fields=shown)
+
+
+class _Checker:
+    """Walks a value along its shape, recording each bad field instead of stopping at the first.
+
+    A field gets one problem (its first); a structure's other members, a list's other items and a
+    map's other entries are still checked.
+    """
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        self.problems = problems
+
+    def fail(self, path: str, problem: str) -> _Invalid:
+        self.problems.append(FieldProblem(path or "body", problem))
+        return _Invalid()
+
+    def check(self, shape: Any, value: Any, path: str) -> Any:
         try:
-            return base64.b64decode(value, validate=True)
-        except ValueError as exc:
-            raise _fail(path, "must be base64 text") from exc
-    return value  # document: any JSON value, passed through untouched
+            return self._check(shape, value, path)
+        except _Invalid:
+            return None
 
+    def _check(self, shape: Any, value: Any, path: str) -> Any:
+        kind = shape.type_name
+        meta = shape.metadata
+        if kind == "structure":
+            if not isinstance(value, dict):
+                raise self.fail(path, "must be an object")
+            members = shape.members
+            if meta.get("union"):
+                present = [k for k, v in value.items() if v is not None and k in members]
+                if len(present) != 1:
+                    self.fail(path, f"must set exactly one of: {', '.join(members)}")
+            for required in meta.get("required", ()):
+                if value.get(required) is None:
+                    self.fail(_join(path, required), "is required")
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                member = members.get(key)
+                if member is None or item is None:
+                    continue  # members a newer model may send are ignored, as AWS services do
+                out[key] = self.check(member, item, _join(path, key))
+            return out
+        if kind == "list":
+            if not isinstance(value, list):
+                raise self.fail(path, "must be a list")
+            self._check_size(meta, len(value), path, "items")
+            return [self.check(shape.member, item, f"{path}[{i}]") for i, item in enumerate(value)]
+        if kind == "map":
+            if not isinstance(value, dict):
+                raise self.fail(path, "must be an object")
+            self._check_size(meta, len(value), path, "entries")
+            return {
+                self.check(shape.key, k, f"{path} key"): self.check(shape.value, v, f"{path}.{k}")
+                for k, v in value.items()
+            }
+        if kind == "string":
+            if not isinstance(value, str):
+                raise self.fail(path, "must be a string")
+            if "\x00" in value and shape.name not in NUL_ALLOWED_SHAPES:
+                raise self.fail(path, "must not contain NUL characters")
+            self._check_size(meta, len(value), path, "characters")
+            enum = shape.enum
+            if enum and value not in enum:
+                raise self.fail(path, f"must be one of {', '.join(enum)} (got {value!r})")
+            pattern = meta.get("pattern")
+            if pattern and value:
+                compiled = _pattern(pattern)
+                if compiled is not None and compiled.fullmatch(value) is None:
+                    raise self.fail(path, f"does not match the pattern {pattern}")
+            return value
+        if kind in ("integer", "long"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self.fail(path, "must be an integer")
+            low, high = _INTEGER_RANGE[kind]
+            if not low <= value <= high:
+                raise self.fail(path, f"must be between {low} and {high} (a {kind})")
+            self._check_range(meta, value, path)
+            return value
+        if kind in ("float", "double"):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise self.fail(path, "must be a number")
+            self._check_range(meta, value, path)
+            return float(value)
+        if kind == "boolean":
+            if not isinstance(value, bool):
+                raise self.fail(path, "must be true or false")
+            return value
+        if kind == "timestamp":
+            if isinstance(value, dt.datetime):
+                parsed = value
+            elif isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise self.fail(path, "must be a timestamp")
+            else:
+                try:
+                    parsed = parse_timestamp(value)  # type: ignore[arg-type]  # epoch numbers too
+                except (ValueError, TypeError, OverflowError, OSError, RuntimeError):
+                    raise self.fail(path, "must be a timestamp") from None
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            if not EARLIEST_TIMESTAMP <= parsed < LATEST_TIMESTAMP:
+                raise self.fail(path, "must be a timestamp between 1970 and 9000")
+            return parsed
+        if kind == "blob":
+            if not isinstance(value, str):
+                raise self.fail(path, "must be base64 text")
+            try:
+                return base64.b64decode(value, validate=True)
+            except ValueError:
+                raise self.fail(path, "must be base64 text") from None
+        return value  # document: any JSON value, passed through untouched
 
-def _check_size(meta: dict[str, Any], size: int, path: str, unit: str) -> None:
-    low, high = meta.get("min"), meta.get("max")
-    if low is not None and size < low:
-        raise _fail(path, f"must have at least {low} {unit}")
-    if high is not None and size > high:
-        raise _fail(path, f"must have at most {high} {unit} (got {size})")
+    def _check_size(self, meta: dict[str, Any], size: int, path: str, unit: str) -> None:
+        low, high = meta.get("min"), meta.get("max")
+        if low is not None and size < low:
+            raise self.fail(path, f"must have at least {low} {unit}")
+        if high is not None and size > high:
+            raise self.fail(path, f"must have at most {high} {unit} (got {size})")
 
-
-def _check_range(meta: dict[str, Any], value: float, path: str) -> None:
-    low, high = meta.get("min"), meta.get("max")
-    if low is not None and value < low:
-        raise _fail(path, f"must be at least {low} (got {value})")
-    if high is not None and value > high:
-        raise _fail(path, f"must be at most {high} (got {value})")
+    def _check_range(self, meta: dict[str, Any], value: float, path: str) -> None:
+        low, high = meta.get("min"), meta.get("max")
+        if low is not None and value < low:
+            raise self.fail(path, f"must be at least {low} (got {value})")
+        if high is not None and value > high:
+            raise self.fail(path, f"must be at most {high} (got {value})")
 
 
 def coerce_text(shape: Any, text: str, path: str) -> Any:
