@@ -308,12 +308,11 @@ class FarmApp:
                 principal,
                 region,
                 request_id,
-                lambda out: render_response(route.operation, out)[1],
+                lambda out: render_response(route.operation, out),
                 dict(request.headers),
             )
-            extra_headers: dict[str, str] = {}
-            if isinstance(output, _Replay):
-                body = output.body
+            if isinstance(output, _Rendered):
+                extra_headers, body = output.headers, output.body
             else:
                 extra_headers, body = render_response(route.operation, output)
             return Answer(success_status(route.operation), extra_headers, body)
@@ -348,9 +347,9 @@ class FarmApp:
                 principal,
                 region,
                 request_id,
-                lambda out: render_json_response(operation, out),
+                lambda out: ({}, render_json_response(operation, out)),
             )
-            body = output.body if isinstance(output, _Replay) else render_json_response(operation, output)
+            body = output.body if isinstance(output, _Rendered) else render_json_response(operation, output)
             return Answer(200, {}, body, "application/x-amz-json-1.1")
         except Exception as exc:
             status, headers, body = render_json_error(model, seen.failed(_service_error(exc, service)))
@@ -365,7 +364,7 @@ class FarmApp:
             seen.operation = operation.name
             principal, region = self._authenticate(request)
             output = self._invoke("sts", operation.name, params, principal, region, request_id, None)
-            assert not isinstance(output, _Replay)
+            assert not isinstance(output, _Rendered)
             return Answer(
                 200, {}, render_query_response(self.sts, operation, output or {}, request_id), "text/xml"
             )
@@ -449,7 +448,7 @@ class FarmApp:
         principal: Principal,
         region: str,
         request_id: str,
-        render: Callable[[dict[str, Any] | None], bytes] | None,
+        render: Callable[[dict[str, Any] | None], tuple[dict[str, str], bytes]] | None,
         headers: dict[str, str] | None = None,
     ) -> Any:
         """Run the operation; a handler hinting `wait_for_work_seconds` is re-run (with no new
@@ -466,7 +465,7 @@ class FarmApp:
             elif service == "logs" and not hints.get("quiet"):
                 self.changes.changed("logs")
             wait = hints.get("wait_for_work_seconds")
-            if not wait or isinstance(output, _Replay):
+            if not wait or isinstance(output, _Rendered):
                 return output
             if deadline is None:
                 deadline = time.monotonic() + float(wait)
@@ -487,7 +486,7 @@ class FarmApp:
         principal: Principal,
         region: str,
         request_id: str,
-        render: Callable[[dict[str, Any] | None], bytes] | None,
+        render: Callable[[dict[str, Any] | None], tuple[dict[str, str], bytes]] | None,
         headers: dict[str, str],
     ) -> tuple[Any, dict[str, Any]]:
         registered: Registered | None = self.handlers.get((service, name))
@@ -497,6 +496,7 @@ class FarmApp:
         store = self.runtime.store
         token = params.get("clientToken") if registered.writes else None
         transaction = store.write if registered.writes else store.read
+        rendered: _Rendered | None = None
         try:
             with transaction() as conn:
                 decision = authorize(conn, caller, service, name, params)
@@ -524,13 +524,15 @@ class FarmApp:
                         now=call.now,
                     )
                 if token and render is not None:
+                    # Rendered once: the same bytes are the answer and the record a retry replays.
+                    rendered = _Rendered(*render(output))
                     conn.execute(
                         insert(idempotency_records).values(
                             principal_id=principal.principal_id,
                             operation=name,
                             client_token=token,
                             request_hash=request_hash,
-                            response={"body": render(output).decode()},
+                            response={"body": rendered.body.decode()},
                             created_at=call.now,
                         )
                     )
@@ -539,7 +541,7 @@ class FarmApp:
             raise
         for hook in call.after_commit:
             hook()
-        return output, call.hints
+        return rendered or output, call.hints
 
     def _record_denial(
         self, caller: Caller, service: str, name: str, params: dict[str, Any], request_id: str
@@ -605,10 +607,12 @@ def _audited(rule: Rule, hints: dict[str, Any]) -> bool:
     return rule.audit is Audit.WRITES or not hints.get("quiet")
 
 
-class _Replay:
-    """The stored answer of an earlier call with the same client token and request."""
+class _Rendered:
+    """An answer already rendered: a call with a client token, or the stored answer of an earlier
+    call with the same client token and request (its replay, without headers)."""
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, headers: dict[str, str], body: bytes) -> None:
+        self.headers = headers
         self.body = body
 
 
@@ -617,7 +621,7 @@ def _request_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _find_replay(call: Call, token: str, request_hash: str) -> _Replay | None:
+def _find_replay(call: Call, token: str, request_hash: str) -> _Rendered | None:
     row = call.conn.execute(
         select(idempotency_records.c.request_hash, idempotency_records.c.response).where(
             and_(
@@ -636,7 +640,7 @@ def _find_replay(call: Call, token: str, request_hash: str) -> _Replay | None:
             resource_type="clientToken",
             resource_id=token,
         )
-    return _Replay(str(row.response["body"]).encode())
+    return _Rendered({}, str(row.response["body"]).encode())
 
 
 # An over-limit body is never buffered: up to this size it is read and thrown away before the 413
