@@ -26,7 +26,9 @@ from ._logs import session_log_group
 JOB_SCHEMA = "jobtemplate-2023-09"
 
 
-class EntityError(Exception):
+class JobEntityError(Exception):
+    """An entity BatchGetJobEntity cannot give: answered in its `errors` with the service's code."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -75,7 +77,7 @@ def _path_mapping_rules(
 def _job(conn: Connection, farm_id: str, job_id: str) -> Any:
     row = conn.execute(select(jobs).where(and_(jobs.c.job_id == job_id, jobs.c.farm_id == farm_id))).first()
     if row is None:
-        raise EntityError("ResourceNotFoundException", f"Job {job_id} not found")
+        raise JobEntityError("ResourceNotFoundException", f"Job {job_id} not found")
     return row
 
 
@@ -111,7 +113,7 @@ def step_details(conn: Connection, farm_id: str, job_id: str, step_id: str) -> d
         select(steps).where(and_(steps.c.step_id == step_id, steps.c.job_id == job_id))
     ).first()
     if step is None:
-        raise EntityError("ResourceNotFoundException", f"Step {step_id} not found in job {job_id}")
+        raise JobEntityError("ResourceNotFoundException", f"Step {step_id} not found in job {job_id}")
     upstream = [
         r.depends_on_step_id
         for r in conn.execute(
@@ -167,13 +169,15 @@ def environment_details(conn: Connection, farm_id: str, job_id: str, environment
                     "extensions": extensions,
                 }
                 return _with_symbols(details, job.resolved_symbol_table)
-    raise EntityError("ResourceNotFoundException", f"Environment {environment_id} not found in job {job_id}")
+    raise JobEntityError(
+        "ResourceNotFoundException", f"Environment {environment_id} not found in job {job_id}"
+    )
 
 
 def attachment_details(conn: Connection, farm_id: str, job_id: str) -> dict[str, Any]:
     job = _job(conn, farm_id, job_id)
     if not job.attachments:
-        raise EntityError("ResourceNotFoundException", f"Job {job_id} has no job attachments")
+        raise JobEntityError("ResourceNotFoundException", f"Job {job_id} has no job attachments")
     return {"jobId": job_id, "attachments": dict(job.attachments)}
 
 
@@ -194,8 +198,8 @@ def get_job_entities(
             elif kind == "jobAttachmentDetails":
                 entity = attachment_details(conn, farm_id, ids["jobId"])
             else:
-                raise EntityError("ValidationException", f"Unknown entity kind {kind}")
+                raise JobEntityError("ValidationException", f"Unknown entity kind {kind}")
             entities.append({kind: entity})
-        except EntityError as error:
+        except JobEntityError as error:
             errors.append({kind: {**ids, "code": error.code, "message": error.message}})
     return {"entities": entities, "errors": errors}
