@@ -46,7 +46,7 @@ from .access import (
 )
 from .attachment_batches import BatchEndpoint, is_batch_request
 from .cluster import exclusive_in_transaction
-from .handlers import Call, Registered, load_handlers
+from .handlers import Call, CallHints, Registered, load_handlers
 from .monitor import ChangeFeed, MonitorPages, MonitorSessions, is_monitor_call
 from .object_store import S3Endpoint, is_s3_request
 from .operations import HEALTH_PATHS, METRICS_CONTENT_TYPE, METRICS_PATH, health, metrics_allowed
@@ -460,11 +460,11 @@ class FarmApp:
             output, hints = self._invoke_once(
                 service, name, params, principal, region, request_id, render, headers or {}
             )
-            if service == "deadline" and not hints.get("quiet"):
+            if service == "deadline" and not hints.quiet:
                 signal.notify()
-            elif service == "logs" and not hints.get("quiet"):
+            elif service == "logs" and not hints.quiet:
                 self.changes.changed("logs")
-            wait = hints.get("wait_for_work_seconds")
+            wait = hints.wait_for_work_seconds
             if not wait or isinstance(output, _Rendered):
                 return output
             if deadline is None:
@@ -488,7 +488,7 @@ class FarmApp:
         request_id: str,
         render: Callable[[dict[str, Any] | None], tuple[dict[str, str], bytes]] | None,
         headers: dict[str, str],
-    ) -> tuple[Any, dict[str, Any]]:
+    ) -> tuple[Any, CallHints]:
         registered: Registered | None = self.handlers.get((service, name))
         if registered is None:
             raise NotImplementedOperationError(f"{name} is not implemented by this farmhand server")
@@ -503,14 +503,14 @@ class FarmApp:
                 call = Call(conn, principal, self.runtime, name, request_id, region, dt.datetime.now(dt.UTC))
                 call.headers = headers
                 if not registered.writes:
-                    call.hints["quiet"] = True
+                    call.hints.quiet = True
                 if token and render is not None:
                     # The same token sent to two servers at once: the second waits, then replays.
                     exclusive_in_transaction(conn, f"client-token:{principal.principal_id}:{name}:{token}")
                     request_hash = _request_hash(params)
                     replay = _find_replay(call, token, request_hash)
                     if replay is not None:
-                        return replay, {"quiet": True}
+                        return replay, CallHints(quiet=True)
                 output = decision.finish(registered.handler(call, decision.params))
                 if registered.writes and _audited(decision.rule, call.hints):
                     record(
@@ -600,11 +600,11 @@ class _Observation:
         return error
 
 
-def _audited(rule: Rule, hints: dict[str, Any]) -> bool:
+def _audited(rule: Rule, hints: CallHints) -> bool:
     """Whether a successful write goes to the audit trail (see `access.Audit`)."""
     if rule.audit is Audit.NEVER:
         return False
-    return rule.audit is Audit.WRITES or not hints.get("quiet")
+    return rule.audit is Audit.WRITES or not hints.quiet
 
 
 class _Rendered:

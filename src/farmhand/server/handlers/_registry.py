@@ -20,6 +20,17 @@ Output = dict[str, Any]
 
 
 @dataclass
+class CallHints:
+    """What a handler tells the dispatcher about its call."""
+
+    #: Changed nothing others wait on: wake no long-polling worker, write no audit record for a
+    #: rule that audits only changes.
+    quiet: bool = False
+    #: Hold the answer (outside the transaction) until work may have arrived, up to this long.
+    wait_for_work_seconds: float = 0.0
+
+
+@dataclass
 class Call:
     """One API call in progress: who called, inside which transaction, on which server."""
 
@@ -31,10 +42,9 @@ class Call:
     region: str
     now: dt.datetime
     after_commit: list[Callable[[], None]] = field(default_factory=list)
-    # The request's headers (lower-case names) and what a handler tells the dispatcher about the call
-    # (e.g. `wait_for_work_seconds`: hold the answer until work may have arrived).
+    # The request's headers (lower-case names).
     headers: dict[str, str] = field(default_factory=dict)
-    hints: dict[str, Any] = field(default_factory=dict)
+    hints: CallHints = field(default_factory=CallHints)
 
     @property
     def account_id(self) -> str:

@@ -25,7 +25,7 @@ def assume_fleet_role_for_worker(call: Call, params: Params) -> Output:
     role_arn = arn("sts", f"assumed-role/farmhand-fleet-{fleet_id}/{worker_id}", account=call.account_id)
     ensure_principal(call.conn, principal_id, role_arn, "fleet-role", f"fleet role of {worker_id}")
     scope = fleet_worker_scope(farm_id, fleet_id, worker_id)
-    call.hints["quiet"] = True
+    call.hints.quiet = True
     return {
         "credentials": mint_temporary_credentials(call.conn, principal_id, scope, FLEET_CREDENTIALS_LIFETIME)
     }
@@ -41,7 +41,7 @@ def assume_queue_role_for_worker(call: Call, params: Params) -> Output:
         params["queueId"],
     )
     worker = require_worker(call.conn, farm_id, fleet_id, worker_id)
-    call.hints["quiet"] = True
+    call.hints.quiet = True
     if worker.status not in (*ONLINE_WORKER_STATUSES, "STOPPING"):
         raise status_conflict(worker_id, worker.status, f"Worker {worker_id} is {worker.status}")
     queue = require_queue(call.conn, farm_id, queue_id)

@@ -22,7 +22,7 @@ def update_schedule(call: Call, params: Params) -> Output:
         settings=settings,
         by=call.principal.arn,
     )
-    call.hints["quiet"] = not result.changed_work
+    call.hints.quiet = not result.changed_work
     if result.dispatch_seconds:
         latencies = result.dispatch_seconds
         call.after_commit.append(lambda: call.runtime.metrics.observe_dispatch(latencies))
@@ -30,5 +30,5 @@ def update_schedule(call: Call, params: Params) -> Output:
         # Never hold a call past half the silence that makes a worker NOT_RESPONDING.
         wait = min(requested_wait(call.headers), worker_timeout_seconds(call.runtime) / 2)
         if wait > 0:
-            call.hints["wait_for_work_seconds"] = wait
+            call.hints.wait_for_work_seconds = wait
     return result.output

@@ -90,7 +90,7 @@ def create_worker(call: Call, params: Params) -> Output:
         )
     )
     save_tags(call, worker_arn(call, farm_id, fleet_id, worker_id), params.get("tags"))
-    call.hints["quiet"] = True
+    call.hints.quiet = True
     return {"workerId": worker_id}
 
 
@@ -112,7 +112,7 @@ def update_worker(call: Call, params: Params) -> Output:
     released = change_worker_status(
         call.conn, worker, params.get("status"), now=call.now, by=call.principal.arn, extra=extra
     )
-    call.hints["quiet"] = not released
+    call.hints.quiet = not released
     return {"log": worker_log(farm_id, fleet_id, worker_id)}
 
 
@@ -165,7 +165,7 @@ def delete_worker(call: Call, params: Params) -> Output:
             f"Worker {worker.worker_id} is {worker.status}; only CREATED or STOPPED workers can be deleted",
         )
     call.conn.execute(delete(workers).where(workers.c.worker_id == worker.worker_id))
-    call.hints["quiet"] = True
+    call.hints.quiet = True
     return {}
 
 
