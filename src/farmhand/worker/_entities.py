@@ -16,6 +16,7 @@ from openjd.model import ParameterValue, ParameterValueType, parse_model
 from openjd.model.v2023_09 import Environment, ExtensionName, StepTemplate
 from openjd.sessions import PathFormat, PathMappingRule
 
+from ..parameter_types import OPENJD_TYPE_OF_MEMBER
 from ._retry import call_with_retry
 
 SUPPORTED_SCHEMA = "jobtemplate-2023-09"
@@ -23,19 +24,7 @@ ENVIRONMENT_SCHEMAS = (SUPPORTED_SCHEMA, "environment-2023-09")
 ALL_EXTENSIONS = tuple(extension.value for extension in ExtensionName)
 
 _PARAMETER_TYPES: dict[str, ParameterValueType] = {
-    "string": ParameterValueType.STRING,
-    "int": ParameterValueType.INT,
-    "float": ParameterValueType.FLOAT,
-    "path": ParameterValueType.PATH,
-    "chunkInt": ParameterValueType.CHUNK_INT,
-    "bool": ParameterValueType.BOOL,
-    "rangeExpr": ParameterValueType.RANGE_EXPR,
-    "stringList": ParameterValueType.LIST_STRING,
-    "pathList": ParameterValueType.LIST_PATH,
-    "intList": ParameterValueType.LIST_INT,
-    "floatList": ParameterValueType.LIST_FLOAT,
-    "boolList": ParameterValueType.LIST_BOOL,
-    "intListList": ParameterValueType.LIST_LIST_INT,
+    member: ParameterValueType(type_name) for member, type_name in OPENJD_TYPE_OF_MEMBER.items()
 }
 
 

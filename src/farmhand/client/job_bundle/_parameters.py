@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ...parameter_types import JOB_PARAMETER_MEMBERS
 from ..exceptions import DeadlineOperationError
 from ._loader import AssetReferences, JobBundleTemplate, read_parameter_values
 
@@ -29,20 +30,8 @@ __all__ = [
     "validate_parameter_value",
 ]
 
-PARAMETER_TYPES = {
-    "STRING": "string",
-    "PATH": "path",
-    "INT": "int",
-    "FLOAT": "float",
-    "BOOL": "bool",
-    "RANGE_EXPR": "rangeExpr",
-    "LIST[STRING]": "stringList",
-    "LIST[PATH]": "pathList",
-    "LIST[INT]": "intList",
-    "LIST[FLOAT]": "floatList",
-    "LIST[BOOL]": "boolList",
-    "LIST[LIST[INT]]": "intListList",
-}
+#: Job parameter types and the CreateJob union member that carries each.
+PARAMETER_TYPES = JOB_PARAMETER_MEMBERS
 #: `deadline:<x>` app parameters and the CreateJob field each one sets.
 APP_PARAMETER_FIELDS = {
     "deadline:targetTaskRunStatus": "targetTaskRunStatus",

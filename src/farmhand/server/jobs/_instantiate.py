@@ -34,44 +34,14 @@ from openjd.model import (
 )
 from openjd.model.v2023_09 import ExtensionName
 
+from ...parameter_types import JOB_PARAMETER_MEMBERS, STEP_PARAMETER_TYPE_NAMES, TASK_PARAMETER_MEMBERS
 from ..protocol import CannotParseError, ValidationError
 
 #: Every OpenJD extension openjd-model implements; a template may ask for any of them.
 SUPPORTED_EXTENSIONS = tuple(e.value for e in ExtensionName)
 
-#: API union member for each job parameter type (openjd's `ParameterValueType` values).
-_UNION_OF_JOB_TYPE = {
-    "INT": "int",
-    "FLOAT": "float",
-    "STRING": "string",
-    "PATH": "path",
-    "BOOL": "bool",
-    "RANGE_EXPR": "rangeExpr",
-    "LIST[STRING]": "stringList",
-    "LIST[PATH]": "pathList",
-    "LIST[INT]": "intList",
-    "LIST[FLOAT]": "floatList",
-    "LIST[BOOL]": "boolList",
-    "LIST[LIST[INT]]": "intListList",
-}
 #: Job parameter definition types as the template spells them (`LIST_INT` enum names included).
-_JOB_TYPE_ALIASES = {name.replace("[", "_").replace("]", ""): name for name in _UNION_OF_JOB_TYPE}
-#: API union member for each task parameter type.
-_UNION_OF_TASK_TYPE = {
-    "INT": "int",
-    "FLOAT": "float",
-    "STRING": "string",
-    "PATH": "path",
-    "CHUNK[INT]": "chunkInt",
-}
-#: GetStep.parameterSpace type names.
-_STEP_PARAMETER_TYPE = {
-    "INT": "INT",
-    "FLOAT": "FLOAT",
-    "STRING": "STRING",
-    "PATH": "PATH",
-    "CHUNK[INT]": "CHUNK_INT",
-}
+_JOB_TYPE_ALIASES = {name.replace("[", "_").replace("]", ""): name for name in JOB_PARAMETER_MEMBERS}
 
 
 @dataclass
@@ -345,7 +315,7 @@ def _plain_values(parameters: Mapping[str, Mapping[str, Any]], types: Mapping[st
         member, value = next(iter(union.items()))
         expected_type = types.get(name)
         if expected_type is not None:
-            expected = _UNION_OF_JOB_TYPE.get(expected_type)
+            expected = JOB_PARAMETER_MEMBERS.get(expected_type)
             if expected is not None and member != expected:
                 raise ValidationError.for_field(
                     f"parameters.{name}",
@@ -373,7 +343,7 @@ def _openjd_input(member: str, value: Any, name: str) -> Any:
 def union_value(value: ParameterValue) -> dict[str, Any]:
     """An openjd parameter value in the API's union form (`{"int": "5"}`, `{"intList": ["1"]}`)."""
     type_name = str(getattr(value.type, "value", value.type))
-    member = _UNION_OF_JOB_TYPE.get(type_name) or _UNION_OF_TASK_TYPE.get(type_name, "string")
+    member = JOB_PARAMETER_MEMBERS.get(type_name) or TASK_PARAMETER_MEMBERS.get(type_name, "string")
     raw = value.value
     if isinstance(raw, list):
         return {member: [_as_text(v) if not isinstance(v, list) else [_as_text(x) for x in v] for v in raw]}
@@ -392,7 +362,7 @@ def _api_parameter_space(space: Any) -> dict[str, Any] | None:
     parameters = []
     for name, definition in space.taskParameterDefinitions.items():
         type_name = str(getattr(definition.type, "value", definition.type))
-        entry: dict[str, Any] = {"name": name, "type": _STEP_PARAMETER_TYPE.get(type_name, type_name)}
+        entry: dict[str, Any] = {"name": name, "type": STEP_PARAMETER_TYPE_NAMES.get(type_name, type_name)}
         chunks = getattr(definition, "chunks", None)
         if chunks is not None:
             entry["chunks"] = {
@@ -472,7 +442,9 @@ def task_parameter_texts(space: Any) -> Iterator[str | None]:
     for parameter_set in StepParameterSpaceIterator(space=space):
         yield json.dumps(
             {
-                name: {_UNION_OF_TASK_TYPE.get(str(getattr(v.type, "value", v.type)), "string"): str(v.value)}
+                name: {
+                    TASK_PARAMETER_MEMBERS.get(str(getattr(v.type, "value", v.type)), "string"): str(v.value)
+                }
                 for name, v in parameter_set.items()
             },
             separators=separators,
