@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from ..protocol import service_model
 from ..store import TASK_RUN_STATUSES, count_column, step_dependencies, steps
 
 
@@ -16,55 +19,41 @@ def status_counts(row: Any) -> dict[str, int]:
     return {s: int(mapping[count_column(s)] or 0) for s in TASK_RUN_STATUSES}
 
 
-def _set(out: dict[str, Any], key: str, value: Any) -> None:
-    if value is not None:
-        out[key] = value
+@functools.cache
+def _members(shape_name: str) -> tuple[tuple[str, str], ...]:
+    """(member, column) for each member of an output shape: `fooBar` is read from column `foo_bar`."""
+    shape: Any = service_model("deadline").shape_for(shape_name)
+    return tuple((member, re.sub(r"(?<!^)(?=[A-Z])", "_", member).lower()) for member in shape.members)
+
+
+def from_row(shape_name: str, row: Any, **computed: Any) -> dict[str, Any]:
+    """The members of `shape_name` a row holds, plus those computed by the caller; absent ones
+    (None) are left out, as the service leaves them out."""
+    mapping = row._mapping
+    out: dict[str, Any] = {}
+    for member, column in _members(shape_name):
+        value = computed[member] if member in computed else mapping.get(column)
+        if value is not None:
+            out[member] = value
+    return out
 
 
 def job_summary(row: Any) -> dict[str, Any]:
     """ListJobs' JobSummary."""
-    out: dict[str, Any] = {
-        "jobId": row.job_id,
-        "name": row.name,
-        "lifecycleStatus": row.lifecycle_status,
-        "lifecycleStatusMessage": row.lifecycle_status_message,
-        "priority": row.priority,
-        "createdAt": row.created_at,
-        "createdBy": row.created_by,
-        "taskRunStatus": row.task_run_status,
-        "taskRunStatusCounts": status_counts(row),
-        "taskFailureRetryCount": row.task_failure_retry_count,
-    }
-    for key, value in (
-        ("updatedAt", row.updated_at),
-        ("updatedBy", row.updated_by),
-        ("startedAt", row.started_at),
-        ("endedAt", row.ended_at),
-        ("targetTaskRunStatus", row.target_task_run_status),
-        ("maxFailedTasksCount", row.max_failed_tasks_count),
-        ("maxRetriesPerTask", row.max_retries_per_task),
-        ("maxWorkerCount", row.max_worker_count),
-        ("sourceJobId", row.source_job_id),
-    ):
-        _set(out, key, value)
-    return out
+    return from_row("JobSummary", row, taskRunStatusCounts=status_counts(row))
 
 
 def job_details(row: Any) -> dict[str, Any]:
     """GetJob (and, with the ids, BatchGetJob)."""
-    out = job_summary(row)
-    _set(out, "storageProfileId", row.storage_profile_id)
-    _set(out, "parameters", row.parameters or None)
-    _set(out, "attachments", row.attachments)
-    _set(out, "description", row.description)
-    return out
+    return from_row(
+        "GetJobResponse", row, taskRunStatusCounts=status_counts(row), parameters=row.parameters or None
+    )
 
 
 def job_search_summary(row: Any) -> dict[str, Any]:
-    out = job_summary(row)
-    out["queueId"] = row.queue_id
-    _set(out, "jobParameters", row.parameters or None)
-    return out
+    return from_row(
+        "JobSearchSummary", row, taskRunStatusCounts=status_counts(row), jobParameters=row.parameters or None
+    )
 
 
 def dependency_counts(conn: Connection, job_id: str) -> dict[str, dict[str, int]]:
@@ -93,73 +82,26 @@ def dependency_counts(conn: Connection, job_id: str) -> dict[str, dict[str, int]
 
 
 def step_summary(row: Any, dependencies: dict[str, int] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "stepId": row.step_id,
-        "name": row.name,
-        "lifecycleStatus": row.lifecycle_status,
-        "taskRunStatus": row.task_run_status,
-        "taskRunStatusCounts": status_counts(row),
-        "taskFailureRetryCount": row.task_failure_retry_count,
-        "createdAt": row.created_at,
-        "createdBy": row.created_by,
-    }
-    for key, value in (
-        ("lifecycleStatusMessage", row.lifecycle_status_message),
-        ("targetTaskRunStatus", row.target_task_run_status),
-        ("updatedAt", row.updated_at),
-        ("updatedBy", row.updated_by),
-        ("startedAt", row.started_at),
-        ("endedAt", row.ended_at),
-        ("dependencyCounts", dependencies),
-    ):
-        _set(out, key, value)
-    return out
+    return from_row("StepSummary", row, taskRunStatusCounts=status_counts(row), dependencyCounts=dependencies)
 
 
 def step_details(row: Any, dependencies: dict[str, int] | None) -> dict[str, Any]:
-    out = step_summary(row, dependencies)
-    _set(out, "requiredCapabilities", row.required_capabilities)
-    _set(out, "parameterSpace", row.parameter_space)
-    _set(out, "description", row.description)
-    return out
+    return from_row(
+        "GetStepResponse", row, taskRunStatusCounts=status_counts(row), dependencyCounts=dependencies
+    )
 
 
 def step_search_summary(row: Any) -> dict[str, Any]:
-    out = step_summary(row, None)
-    out["jobId"] = row.job_id
-    out["queueId"] = row.queue_id
-    _set(out, "parameterSpace", row.parameter_space)
-    return out
+    return from_row("StepSearchSummary", row, taskRunStatusCounts=status_counts(row))
 
 
 def task_details(row: Any, created_by: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "taskId": row.task_id,
-        "createdAt": row.created_at,
-        "createdBy": created_by,
-        "runStatus": row.run_status,
-        "failureRetryCount": row.failure_retry_count,
-    }
-    for key, value in (
-        ("targetRunStatus", row.target_run_status),
-        ("startedAt", row.started_at),
-        ("endedAt", row.ended_at),
-        ("updatedAt", row.updated_at),
-        ("updatedBy", row.updated_by),
-        ("latestSessionActionId", row.latest_session_action_id),
-        ("parameters", row.parameters or None),
-    ):
-        _set(out, key, value)
-    return out
+    """GetTask, ListTasks' TaskSummary (the same members) and, with the ids, BatchGetTask."""
+    return from_row("GetTaskResponse", row, createdBy=created_by, parameters=row.parameters or None)
 
 
 def task_search_summary(row: Any) -> dict[str, Any]:
-    out = task_details(row, "")
-    del out["createdAt"], out["createdBy"]
-    out["stepId"] = row.step_id
-    out["jobId"] = row.job_id
-    out["queueId"] = row.queue_id
-    return out
+    return from_row("TaskSearchSummary", row, parameters=row.parameters or None)
 
 
 def with_ids(item: dict[str, Any], **ids: str) -> dict[str, Any]:
