@@ -34,3 +34,28 @@ def test_every_member_is_a_column_of_its_table_or_computed(
 def test_member_names_become_snake_case_columns() -> None:
     assert dict(_members("GetTaskResponse"))["latestSessionActionId"] == "latest_session_action_id"
     assert dict(_members("JobSummary"))["taskRunStatus"] == "task_run_status"
+
+
+def test_request_members_go_to_the_columns_of_their_names() -> None:
+    from farmhand.server.jobs import columns_from_request
+
+    # UpdateJob writes what was given (the URI's ids and the client token name the row, not the body)
+    given = {"farmId": "farm-1", "jobId": "job-1", "clientToken": "t", "priority": 7, "name": "n"}
+    assert columns_from_request("UpdateJobRequest", given, jobs, given_only=True) == {
+        "priority": 7,
+        "name": "n",
+    }
+    # CreateJob writes every stored member, None for those not given
+    assert columns_from_request("CreateJobRequest", {"priority": 50}, jobs) == {
+        "template": None,
+        "template_type": None,
+        "priority": 50,
+        "parameters": None,
+        "attachments": None,
+        "storage_profile_id": None,
+        "target_task_run_status": None,
+        "max_failed_tasks_count": None,
+        "max_retries_per_task": None,
+        "max_worker_count": None,
+        "source_job_id": None,
+    }

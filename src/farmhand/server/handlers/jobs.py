@@ -14,6 +14,7 @@ from ..jobs import (
     INLINE_TASK_LIMIT,
     check_attachments,
     check_max_worker_count,
+    columns_from_request,
     finish_creation,
     insert_job_rows,
     job_details,
@@ -91,12 +92,7 @@ def create_job(call: Call, params: Params) -> Output:
         max_tasks=call.runtime.config.max_tasks_per_job,
     )
     fields = {
-        "priority": params["priority"],
-        "target_task_run_status": params.get("targetTaskRunStatus"),
-        "max_failed_tasks_count": params.get("maxFailedTasksCount"),
-        "max_retries_per_task": params.get("maxRetriesPerTask"),
-        "max_worker_count": params.get("maxWorkerCount"),
-        "storage_profile_id": params.get("storageProfileId"),
+        **columns_from_request("CreateJobRequest", params, jobs),
         "source_job_id": source_job_id,
         "template": template,
         "template_type": template_type,

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, select, update
 from ..protocol import ConflictError, ResourceNotFoundError, ValidationError
 from ..store import jobs, steps, task_is, tasks
 from ._transitions import request_tasks_status
+from ._views import columns_from_request
 
 UPDATE_SUCCEEDED_MESSAGE = "Job update succeeded"
 
@@ -91,17 +92,11 @@ def update_job(conn: Connection, job: Any, params: dict[str, Any], *, now: dt.da
     archive = params.get("lifecycleStatus") == "ARCHIVED"
     require_modifiable(job, changes_tasks=target is not None or archive)
     check_max_worker_count(params.get("maxWorkerCount"))
-    values: dict[str, Any] = {"updated_at": now, "updated_by": by}
-    for member, column in (
-        ("priority", "priority"),
-        ("maxFailedTasksCount", "max_failed_tasks_count"),
-        ("maxRetriesPerTask", "max_retries_per_task"),
-        ("maxWorkerCount", "max_worker_count"),
-        ("name", "name"),
-        ("description", "description"),
-    ):
-        if member in params:
-            values[column] = params[member]
+    values: dict[str, Any] = {
+        **columns_from_request("UpdateJobRequest", params, jobs, given_only=True),
+        "updated_at": now,
+        "updated_by": by,
+    }
     if target is not None:
         values["target_task_run_status"] = target
         request_tasks_status(conn, job.job_id, target, now=now, by=by)
