@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from farmhand.server.jobs._views import _members
+from farmhand.server._shape_rows import columns_from_request, shape_members
 from farmhand.server.store import jobs, steps, tasks
 
 # Each output shape, the table its rows come from, and the members computed instead of read.
@@ -26,19 +26,17 @@ def test_every_member_is_a_column_of_its_table_or_computed(
 ) -> None:
     columns = set(table.c.keys())  # type: ignore[attr-defined]
     unmapped = [
-        member for member, column in _members(shape) if column not in columns and member not in computed
+        member for member, column in shape_members(shape) if column not in columns and member not in computed
     ]
     assert unmapped == []
 
 
 def test_member_names_become_snake_case_columns() -> None:
-    assert dict(_members("GetTaskResponse"))["latestSessionActionId"] == "latest_session_action_id"
-    assert dict(_members("JobSummary"))["taskRunStatus"] == "task_run_status"
+    assert dict(shape_members("GetTaskResponse"))["latestSessionActionId"] == "latest_session_action_id"
+    assert dict(shape_members("JobSummary"))["taskRunStatus"] == "task_run_status"
 
 
 def test_request_members_go_to_the_columns_of_their_names() -> None:
-    from farmhand.server.jobs import columns_from_request
-
     # UpdateJob writes what was given (the URI's ids and the client token name the row, not the body)
     given = {"farmId": "farm-1", "jobId": "job-1", "clientToken": "t", "priority": 7, "name": "n"}
     assert columns_from_request("UpdateJobRequest", given, jobs, given_only=True) == {

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from .._ids import new_id
+from .._shape_rows import columns_from_request
 from ..access import CallerKind, caller_of, object_allowed, put_membership, rule_for
 from ..buckets import BucketStoreError, NoStoreError
 from ..identity_store import identity_store_id
@@ -14,7 +15,6 @@ from ..jobs import (
     INLINE_TASK_LIMIT,
     check_attachments,
     check_max_worker_count,
-    columns_from_request,
     finish_creation,
     insert_job_rows,
     job_details,

@@ -30,7 +30,6 @@ from ._transitions import (
     set_task_status,
 )
 from ._views import (
-    columns_from_request,
     dependency_counts,
     job_details,
     job_search_summary,
@@ -62,7 +61,6 @@ __all__ = [
     "StepPlan",
     "check_attachments",
     "check_max_worker_count",
-    "columns_from_request",
     "dependency_counts",
     "fail_creation",
     "finish_creation",

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select, update
 
+from .._shape_rows import columns_from_request
 from ..protocol import ConflictError, ResourceNotFoundError, ValidationError
 from ..store import jobs, steps, task_is, tasks
 from ._transitions import request_tasks_status
-from ._views import columns_from_request
 
 UPDATE_SUCCEEDED_MESSAGE = "Job update succeeded"
 

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.engine import Row
 
 from ...statuses import FINISHED_SESSION_ACTION_STATUSES, ONLINE_WORKER_STATUSES
+from .._shape_rows import columns_from_request
 from ..protocol import ConflictError, ResourceNotFoundError
 from ..scheduler import DEFAULT_FAILURE_CAP, DEFAULT_IDLE_INTERVAL_SECONDS, kind_of, update_interval
 from ..store import resources, session_actions, sessions, tasks, tasks_in, workers
@@ -266,16 +267,10 @@ def _apply_one(
     """Apply one update; SUCCEEDED task runs are collected in `succeeded` and settled together."""
     kind = kind_of(action.definition)
     completed = info.get("completedStatus")
-    values: dict[str, Any] = {"worker_updated_at": info.get("updatedAt") or now}
-    for member, column in (
-        ("startedAt", "started_at"),
-        ("endedAt", "ended_at"),
-        ("processExitCode", "process_exit_code"),
-        ("progressMessage", "progress_message"),
-        ("manifests", "manifests"),
-    ):
-        if info.get(member) is not None:
-            values[column] = info[member]
+    values: dict[str, Any] = {
+        **columns_from_request("UpdatedSessionActionInfo", dict(info), session_actions, given_only=True),
+        "worker_updated_at": info.get("updatedAt") or now,
+    }
     if info.get("progressPercent") is not None:
         values["progress_percent"] = int(max(0.0, min(100.0, float(info["progressPercent"]))))
     if not completed:
