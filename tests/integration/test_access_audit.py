@@ -45,6 +45,11 @@ def test_changes_and_denials_are_recorded_for_the_farm_owner(world: World) -> No
     assert {"deadline:CreateFarm", "deadline:AssociateMemberToFarm", "deadline:CreateJob"} <= operations
     # And reads that succeed are not recorded
     assert "deadline:GetJob" not in operations
+    # And the day's stream counts what it holds, as any stream written with PutLogEvents does
+    logs = world.client("OWNER", "logs")
+    (stream,) = logs.describe_log_streams(logGroupName=f"/farmhand/audit/{world.farm}")["logStreams"]
+    assert stream["storedBytes"] > 0
+    assert stream["firstEventTimestamp"] <= stream["lastEventTimestamp"]
 
 
 def test_only_owners_read_the_audit_trail(world: World) -> None:

@@ -13,11 +13,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 
+from ..logs import append_events
 from ..protocol import format_timestamp
-from ..store import log_events, log_groups, log_streams
 from ._callers import Caller
 from ._refs import Ref, audit_log_group, first_farm
 
@@ -53,19 +52,6 @@ def record(
     group = audit_log_group(farm_id)
     stream = now.strftime("%Y-%m-%d")
     millis = int(now.timestamp() * 1000)
-    _insert_new(conn, log_groups, {"log_group_name": group, "creation_time": millis})
-    _insert_new(
-        conn,
-        log_streams,
-        {
-            "log_group_name": group,
-            "log_stream_name": stream,
-            "creation_time": millis,
-            "first_event_timestamp": millis,
-            "stored_bytes": 0,
-            "upload_count": 0,
-        },
-    )
     message = json.dumps(
         {
             "time": format_timestamp(now),
@@ -78,22 +64,9 @@ def record(
         },
         separators=(",", ":"),
     )
-    conn.execute(
-        insert(log_events).values(
-            log_group_name=group,
-            log_stream_name=stream,
-            timestamp=millis,
-            ingestion_time=millis,
-            message=message,
-        )
-    )
+    append_events(conn, group, stream, [(millis, message)], millis)
 
 
 def farm_of(refs: Sequence[Ref], params: Mapping[str, Any], output: Mapping[str, Any] | None) -> str | None:
     farm = first_farm(refs) or params.get("farmId") or (output or {}).get("farmId")
     return str(farm) if farm else None
-
-
-def _insert_new(conn: Connection, table: Any, values: dict[str, Any]) -> None:
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())

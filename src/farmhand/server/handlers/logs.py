@@ -9,8 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, tuple_
 
 from ...arns import arn, log_group_named
 from ..farm_secret import farm_secret_of
@@ -19,9 +18,17 @@ from ..logs import (
     START,
     Position,
     UnsupportedPatternError,
+    append_events,
     decode_position,
+    delete_group,
+    delete_stream,
     encode_position,
+    group_exists,
+    new_group,
+    new_stream,
     parse_filter_pattern,
+    set_retention,
+    stream_row,
 )
 from ..protocol import ServiceError
 from ..store import log_events, log_groups, log_streams
@@ -75,51 +82,12 @@ def _group_arn(call: Call, group: str) -> str:
     return arn("logs", f"log-group:{group}", region=call.region, account=call.account_id)
 
 
-def _group_exists(conn: Connection, group: str) -> bool:
-    found = conn.execute(select(log_groups.c.log_group_name).where(log_groups.c.log_group_name == group))
-    return found.first() is not None
-
-
-def _stream_row(conn: Connection, group: str, stream: str) -> Any:
-    return conn.execute(
-        select(log_streams).where(
-            and_(log_streams.c.log_group_name == group, log_streams.c.log_stream_name == stream)
-        )
-    ).first()
-
-
-def _insert_ignoring_duplicates(conn: Connection, table: Any, values: dict[str, Any]) -> int:
-    """Insert a row unless its key exists; returns how many rows were inserted (0 or 1)."""
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    key = next(iter(table.primary_key.columns))
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return len(conn.execute(stmt).all())
-
-
-def _new_group(conn: Connection, group: str, now_ms: int) -> int:
-    return _insert_ignoring_duplicates(conn, log_groups, {"log_group_name": group, "creation_time": now_ms})
-
-
-def _new_stream(conn: Connection, group: str, stream: str, now_ms: int) -> int:
-    return _insert_ignoring_duplicates(
-        conn,
-        log_streams,
-        {
-            "log_group_name": group,
-            "log_stream_name": stream,
-            "creation_time": now_ms,
-            "stored_bytes": 0,
-            "upload_count": 0,
-        },
-    )
-
-
 # --- groups and streams ---------------------------------------------------------------------------
 
 
 @operation("CreateLogGroup", service="logs")
 def create_log_group(call: Call, params: Params) -> Output:
-    if not _new_group(call.conn, params["logGroupName"], _millis(call)):
+    if not new_group(call.conn, params["logGroupName"], _millis(call)):
         raise _error("ResourceAlreadyExistsException", "The specified log group already exists")
     return {}
 
@@ -127,9 +95,9 @@ def create_log_group(call: Call, params: Params) -> Output:
 @operation("CreateLogStream", service="logs")
 def create_log_stream(call: Call, params: Params) -> Output:
     group, stream = params["logGroupName"], params["logStreamName"]
-    if not _group_exists(call.conn, group):
+    if not group_exists(call.conn, group):
         raise _group_missing()
-    if not _new_stream(call.conn, group, stream, _millis(call)):
+    if not new_stream(call.conn, group, stream, _millis(call)):
         raise _error("ResourceAlreadyExistsException", "The specified log stream already exists")
     return {}
 
@@ -137,28 +105,20 @@ def create_log_stream(call: Call, params: Params) -> Output:
 @operation("DeleteLogGroup", service="logs")
 def delete_log_group(call: Call, params: Params) -> Output:
     group = params["logGroupName"]
-    if not _group_exists(call.conn, group):
+    if not group_exists(call.conn, group):
         raise _group_missing()
-    call.conn.execute(delete(log_events).where(log_events.c.log_group_name == group))
-    call.conn.execute(delete(log_streams).where(log_streams.c.log_group_name == group))
-    call.conn.execute(delete(log_groups).where(log_groups.c.log_group_name == group))
+    delete_group(call.conn, group)
     return {}
 
 
 @operation("DeleteLogStream", service="logs")
 def delete_log_stream(call: Call, params: Params) -> Output:
     group, stream = params["logGroupName"], params["logStreamName"]
-    if not _group_exists(call.conn, group):
+    if not group_exists(call.conn, group):
         raise _group_missing()
-    if _stream_row(call.conn, group, stream) is None:
+    if stream_row(call.conn, group, stream) is None:
         raise _stream_missing()
-    in_stream = and_(log_events.c.log_group_name == group, log_events.c.log_stream_name == stream)
-    call.conn.execute(delete(log_events).where(in_stream))
-    call.conn.execute(
-        delete(log_streams).where(
-            and_(log_streams.c.log_group_name == group, log_streams.c.log_stream_name == stream)
-        )
-    )
+    delete_stream(call.conn, group, stream)
     return {}
 
 
@@ -195,22 +155,18 @@ def put_retention_policy(call: Call, params: Params) -> Output:
     group, days = params["logGroupName"], int(params["retentionInDays"])
     if days not in RETENTION_DAYS:
         raise _invalid(f"retentionInDays must be one of {', '.join(map(str, RETENTION_DAYS))}")
-    if not _group_exists(call.conn, group):
+    if not group_exists(call.conn, group):
         raise _group_missing()
-    call.conn.execute(
-        update(log_groups).where(log_groups.c.log_group_name == group).values(retention_in_days=days)
-    )
+    set_retention(call.conn, group, days)
     return {}
 
 
 @operation("DeleteRetentionPolicy", service="logs")
 def delete_retention_policy(call: Call, params: Params) -> Output:
     group = params["logGroupName"]
-    if not _group_exists(call.conn, group):
+    if not group_exists(call.conn, group):
         raise _group_missing()
-    call.conn.execute(
-        update(log_groups).where(log_groups.c.log_group_name == group).values(retention_in_days=None)
-    )
+    set_retention(call.conn, group, None)
     return {}
 
 
@@ -258,7 +214,7 @@ def describe_log_groups(call: Call, params: Params) -> Output:
 @operation("DescribeLogStreams", service="logs")
 def describe_log_streams(call: Call, params: Params) -> Output:
     group = _group_name(params)
-    if not _group_exists(call.conn, group):
+    if not group_exists(call.conn, group):
         raise _group_missing()
     order_by = params.get("orderBy") or "LogStreamName"
     prefix = params.get("logStreamNamePrefix")
@@ -311,12 +267,6 @@ def _sequence_token(upload_count: int) -> str:
 # --- writing ----------------------------------------------------------------------------------------
 
 
-def _storable(message: str) -> str:
-    """A log line as stored: a NUL (which PostgreSQL text cannot hold) becomes U+FFFD, as on both
-    stores, and the rest of the line is kept."""
-    return message.replace("\x00", "\ufffd") if "\x00" in message else message
-
-
 @operation("PutLogEvents", service="logs")
 def put_log_events(call: Call, params: Params) -> Output:
     group, stream = params["logGroupName"], params["logStreamName"]
@@ -346,47 +296,9 @@ def put_log_events(call: Call, params: Params) -> Output:
     if end_kept < len(events):
         rejected["tooNewLogEventStartIndex"] = end_kept
 
-    _new_group(call.conn, group, now_ms)
-    _new_stream(call.conn, group, stream, now_ms)
-    kept = events[first_kept:end_kept]
-    if kept:
-        call.conn.execute(
-            insert(log_events),
-            [
-                {
-                    "log_group_name": group,
-                    "log_stream_name": stream,
-                    "timestamp": int(event["timestamp"]),
-                    "ingestion_time": now_ms,
-                    "message": _storable(event["message"]),
-                }
-                for event in kept
-            ],
-        )
-    kept_first, kept_last = (timestamps[first_kept], timestamps[end_kept - 1]) if kept else (None, None)
-    stream_key = and_(log_streams.c.log_group_name == group, log_streams.c.log_stream_name == stream)
-    values: dict[str, Any] = {"upload_count": log_streams.c.upload_count + 1}
-    if kept:
-        size = sum(len(event["message"].encode("utf-8")) for event in kept)
-        values |= {
-            "stored_bytes": log_streams.c.stored_bytes + size,
-            "last_ingestion_time": now_ms,
-            "first_event_timestamp": func.coalesce(
-                func.min(log_streams.c.first_event_timestamp, kept_first)
-                if call.conn.dialect.name == "sqlite"
-                else func.least(log_streams.c.first_event_timestamp, kept_first),
-                kept_first,
-            ),
-            "last_event_timestamp": func.coalesce(
-                func.max(log_streams.c.last_event_timestamp, kept_last)
-                if call.conn.dialect.name == "sqlite"
-                else func.greatest(log_streams.c.last_event_timestamp, kept_last),
-                kept_last,
-            ),
-        }
-    call.conn.execute(update(log_streams).where(stream_key).values(**values))
-    upload_count = call.conn.execute(select(log_streams.c.upload_count).where(stream_key)).scalar_one()
-    output: dict[str, Any] = {"nextSequenceToken": _sequence_token(int(upload_count))}
+    kept = [(int(event["timestamp"]), str(event["message"])) for event in events[first_kept:end_kept]]
+    upload_count = append_events(call.conn, group, stream, kept, now_ms)
+    output: dict[str, Any] = {"nextSequenceToken": _sequence_token(upload_count)}
     if rejected:
         output["rejectedLogEventsInfo"] = rejected
     return output
@@ -407,9 +319,9 @@ def _time_window(params: Params) -> list[Any]:
 @operation("GetLogEvents", service="logs")
 def get_log_events(call: Call, params: Params) -> Output:
     group, stream = _group_name(params), params["logStreamName"]
-    if not _group_exists(call.conn, group):
+    if not group_exists(call.conn, group):
         raise _group_missing()
-    if _stream_row(call.conn, group, stream) is None:
+    if stream_row(call.conn, group, stream) is None:
         raise _stream_missing()
     limit = int(params.get("limit") or DEFAULT_EVENT_LIMIT)
     token = params.get("nextToken")
@@ -461,7 +373,7 @@ def get_log_events(call: Call, params: Params) -> Output:
 @operation("FilterLogEvents", service="logs")
 def filter_log_events(call: Call, params: Params) -> Output:
     group = _group_name(params)
-    if not _group_exists(call.conn, group):
+    if not group_exists(call.conn, group):
         raise _group_missing()
     names, prefix = params.get("logStreamNames"), params.get("logStreamNamePrefix")
     if names and prefix:
