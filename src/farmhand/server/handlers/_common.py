@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,18 +10,23 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
-    bindparam,
     delete,
     insert,
     select,
     tuple_,
-    update,
 )
 from sqlalchemy.engine import Row
 
 from ..farm_secret import InvalidTokenError, farm_secret_of
 from ..protocol import ResourceNotFoundError, ValidationError, format_timestamp
-from ..store import resources, tags
+from ..store import (
+    delete_document,
+    find_document,
+    insert_document,
+    resources,
+    save_document,
+    tags,
+)
 from ._registry import Call
 
 DEFAULT_PAGE_SIZE = 100
@@ -121,40 +125,17 @@ def insert_resource(
     parent_id: str | None = None,
     ref_id: str | None = None,
 ) -> None:
-    call.conn.execute(
-        insert(resources).values(
-            kind=kind,
-            resource_id=resource_id,
-            farm_id=farm_id,
-            parent_id=parent_id,
-            ref_id=ref_id,
-            display_name=doc.get("displayName") or doc.get("name"),
-            status=doc.get("status"),
-            created_at=call.now,
-            created_by_id=call.principal.principal_id,
-            doc=jsonable(doc),
-        )
+    insert_document(
+        call.conn,
+        kind,
+        resource_id,
+        jsonable(doc),
+        created_at=call.now,
+        created_by_id=call.principal.principal_id,
+        farm_id=farm_id,
+        parent_id=parent_id,
+        ref_id=ref_id,
     )
-
-
-@functools.cache
-def _find_statement(by_farm: bool, by_parent: bool) -> Select[Any]:
-    """Built once per filter shape: building SQLAlchemy expressions costs more than running them."""
-    clause = and_(resources.c.kind == bindparam("kind"), resources.c.resource_id == bindparam("resource_id"))
-    if by_farm:
-        clause = and_(clause, resources.c.farm_id == bindparam("farm_id"))
-    if by_parent:
-        clause = and_(clause, resources.c.parent_id == bindparam("parent_id"))
-    return select(resources.c.doc).where(clause)
-
-
-def find_resource(
-    conn: Connection, kind: str, resource_id: str, *, farm_id: str | None = None, parent_id: str | None = None
-) -> dict[str, Any] | None:
-    values = {"kind": kind, "resource_id": resource_id, "farm_id": farm_id, "parent_id": parent_id}
-    statement = _find_statement(farm_id is not None, parent_id is not None)
-    doc = conn.execute(statement, {k: v for k, v in values.items() if v is not None}).scalar()
-    return None if doc is None else dict(doc)
 
 
 def get_resource(
@@ -167,7 +148,7 @@ def get_resource(
     resource_type: str | None = None,
 ) -> dict[str, Any]:
     """The resource's document, or the `ResourceNotFoundException` AWS answers."""
-    doc = find_resource(conn, kind, resource_id, farm_id=farm_id, parent_id=parent_id)
+    doc = find_document(conn, kind, resource_id, farm_id=farm_id, parent_id=parent_id)
     if doc is None:
         raise ResourceNotFoundError(resource_type or kind, resource_id)
     return doc
@@ -175,28 +156,11 @@ def get_resource(
 
 def save_resource(call: Call, kind: str, resource_id: str, doc: dict[str, Any]) -> None:
     """Write back a changed document (and the columns that mirror it)."""
-    call.conn.execute(
-        update(resources)
-        .where(and_(resources.c.kind == kind, resources.c.resource_id == resource_id))
-        .values(
-            doc=jsonable(doc),
-            display_name=doc.get("displayName") or doc.get("name"),
-            status=doc.get("status"),
-        )
-    )
+    save_document(call.conn, kind, resource_id, jsonable(doc))
 
 
 def delete_resource(call: Call, kind: str, resource_id: str) -> None:
-    call.conn.execute(
-        delete(resources).where(and_(resources.c.kind == kind, resources.c.resource_id == resource_id))
-    )
-
-
-def count_resources(conn: Connection, kind: str, **where: str) -> int:
-    stmt = select(resources.c.resource_id).where(resources.c.kind == kind)
-    for column, value in where.items():
-        stmt = stmt.where(resources.c[column] == value)
-    return len(conn.execute(stmt.limit(1000)).all())
+    delete_document(call.conn, kind, resource_id)
 
 
 def list_resources(

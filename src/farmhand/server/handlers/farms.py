@@ -6,8 +6,8 @@ from .._ids import new_id
 from ..access import put_membership
 from ..identity_store import identity_store_id
 from ..protocol import ConflictError
+from ..store import count_documents
 from ._common import (
-    count_resources,
     delete_resource,
     drop_tags,
     get_resource,
@@ -83,7 +83,7 @@ def delete_farm(call: Call, params: Params) -> Output:
     farm_id = params["farmId"]
     require_farm(call, farm_id)
     for kind in ("queue", "fleet", "storage-profile"):
-        if count_resources(call.conn, kind, farm_id=farm_id):
+        if count_documents(call.conn, kind, farm_id=farm_id):
             raise ConflictError(
                 f"Farm {farm_id} still has a {kind}; delete its queues, fleets and storage profiles first",
                 reason="RESOURCE_IN_USE",

@@ -8,9 +8,8 @@ from sqlalchemy import Connection, and_, func, select
 
 from .._ids import new_id
 from ..protocol import ConflictError, ValidationError
-from ..store import workers
+from ..store import count_documents, workers
 from ._common import (
-    count_resources,
     delete_resource,
     drop_tags,
     get_resource,
@@ -165,7 +164,7 @@ def delete_fleet(call: Call, params: Params) -> Output:
             resource_type="fleet",
             resource_id=fleet_id,
         )
-    if count_resources(call.conn, "queue-fleet-association", ref_id=fleet_id):
+    if count_documents(call.conn, "queue-fleet-association", ref_id=fleet_id):
         raise ConflictError(
             f"Fleet {fleet_id} is still associated with a queue; delete its queue-fleet associations first",
             reason="RESOURCE_IN_USE",

@@ -33,8 +33,8 @@ from ..protocol import (
     ServiceError,
     ValidationError,
 )
-from ..store import jobs
-from ._common import decode_token, encode_token, find_resource, get_resource, jsonable, page, save_tags
+from ..store import find_document, jobs
+from ._common import decode_token, encode_token, get_resource, jsonable, page, save_tags
 from ._registry import Call, Output, Params, operation
 from .queue_environments import ordered_environments
 
@@ -54,7 +54,7 @@ def create_job(call: Call, params: Params) -> Output:
         )
     if params.get("attachments"):
         profile = (
-            find_resource(call.conn, "storage-profile", storage_profile_id) if storage_profile_id else None
+            find_document(call.conn, "storage-profile", storage_profile_id) if storage_profile_id else None
         )
         check_attachments(params["attachments"], queue, profile, call.runtime.buckets)
     template, template_type = params.get("template"), params.get("templateType")

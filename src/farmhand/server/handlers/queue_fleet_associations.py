@@ -7,10 +7,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, select
 
 from ..protocol import ConflictError, ResourceNotFoundError
-from ..store import sessions
+from ..store import find_document, sessions
 from ._common import (
     delete_resource,
-    find_resource,
     insert_resource,
     list_resources,
     save_resource,
@@ -32,7 +31,7 @@ def association_id(queue_id: str, fleet_id: str) -> str:
 
 
 def _require(conn: Connection, farm_id: str, queue_id: str, fleet_id: str) -> dict[str, Any]:
-    doc = find_resource(conn, KIND, association_id(queue_id, fleet_id), farm_id=farm_id)
+    doc = find_document(conn, KIND, association_id(queue_id, fleet_id), farm_id=farm_id)
     if doc is None:
         raise ResourceNotFoundError(
             "queue-fleet-association",
@@ -78,7 +77,7 @@ def create_association(call: Call, params: Params) -> Output:
     require_queue(call.conn, farm_id, queue_id)
     require_fleet(call.conn, farm_id, fleet_id)
     key = association_id(queue_id, fleet_id)
-    if find_resource(call.conn, KIND, key) is not None:
+    if find_document(call.conn, KIND, key) is not None:
         raise ConflictError(
             f"Queue {queue_id} is already associated with fleet {fleet_id}",
             reason="RESOURCE_ALREADY_EXISTS",

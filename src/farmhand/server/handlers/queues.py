@@ -10,12 +10,10 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, not_,
 from ...statuses import ACTIVE_TASK_RUN_STATUSES, TERMINAL_TASK_RUN_STATUSES
 from .._ids import new_id
 from ..protocol import ConflictError, ResourceNotFoundError, ValidationError
-from ..store import count_column, jobs, resources
+from ..store import count_column, count_documents, find_document, jobs, resources
 from ._common import (
-    count_resources,
     delete_resource,
     drop_tags,
-    find_resource,
     get_resource,
     insert_resource,
     list_resources,
@@ -116,7 +114,7 @@ def _check_attachment_settings(settings: dict[str, Any] | None) -> None:
 
 def _check_storage_profiles(call: Call, farm_id: str, ids: list[str]) -> None:
     for profile_id in ids:
-        if find_resource(call.conn, "storage-profile", profile_id, farm_id=farm_id) is None:
+        if find_document(call.conn, "storage-profile", profile_id, farm_id=farm_id) is None:
             raise ResourceNotFoundError(
                 "storage-profile", profile_id, f"Storage profile {profile_id} does not exist in {farm_id}"
             )
@@ -198,7 +196,7 @@ def delete_queue(call: Call, params: Params) -> Output:
             resource_type="queue",
             resource_id=queue_id,
         )
-    if count_resources(call.conn, "queue-fleet-association", parent_id=queue_id):
+    if count_documents(call.conn, "queue-fleet-association", parent_id=queue_id):
         raise ConflictError(
             f"Queue {queue_id} is still associated with a fleet; delete its queue-fleet associations first",
             reason="RESOURCE_IN_USE",

@@ -8,8 +8,8 @@ from sqlalchemy import and_, delete, select
 
 from ...arns import parse_arn
 from ..protocol import ResourceNotFoundError, ValidationError
-from ..store import tags
-from ._common import find_resource, save_tags
+from ..store import find_document, tags
+from ._common import save_tags
 from ._registry import Call, Output, Params, operation
 
 _PATH = re.compile(
@@ -29,9 +29,9 @@ def _require_taggable(call: Call, arn: str) -> None:
         raise ResourceNotFoundError("resource", arn, f"{arn} names no farm, queue or fleet")
     farm_id, kind, child_id = match.group("farm"), match.group("kind"), match.group("child")
     if kind is None:
-        found = find_resource(call.conn, "farm", farm_id)
+        found = find_document(call.conn, "farm", farm_id)
     else:
-        found = find_resource(call.conn, kind, child_id, farm_id=farm_id)
+        found = find_document(call.conn, kind, child_id, farm_id=farm_id)
     if found is None:
         raise ResourceNotFoundError(kind or "farm", child_id or farm_id, f"{arn} does not exist")
 

@@ -13,6 +13,13 @@ from ._identity_schema import (
 )
 from ._jobs_schema import TASK_RUN_STATUSES, count_column, jobs, step_dependencies, steps, tasks
 from ._logs_schema import log_events, log_groups, log_streams
+from ._resource_documents import (
+    count_documents,
+    delete_document,
+    find_document,
+    insert_document,
+    save_document,
+)
 from ._schema import (
     access_keys,
     idempotency_records,
@@ -37,9 +44,13 @@ __all__ = [
     "StoreUnavailableError",
     "access_keys",
     "count_column",
+    "count_documents",
+    "delete_document",
     "device_authorizations",
+    "find_document",
     "group_members",
     "idempotency_records",
+    "insert_document",
     "jobs",
     "log_events",
     "log_groups",
@@ -49,6 +60,7 @@ __all__ = [
     "principals",
     "refresh_tokens",
     "resources",
+    "save_document",
     "session_actions",
     "sessions",
     "settings",

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, select
 
 from ...arns import arn
 from .._path_mapping import path_mapping_rules
-from ..store import jobs, resources, step_dependencies, steps
+from ..store import find_document, jobs, step_dependencies, steps
 from ._logs import session_log_group
 
 JOB_SCHEMA = "jobtemplate-2023-09"
@@ -36,12 +36,7 @@ class JobEntityError(Exception):
 
 
 def _doc(conn: Connection, kind: str, resource_id: str | None) -> dict[str, Any] | None:
-    if not resource_id:
-        return None
-    doc = conn.execute(
-        select(resources.c.doc).where(and_(resources.c.kind == kind, resources.c.resource_id == resource_id))
-    ).scalar()
-    return None if doc is None else dict(doc)
+    return find_document(conn, kind, resource_id) if resource_id else None
 
 
 def queue_role_arn(queue: Mapping[str, Any], account_id: str) -> str | None:

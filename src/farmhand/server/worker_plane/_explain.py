@@ -36,6 +36,7 @@ from ..scheduler import (
 from ..store import (
     TASK_RUN_STATUSES,
     count_column,
+    find_document,
     resources,
     session_actions,
     sessions,
@@ -244,11 +245,7 @@ def _queue_facts(conn: Connection, job: Row[Any], *, failure_cap: int) -> QueueF
             and_(sessions.c.job_id == job.job_id, sessions.c.lifecycle_status != "ENDED")
         )
     ).scalar()
-    queue_doc = conn.execute(
-        select(resources.c.doc).where(
-            and_(resources.c.kind == "queue", resources.c.resource_id == job.queue_id)
-        )
-    ).scalar()
+    queue_doc = find_document(conn, "queue", job.queue_id)
     return QueueFacts(
         queue_name=str((queue_doc or {}).get("displayName", job.queue_id)),
         fleets=fleets,
