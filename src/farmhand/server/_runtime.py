@@ -33,6 +33,7 @@ from .operations import (
 from .scheduler import DEFAULT_FAILURE_CAP, DEFAULT_IDLE_INTERVAL_SECONDS
 from .store import SQLITE_FILE_NAME, PoolSettings, Store, sqlite_url
 from .tls import TlsFiles
+from .worker_plane import WorkSignal
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_BODY_READ_TIMEOUT_SECONDS = 30.0
@@ -111,6 +112,10 @@ class ServerRuntime:
         self.buckets = BucketStores(farm=FarmStore(self.object_store), external=external)
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="farmhand-bg")
         self.stopping = threading.Event()
+        # Bumped when work may have appeared; long-polling UpdateWorkerSchedule calls wait on it.
+        self.work_signal = WorkSignal()
+        # The worker plane's housekeeping is registered once per runtime (see `start_worker_plane`).
+        self.worker_plane_started = False
         self._loops: list[threading.Thread] = []
         self.cluster = Cluster(self.store, self.stopping)
         self.metrics = FarmMetrics(self.store, self.cluster.node_id)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select, update
 
@@ -34,20 +34,23 @@ from ._schedule import SCHEDULABLE_WORKER_STATUSES
 from ._sessions import abandon_sessions
 from ._signal import work_signal
 
+if TYPE_CHECKING:
+    from .._runtime import ServerRuntime
+
 log = logging.getLogger("farmhand.server.worker_plane")
 ASSOCIATION_KIND = "queue-fleet-association"
 
 
-def timeout_of(runtime: Any) -> float:
+def timeout_of(runtime: ServerRuntime) -> float:
     config = runtime.config
     return worker_timeout(config.worker_timeout_seconds, idle_interval=config.idle_update_interval_seconds)
 
 
-def reclaim_silent_workers(runtime: Any, *, now: dt.datetime | None = None) -> list[str]:
+def reclaim_silent_workers(runtime: ServerRuntime, *, now: dt.datetime | None = None) -> list[str]:
     """Mark silent workers NOT_RESPONDING and free their work; returns their ids."""
     now = now or dt.datetime.now(dt.UTC)
     timeout = timeout_of(runtime)
-    started = getattr(runtime, "housekeeping_since", None)
+    started = runtime.housekeeping_since
     if started is not None and (now - started).total_seconds() < timeout:
         # A restarted server (or one that just took over the farm's housekeeping) gives every
         # worker a full timeout to call in again.
@@ -87,7 +90,7 @@ class CompatibilityChecker:
     def __init__(self) -> None:
         self.runnable: set[str] = set()
 
-    def __call__(self, runtime: Any) -> int:
+    def __call__(self, runtime: ServerRuntime) -> int:
         marked = 0
         impossible: list[tuple[str, str]] = []
         with runtime.store.read() as conn:
@@ -159,12 +162,12 @@ class CompatibilityChecker:
 HOUSEKEEPING_INTERVAL_SECONDS = 1.0
 
 
-def start_worker_plane(runtime: Any) -> None:
+def start_worker_plane(runtime: ServerRuntime) -> None:
     """Register the worker plane's housekeeping (reclaim, compatibility), once per runtime; with
     several servers on one database, the one keeping house runs it."""
-    if getattr(runtime, "_worker_plane_started", False):
+    if runtime.worker_plane_started:
         return
-    runtime._worker_plane_started = True
+    runtime.worker_plane_started = True
     checker = CompatibilityChecker()
     interval = min(HOUSEKEEPING_INTERVAL_SECONDS, max(0.2, timeout_of(runtime) / 4))
 

@@ -10,9 +10,11 @@ only wakes this server's waiters.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .._runtime import ServerRuntime
 
 WAIT_HEADER = "x-farmhand-wait-seconds"
 MAX_WAIT_SECONDS = 60.0
@@ -53,17 +55,9 @@ class WorkSignal:
             return self._condition.wait_for(lambda: self.generation != generation, timeout)
 
 
-_signals: weakref.WeakKeyDictionary[Any, WorkSignal] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def work_signal(runtime: Any) -> WorkSignal:
-    """The signal of one server runtime."""
-    with _lock:
-        signal = _signals.get(runtime)
-        if signal is None:
-            signal = _signals[runtime] = WorkSignal()
-        return signal
+def work_signal(runtime: ServerRuntime) -> WorkSignal:
+    """The signal of one server runtime (it owns it)."""
+    return runtime.work_signal
 
 
 def requested_wait(headers: dict[str, str]) -> float:
