@@ -114,12 +114,22 @@ class ServerRuntime:
         self.stopping = threading.Event()
         # Bumped when work may have appeared; long-polling UpdateWorkerSchedule calls wait on it.
         self.work_signal = WorkSignal()
-        # The worker plane's housekeeping is registered once per runtime (see `start_worker_plane`).
-        self.worker_plane_started = False
+        # Parts registered once per runtime (e.g. the worker plane's housekeeping): see `claim_start`.
+        self._started: set[str] = set()
+        self._starting = threading.Lock()
         self._loops: list[threading.Thread] = []
         self.cluster = Cluster(self.store, self.stopping)
         self.metrics = FarmMetrics(self.store, self.cluster.node_id)
         self._finishing_creations = threading.Lock()
+
+    def claim_start(self, part: str) -> bool:
+        """True the first time `part` asks (it then registers its loops), False after: an app built
+        twice on one runtime (tests, the monitor) must not run its housekeeping twice."""
+        with self._starting:
+            if part in self._started:
+                return False
+            self._started.add(part)
+            return True
 
     def finish_interrupted_job_creations(self) -> None:
         """Acknowledged jobs whose tasks a stopped server was still writing: write the rest, in the

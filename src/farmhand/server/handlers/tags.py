@@ -20,9 +20,9 @@ _PATH = re.compile(
 def _require_taggable(call: Call, arn: str) -> None:
     """The ARN must name a farm, queue or fleet of this farm server that exists."""
     parsed = parse_arn(arn)
-    if not arn.startswith("arn:aws:deadline:"):
+    if parsed is None or parsed.service != "deadline":
         raise ValidationError.for_field("resourceArn", "is not a Deadline Cloud resource ARN")
-    if parsed is None or (parsed.region, parsed.account) != (call.runtime.region, call.account_id):
+    if (parsed.region, parsed.account) != (call.runtime.region, call.account_id):
         raise ResourceNotFoundError("resource", arn, f"{arn} is not a resource of this farm server")
     match = _PATH.match(parsed.resource)
     if match is None:

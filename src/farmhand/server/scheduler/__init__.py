@@ -40,8 +40,8 @@ from ._explain import (
     why_pending,
     why_ready,
 )
-from ._sessions import (
-    Definition,
+from ._session_actions import (
+    ActionDefinition,
     SessionStep,
     closing_actions,
     env_enter,
@@ -62,8 +62,8 @@ __all__ = [
     "DEFAULT_FAILURE_CAP",
     "DEFAULT_IDLE_INTERVAL_SECONDS",
     "MAX_TASK_BATCH",
+    "ActionDefinition",
     "Choice",
-    "Definition",
     "FleetCapabilities",
     "FleetFacts",
     "JobOption",

@@ -165,9 +165,8 @@ HOUSEKEEPING_INTERVAL_SECONDS = 1.0
 def start_worker_plane(runtime: ServerRuntime) -> None:
     """Register the worker plane's housekeeping (reclaim, compatibility), once per runtime; with
     several servers on one database, the one keeping house runs it."""
-    if runtime.worker_plane_started:
+    if not runtime.claim_start("worker plane"):
         return
-    runtime.worker_plane_started = True
     checker = CompatibilityChecker()
     interval = min(HOUSEKEEPING_INTERVAL_SECONDS, max(0.2, timeout_of(runtime) / 4))
 

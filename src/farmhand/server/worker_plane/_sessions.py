@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, insert, select, update
 from sqlalchemy.engine import Row
 
 from .._ids import session_action_id
-from ..scheduler import Definition, closing_actions, kind_of
+from ..scheduler import ActionDefinition, closing_actions, kind_of
 from ..store import session_actions, sessions
 from ._tasks import settle_task
 
@@ -55,7 +55,7 @@ def open_actions(conn: Connection, session_id: str) -> list[Row[Any]]:
 def append_actions(
     conn: Connection,
     session: Row[Any] | dict[str, Any],
-    definitions: Sequence[Definition],
+    definitions: Sequence[ActionDefinition],
     *,
     now: dt.datetime,
     ready_since: Mapping[str, dt.datetime] | None = None,

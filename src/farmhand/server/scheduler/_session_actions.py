@@ -1,4 +1,4 @@
-"""The actions of a session, in the order of spec §5.6.
+"""The actions of a session (its opening, task runs and closing), in the order of spec §5.6.
 
 A session serves one step of one job, as the service's sessions do (the AWS tools rely on it: `deadline
 job trace-schedule` reads each session as one step's). It opens with `syncInputJobAttachments{}`
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-Definition = dict[str, dict[str, Any]]
+ActionDefinition = dict[str, dict[str, Any]]  # one session action, as the API's one-key union
 
 
 @dataclass(frozen=True)
@@ -26,25 +26,25 @@ class SessionStep:
     has_dependencies: bool
 
 
-def env_enter(environment_id: str) -> Definition:
+def env_enter(environment_id: str) -> ActionDefinition:
     return {"envEnter": {"environmentId": environment_id}}
 
 
-def env_exit(environment_id: str) -> Definition:
+def env_exit(environment_id: str) -> ActionDefinition:
     return {"envExit": {"environmentId": environment_id}}
 
 
-def task_run(step_id: str, task_id: str, parameters: Mapping[str, Any] | None) -> Definition:
+def task_run(step_id: str, task_id: str, parameters: Mapping[str, Any] | None) -> ActionDefinition:
     return {"taskRun": {"stepId": step_id, "taskId": task_id, "parameters": dict(parameters or {})}}
 
 
 def opening_actions(
     job_environment_ids: Sequence[str], step: SessionStep, *, has_attachments: bool
-) -> list[Definition]:
+) -> list[ActionDefinition]:
     """A new session for `step`: the job-level input sync first (when the job has attachments), the
     job's environments (queue environments first, as the job stores them), the step's input sync (a
     step with dependencies), then the step's environments."""
-    actions: list[Definition] = [{"syncInputJobAttachments": {}}] if has_attachments else []
+    actions: list[ActionDefinition] = [{"syncInputJobAttachments": {}}] if has_attachments else []
     actions += [env_enter(e) for e in job_environment_ids]
     if has_attachments and step.has_dependencies:
         actions.append({"syncInputJobAttachments": {"stepId": step.step_id}})
@@ -52,7 +52,7 @@ def opening_actions(
     return actions
 
 
-def closing_actions(entered_environment_ids: Sequence[str]) -> list[Definition]:
+def closing_actions(entered_environment_ids: Sequence[str]) -> list[ActionDefinition]:
     """End of a session: exit every entered environment, last entered first."""
     return [env_exit(e) for e in reversed(entered_environment_ids)]
 
