@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import psutil  # noqa: E402
+
 from _chromium import CHROMIUM_ARGS, chromium_path  # noqa: E402
 from _monitor_farm import PASSWORD, PageSession, create_farm_user  # noqa: E402
-
 from farmhand.testing import ServerProcess  # noqa: E402
 
 
@@ -112,13 +112,16 @@ def idle_pages(server: ServerProcess, page: PageSession, pages: int, window: flo
     time.sleep(1.0)
     cpu1, rss1 = cpu_and_rss(process, window)
     print(
-        f"idle server, {window:.0f} s window:      no page open: CPU {cpu0:.3f} s ({100 * cpu0 / window:.2f} %), RSS {rss0:.1f} MiB"
+        f"idle server, {window:.0f} s window:      no page open: "
+        f"CPU {cpu0:.3f} s ({100 * cpu0 / window:.2f} %), RSS {rss0:.1f} MiB"
     )
     print(
-        f"                             {pages} pages open: CPU {cpu1:.3f} s ({100 * cpu1 / window:.2f} %), RSS {rss1:.1f} MiB"
+        f"                             {pages} pages open: "
+        f"CPU {cpu1:.3f} s ({100 * cpu1 / window:.2f} %), RSS {rss1:.1f} MiB"
     )
     print(
-        f"  per open page: {1000 * (cpu1 - cpu0) / pages / window:.3f} ms CPU per second, {1024 * (rss1 - rss0) / pages:.0f} KiB RSS"
+        f"  per open page: {1000 * (cpu1 - cpu0) / pages / window:.3f} ms CPU per second, "
+        f"{1024 * (rss1 - rss0) / pages:.0f} KiB RSS"
     )
     return streams
 
@@ -142,7 +145,8 @@ def change_latency(
         time.sleep(0.3)
     delays.sort()
     print(
-        f"change -> event on {len(streams)} pages ({rounds} changes): median {1000 * statistics.median(delays):.0f} ms, "
+        f"change -> event on {len(streams)} pages ({rounds} changes): "
+        f"median {1000 * statistics.median(delays):.0f} ms, "
         f"95th {1000 * delays[int(0.95 * (len(delays) - 1))]:.0f} ms, slowest {1000 * delays[-1]:.0f} ms "
         "(150 ms of it is the coalescing wait)"
     )
@@ -177,7 +181,8 @@ def browser_first_page(url: str, user: Any, targets: list[tuple[str, str, str]])
                 page.locator(selector).first.wait_for(timeout=60_000)
                 times.append(time.perf_counter() - started)
             print(
-                f"Chromium, navigation to rendered table, {label}: best {min(times):.3f} s, worst {max(times):.3f} s"
+                f"Chromium, navigation to rendered table, {label}: "
+                f"best {min(times):.3f} s, worst {max(times):.3f} s"
             )
         browser.close()
 
@@ -191,9 +196,7 @@ def main() -> None:
     pages = args.pages or (10 if args.quick else 50)
     job_count = 1_000 if args.quick else 10_000
     task_count = 10_000 if args.quick else 100_000
-    print(
-        f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} on {os.cpu_count()} CPUs"
-    )
+    print("load before: " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs")
     with (
         tempfile.TemporaryDirectory(prefix="farmhand-bench-") as directory,
         ServerProcess(Path(directory)) as server,
@@ -245,14 +248,20 @@ def main() -> None:
             "sortExpressions": [{"fieldSort": {"name": "CREATED_AT", "sortOrder": "DESCENDING"}}],
         }
         jobs_path = f"/2023-10-12/farms/{farm}/search/jobs"
+
+        def best_ms(method: str, path: str, body: Any = None) -> float:
+            """The best time of the monitor's call, in ms."""
+            return 1000 * timed(lambda: page.call(method, path, body))
+
         status, _, found = page.call("POST", jobs_path, search)
         assert status == 200 and found["totalResults"] == job_count, (status, found.get("totalResults"))
         print(
-            f"SearchJobs first page of {job_count} jobs (monitor call): best {1000 * timed(lambda: page.call('POST', jobs_path, search)):.1f} ms"
+            f"SearchJobs first page of {job_count} jobs (monitor call): "
+            f"best {best_ms('POST', jobs_path, search):.1f} ms"
         )
         last = {**search, "itemOffset": min(10_000, job_count) - 50}
         print(
-            f"SearchJobs page at offset {last['itemOffset']}: best {1000 * timed(lambda: page.call('POST', jobs_path, last)):.1f} ms"
+            f"SearchJobs page at offset {last['itemOffset']}: best {best_ms('POST', jobs_path, last):.1f} ms"
         )
         failed = {
             **search,
@@ -263,15 +272,11 @@ def main() -> None:
                 ],
             },
         }
-        print(
-            f"SearchJobs filtered by status: best {1000 * timed(lambda: page.call('POST', jobs_path, failed)):.1f} ms"
-        )
+        print(f"SearchJobs filtered by status: best {best_ms('POST', jobs_path, failed):.1f} ms")
         tasks_path = (
             f"/2023-10-12/farms/{farm}/queues/{big_queue}/jobs/{big}/steps/{step}/tasks?maxResults=100"
         )
-        print(
-            f"ListTasks first page of {task_count} tasks: best {1000 * timed(lambda: page.call('GET', tasks_path)):.1f} ms"
-        )
+        print(f"ListTasks first page of {task_count} tasks: best {best_ms('GET', tasks_path):.1f} ms")
         token = None
         started = time.perf_counter()
         for _ in range(20):
@@ -280,7 +285,8 @@ def main() -> None:
             )
             token = answer["nextToken"]
         print(
-            f"ListTasks, 20 pages one after another: {1000 * (time.perf_counter() - started) / 20:.1f} ms a page"
+            f"ListTasks, 20 pages one after another: "
+            f"{1000 * (time.perf_counter() - started) / 20:.1f} ms a page"
         )
         task_search = {
             "queueIds": [big_queue],
@@ -296,7 +302,8 @@ def main() -> None:
             },
         }
         print(
-            f"SearchTasks by status at offset 9,900: best {1000 * timed(lambda: page.call('POST', f'/2023-10-12/farms/{farm}/search/tasks', task_search)):.1f} ms"
+            f"SearchTasks by status at offset 9,900: "
+            f"best {best_ms('POST', f'/2023-10-12/farms/{farm}/search/tasks', task_search):.1f} ms"
         )
 
         browser_first_page(
