@@ -51,6 +51,19 @@ def launch_chromium() -> Iterator[Any]:
             browser.close()
 
 
+@contextmanager
+def another_chromium(browser: Any, extra_args: list[str]) -> Iterator[Any]:
+    """A second Chromium from the running one's Playwright (one Playwright per process), started with
+    `extra_args`, e.g. `--ignore-certificate-errors-spki-list=...` to trust one farm's own certificate."""
+    other = browser.browser_type.launch(
+        executable_path=str(chromium_path()), args=[*CHROMIUM_ARGS, *extra_args]
+    )
+    try:
+        yield other
+    finally:
+        other.close()
+
+
 def screenshot(page: Any, name: str) -> Path:
     """Keep what the page shows now as a test artifact."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,14 @@
 """The web monitor in a real browser (Debian's headless Chromium) against a real farm with a worker:
 sign in on the farm's page, watch a job submitted through the API finish without a reload, open a
 failed task's log from the job list, cancel a job as its CONTRIBUTOR and be refused as a VIEWER, and
-keep the page live across a crash of the server. Screenshots are kept in `test-artifacts/monitor/`."""
+keep the page live across a crash of the server; the job page's step graph and sessions timeline,
+an OWNER's queue scheduling, bulk actions that ask first, and the monitor over HTTPS. Screenshots are
+kept in `test-artifacts/monitor/`."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import signal
@@ -16,9 +20,9 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
-from _chromium import screenshot
+from _chromium import another_chromium, screenshot
 from _monitor_farm import PASSWORD, FarmUser, create_farm_user, user_session
-from farmhand.testing import LocalFarm
+from farmhand.testing import LocalFarm, ServerProcess
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -210,3 +214,210 @@ def _submit_when_back(farm: LocalFarm) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def _wait_for_status(farm: LocalFarm, job_id: str, status: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = farm.client("deadline")
+    ends = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = deadline.get_job(farmId=farm.farm_id, queueId=farm.queue_id, jobId=job_id)
+        if job["taskRunStatus"] == status or time.monotonic() > ends:
+            return job
+        time.sleep(0.3)
+
+
+TWO_STEPS = {
+    "specificationVersion": "jobtemplate-2023-09",
+    "name": "Render and encode",
+    "steps": [
+        {
+            "name": "Render",
+            "parameterSpace": {
+                "taskParameterDefinitions": [{"name": "Frame", "type": "INT", "range": "1-2"}]
+            },
+            "script": {"actions": {"onRun": {"command": "echo", "args": ["frame {{Task.Param.Frame}}"]}}},
+        },
+        {
+            "name": "Encode",
+            "dependencies": [{"dependsOn": "Render"}],
+            "script": {"actions": {"onRun": {"command": "echo", "args": ["encoded"]}}},
+        },
+    ],
+}
+
+
+def test_the_job_page_draws_its_step_graph_and_its_sessions_on_each_worker(
+    chromium: Any, monitor: MonitorFarm
+) -> None:
+    farm = monitor.farm
+    deadline = farm.client("deadline")
+    # Given a finished job of two steps, the second depending on the first
+    job_id = deadline.create_job(
+        farmId=farm.farm_id,
+        queueId=farm.queue_id,
+        template=json.dumps(TWO_STEPS),
+        templateType="JSON",
+        priority=50,
+    )["jobId"]
+    assert _wait_for_status(farm, job_id, "SUCCEEDED")["taskRunStatus"] == "SUCCEEDED"
+    ids = {"farmId": farm.farm_id, "queueId": farm.queue_id, "jobId": job_id}
+    sessions = deadline.list_sessions(**ids)["sessions"]
+    # When its page is open
+    page = sign_in(chromium, monitor.job_page(job_id), monitor.viewer)
+    # Then the graph has a node per step with its progress and an edge from Render to Encode
+    graph = page.get_by_role("group", name="Step dependency graph")
+    graph.wait_for()
+    assert graph.get_by_role("link", name="Step Render: SUCCEEDED, 2 of 2 tasks succeeded").count() == 1
+    assert graph.get_by_role("link", name="Step Encode: SUCCEEDED, 1 of 1 tasks succeeded").count() == 1
+    assert graph.locator("path.edge").count() == 1
+    # And the timeline has one bar per session (one step per session), on its worker's lane
+    timeline = page.locator("svg.timeline")
+    workers = sorted({s["workerId"] for s in sessions})
+    assert f"Sessions of the job on {len(workers)} worker(s)" in (timeline.get_attribute("aria-label") or "")
+    bars = timeline.locator("a")
+    assert bars.count() == len(sessions) >= 2
+    labels = [bars.nth(i).get_attribute("aria-label") or "" for i in range(bars.count())]
+    assert sorted(label.split(" on ")[0] for label in labels) == sorted(s["sessionId"] for s in sessions)
+    assert all(f"on {s['workerId']}: ENDED" in " ".join(labels) for s in sessions)
+    screenshot(page, "job-graph-and-timeline")
+    # And a node leads to the step's tasks, each with its status and worker
+    graph.get_by_role("link", name="Step Render: SUCCEEDED, 2 of 2 tasks succeeded").click()
+    page.wait_for_url("**/steps/step-*")
+    page.get_by_text("Frame=2").first.wait_for()
+    assert page.locator(".badge.s-succeeded").count() >= 2
+    screenshot(page, "step-tasks")
+    page.context.close()
+
+
+def _scheduling(farm: LocalFarm) -> str:
+    association = farm.client("deadline").get_queue_fleet_association(
+        farmId=farm.farm_id, queueId=farm.queue_id, fleetId=farm.fleet_id
+    )
+    return str(association["status"])
+
+
+def test_an_owner_stops_and_starts_the_queues_scheduling_and_a_manager_is_refused(
+    chromium: Any, monitor: MonitorFarm
+) -> None:
+    farm = monitor.farm
+    admin = farm.session()
+    manager = create_farm_user(admin, farm.url, farm.farm_id, "MANAGER", "manager")
+    owner = create_farm_user(admin, farm.url, farm.farm_id, "OWNER", "owner")
+    try:
+        # A MANAGER presses Stop scheduling: refused with the farm's reason, nothing changes
+        page = sign_in(chromium, monitor.queue_page, manager)
+        page.get_by_role("group", name="Scheduling of this queue").get_by_role(
+            "button", name="Stop scheduling"
+        ).click()
+        page.locator("#announce").get_by_text("refused").wait_for()
+        assert "UpdateQueueFleetAssociation" in page.locator("#announce").inner_text()
+        assert _scheduling(farm) == "ACTIVE"
+        page.context.close()
+        # The queue's OWNER stops it, and starts it again, from the same page
+        page = sign_in(chromium, monitor.queue_page, owner)
+        group = page.get_by_role("group", name="Scheduling of this queue")
+        group.get_by_role("button", name="Stop scheduling").click()
+        group.get_by_role("button", name="Start scheduling").wait_for(timeout=WAIT_MS)
+        assert _scheduling(farm) in ("STOP_SCHEDULING_AND_COMPLETE_TASKS", "STOPPED")
+        screenshot(page, "queue-scheduling-stopped")
+        group.get_by_role("button", name="Start scheduling").click()
+        group.get_by_role("button", name="Stop scheduling").wait_for(timeout=WAIT_MS)
+        assert _scheduling(farm) == "ACTIVE"
+        page.context.close()
+    finally:
+        # the farm is shared by the module's tests: scheduling is left on
+        farm.client("deadline").update_queue_fleet_association(
+            farmId=farm.farm_id, queueId=farm.queue_id, fleetId=farm.fleet_id, status="ACTIVE"
+        )
+
+
+def test_bulk_actions_ask_first_and_then_act_on_every_selected_job(
+    chromium: Any, monitor: MonitorFarm
+) -> None:
+    farm = monitor.farm
+    deadline = farm.client("deadline")
+    # Given two jobs held back (SUSPENDED) on a manager's page
+    manager = create_farm_user(farm.session(), farm.url, farm.farm_id, "MANAGER", "bulk")
+    jobs = [
+        deadline.create_job(
+            farmId=farm.farm_id,
+            queueId=farm.queue_id,
+            template=json.dumps({**TWO_STEPS, "name": f"Held {i}"}),
+            templateType="JSON",
+            priority=50,
+            targetTaskRunStatus="SUSPENDED",
+        )["jobId"]
+        for i in range(2)
+    ]
+    page = sign_in(chromium, monitor.queue_page, manager)
+    for job_id in jobs:
+        row(page, job_id).get_by_role("checkbox").check()
+    page.get_by_text("2 selected").wait_for()
+    bulk = page.get_by_role("toolbar", name="Actions on the selected jobs")
+    # When Cancel is pressed and the confirmation dismissed, nothing changes
+    bulk.get_by_role("button", name="Cancel", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    assert "Cancel the selected jobs (2 job(s))?" in dialog.inner_text()
+    screenshot(page, "bulk-cancel-confirmation")
+    dialog.get_by_role("button", name="Cancel", exact=True).click()
+    dialog.wait_for(state="detached")
+    statuses = [
+        deadline.get_job(farmId=farm.farm_id, queueId=farm.queue_id, jobId=j)["taskRunStatus"] for j in jobs
+    ]
+    assert statuses == ["SUSPENDED", "SUSPENDED"]
+    # When it is confirmed, both are canceled with one call and shown so without a reload
+    bulk.get_by_role("button", name="Cancel", exact=True).click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel 2 job(s)").click()
+    for job_id in jobs:
+        row(page, job_id).locator(".badge.s-canceled").wait_for(timeout=WAIT_MS)
+    statuses = [
+        deadline.get_job(farmId=farm.farm_id, queueId=farm.queue_id, jobId=j)["taskRunStatus"] for j in jobs
+    ]
+    assert statuses == ["CANCELED", "CANCELED"]
+    page.context.close()
+
+
+def _spki_sha256(certificate_pem: bytes) -> str:
+    """The base64 SHA-256 of a certificate's public key, as Chromium's SPKI allow-list takes it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = x509.load_pem_x509_certificate(certificate_pem).public_key()
+    return base64.b64encode(
+        hashlib.sha256(key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)).digest()
+    ).decode()
+
+
+def test_the_monitor_over_https_signs_in_with_secure_cookies_and_stays_live(
+    chromium: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a farm serving HTTPS with its own CA (`--tls`), and an OWNER of one of its farms
+    with ServerProcess(tmp_path / "tls-farm", extra_args=["--tls"]) as server:
+        assert server.url.startswith("https://") and server.ca_bundle
+        monkeypatch.setenv("AWS_CA_BUNDLE", server.ca_bundle)
+        deadline = server.client("deadline")
+        farm_id = deadline.create_farm(displayName="Secure farm")["farmId"]
+        deadline.create_queue(farmId=farm_id, displayName="Secure queue")
+        owner = create_farm_user(server.boto3_session(), server.url, farm_id, "OWNER", "tls-owner")
+        farm_page = f"{server.url}/farms/{farm_id}"
+        trust = _spki_sha256((server.data_dir / "tls" / "server.pem").read_bytes())
+        # A browser that does not know the farm's certificate refuses the page
+        untrusting = chromium.new_context()
+        with pytest.raises(Exception, match="ERR_CERT"):
+            untrusting.new_page().goto(farm_page)
+        untrusting.close()
+        # When a browser that trusts exactly that certificate opens the farm's page
+        with another_chromium(chromium, [f"--ignore-certificate-errors-spki-list={trust}"]) as browser:
+            page = sign_in(browser, farm_page, owner)
+            # Then it signed in over HTTPS, with cookies that never travel in clear
+            assert page.url.startswith("https://")
+            cookies = page.context.cookies()
+            assert cookies and all(c["secure"] and c["httpOnly"] for c in cookies)
+            page.get_by_role("link", name="Secure queue").wait_for()
+            # And the page stays live over TLS: a renamed farm shows its new name without a reload
+            page.evaluate("window.stillTheSamePage = true")
+            deadline.update_farm(farmId=farm_id, displayName="Secure farm, renamed")
+            page.get_by_role("heading", name="Secure farm, renamed").wait_for(timeout=WAIT_MS)
+            assert page.evaluate("window.stillTheSamePage") is True
+            screenshot(page, "farm-over-https")
+            page.context.close()

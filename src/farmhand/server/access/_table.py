@@ -5,7 +5,8 @@ each of them (as Deadline Cloud's user-access policies grant them: VIEWER reads,
 submits and takes queue-user credentials, MANAGER also changes jobs and manages members below
 OWNER, OWNER everything of its resource), and which scoped credentials may make the call, on their
 own queue, fleet or worker only. Farm structure (farms, queues, fleets, associations, environments,
-storage profiles, workers' registration, tags) is the admin's. Operations of the models that no
+storage profiles, workers' registration, tags) is the admin's, except that a queue's OWNER starts and
+stops its scheduling. Operations of the models that no
 line names are the admin's alone (see `rule_for`).
 """
 
@@ -102,7 +103,9 @@ DEADLINE: dict[str, Rule] = {
     "ListQueueFleetAssociations": Rule(
         queue_or_fleet, VIEWER, queue=READ, fleet_read=True, lists="queueFleetAssociations"
     ),
-    "UpdateQueueFleetAssociation": admin(association),
+    # Starting and stopping a queue's scheduling on a fleet (the association's only change): its
+    # owners may, as they run the queue; creating or removing associations stays the admin's.
+    "UpdateQueueFleetAssociation": Rule(association, OWNER),
     "DeleteQueueFleetAssociation": admin(association),
     # --- storage profiles ----------------------------------------------------------------------------
     "CreateStorageProfile": admin(farm),

@@ -133,7 +133,8 @@ function bulkBar(ctx, jobs, selected) {
   const act = (what, change, confirmText) => async () => {
     const chosen = selectedJobs(ctx, jobs, selected);
     if (!chosen.length) return;
-    if (confirmText && !(await confirmAction(what, `${confirmText} (${chosen.length} job(s))?`, what))) return;
+    const label = `${what} ${chosen.length} job(s)`;  // never the dialog's own "Cancel"
+    if (confirmText && !(await confirmAction(`${what} jobs`, `${confirmText} (${chosen.length} job(s))?`, label))) return;
     const ok = await updateJobs(chosen, change, `${what} ${chosen.length} job(s)`);
     if (ok) selected.clear();
     ctx.refresh();
