@@ -307,3 +307,78 @@ def test_deleting_a_queue_fleet_or_worker_revokes_its_credentials_at_once(server
     assert (
         error_code(worker.client.update_worker_schedule, **worker.ids(), updatedSessionActions={}) == DENIED
     )
+
+
+def test_principal_ids_filter_lists_for_a_user_and_for_a_groups_member(world: World) -> None:
+    """The admin lists what a principal may see through each `principalId` filter; a user through a
+    group it belongs to sees what the group was given; a user may name itself."""
+    admin, server = world.admin, world.server
+    identity = world.client("admin", "farmhand-identity")
+    queue_member = create_user(server, "queue-member")
+    world.grant(queue_member, "VIEWER", on="queue")
+    fleet_member = create_user(server, "fleet-member")
+    world.grant(fleet_member, "VIEWER", on="fleet")
+    job_member = create_user(server, "job-member")
+    world.grant(job_member, "VIEWER", on="job")
+    group_member = create_user(server, "group-member")
+    group_name = f"renderers-{group_member.principal_id[-8:]}"
+    group = identity.create_group(groupName=group_name)["principalId"]
+    user_name = next(
+        u["userName"] for u in identity.list_users()["users"] if u["principalId"] == group_member.principal_id
+    )
+    identity.add_group_member(groupName=group_name, userName=user_name)
+    admin.associate_member_to_queue(
+        farmId=world.farm,
+        queueId=world.other_queue,
+        principalId=group,
+        principalType="GROUP",
+        identityStoreId=world.identity_store,
+        membershipLevel="CONTRIBUTOR",
+    )
+
+    def farms(principal: str) -> set[str]:
+        return {f["farmId"] for f in admin.list_farms(principalId=principal)["farms"]}
+
+    def queues(principal: str) -> set[str]:
+        return {q["queueId"] for q in admin.list_queues(farmId=world.farm, principalId=principal)["queues"]}
+
+    def fleets(principal: str) -> set[str]:
+        return {f["fleetId"] for f in admin.list_fleets(farmId=world.farm, principalId=principal)["fleets"]}
+
+    def jobs(principal: str, queue: str) -> set[str]:
+        listed = admin.list_jobs(farmId=world.farm, queueId=queue, principalId=principal)["jobs"]
+        return {j["jobId"] for j in listed}
+
+    # A farm member sees the farm and everything in it
+    viewer = world.users["VIEWER"].principal_id
+    assert world.farm in farms(viewer)
+    assert queues(viewer) >= {world.queue, world.other_queue}
+    assert fleets(viewer) >= {world.fleet, world.other_fleet}
+    assert jobs(viewer, world.queue) >= {world.job}
+    # A queue member: that queue and its jobs only (not the farm in its farm list, as in Deadline Cloud)
+    assert world.farm not in farms(queue_member.principal_id)
+    assert queues(queue_member.principal_id) == {world.queue}
+    assert fleets(queue_member.principal_id) == set()
+    assert jobs(queue_member.principal_id, world.queue) >= {world.job}
+    assert jobs(queue_member.principal_id, world.other_queue) == set()
+    # A fleet member: that fleet only; a job member: that job only
+    assert fleets(fleet_member.principal_id) == {world.fleet}
+    assert queues(fleet_member.principal_id) == set()
+    assert jobs(job_member.principal_id, world.queue) == {world.job}
+    assert queues(job_member.principal_id) == set()
+    # A group's member sees what the group was given, as does the group itself
+    for principal in (group_member.principal_id, group):
+        assert queues(principal) == {world.other_queue}
+        assert jobs(principal, world.other_queue) >= {world.other_job}
+        assert jobs(principal, world.queue) == set()
+    # The members lists name the principal at its level
+    members = admin.list_queue_members(farmId=world.farm, queueId=world.other_queue)["members"]
+    assert {(m["principalId"], m["principalType"], m["membershipLevel"]) for m in members} >= {
+        (group, "GROUP", "CONTRIBUTOR")
+    }
+    # A user naming itself gets the same answer; naming another is refused
+    own = server.client("deadline", session=group_member.session)
+    listed = own.list_queues(farmId=world.farm, principalId=group_member.principal_id)["queues"]
+    assert {q["queueId"] for q in listed} == {world.other_queue}
+    code = error_code(own.list_queues, farmId=world.farm, principalId=queue_member.principal_id)
+    assert code == DENIED

@@ -327,3 +327,37 @@ def test_login_in_a_terminal_asks_for_the_password_without_echoing_it(
     assert PASSWORD.encode() not in shown
     assert f"as {user}".encode() in shown
     assert caller_of(station.session("studio"), server)["UserId"] == principal_id
+
+
+def test_passwords_are_never_written_anywhere_in_clear(tmp_path: Path) -> None:
+    """Given a farm whose user's password is set, changed, tried wrong and right, when every file of
+    its data directory (database and its WAL, logs, audit trail) and everything it printed is read,
+    then neither password appears, in any encoding a log or a row would use."""
+    first, second = f"first-{uuid.uuid4().hex}", f"second-{uuid.uuid4().hex}"
+    with ServerProcess(tmp_path / "farm") as server:
+        admin = identity(server)
+        deadline = server.client("deadline")
+        deadline.create_farm(displayName="audited")  # a farm: its audit trail records the calls below
+        name = f"user-{uuid.uuid4().hex[:8]}"
+        admin.create_user(userName=name, password=first)
+        unsigned = unsigned_identity_client(server.url)
+        for wrong in (first.upper(), second):
+            with pytest.raises(ClientError):
+                unsigned.sign_in(userName=name, password=wrong)
+        token = unsigned.sign_in(userName=name, password=first)["refreshToken"]
+        unsigned.get_sign_in_credentials(refreshToken=token)
+        admin.set_user_password(userName=name, password=second)
+        with pytest.raises(ClientError):
+            unsigned.sign_in(userName=name, password=first)
+        unsigned.sign_in(userName=name, password=second)
+        printed = "\n".join(server.output)
+    files = [p for p in (tmp_path / "farm").rglob("*") if p.is_file()]
+    assert any(p.name.endswith(".db") for p in files), files
+    # the scan sees what the farm stored: the user's name is there, in its row
+    assert any(name.encode() in p.read_bytes() for p in files)
+    for secret in (first, second):
+        forms = {secret.encode(), secret.encode("utf-16-le"), json.dumps(secret).encode()}
+        assert secret not in printed
+        for path in files:
+            data = path.read_bytes()
+            assert not any(form in data for form in forms), f"{secret!r} found in {path}"
