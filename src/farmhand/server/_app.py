@@ -426,9 +426,10 @@ class FarmApp:
         caller = caller_of(principal.principal_id, principal.arn, principal.kind, principal.scope)
         if caller.kind is CallerKind.ADMIN:
             return
+        reads = self.runtime.access_cache.reads()
         try:
             with self.runtime.store.read() as conn:
-                authorize_object(conn, caller, action, bucket, key)
+                authorize_object(conn, caller, action, bucket, key, reads)
         except AccessDeniedError:
             self._record_denial(caller, "s3", action, {"farmId": caller.farm_id}, request_id)
             raise
@@ -497,9 +498,10 @@ class FarmApp:
         token = params.get("clientToken") if registered.writes else None
         transaction = store.write if registered.writes else store.read
         rendered: _Rendered | None = None
+        reads = self.runtime.access_cache.reads()  # before the transaction: see AccessCache
         try:
             with transaction() as conn:
-                decision = authorize(conn, caller, service, name, params)
+                decision = authorize(conn, caller, service, name, params, reads)
                 call = Call(conn, principal, self.runtime, name, request_id, region, dt.datetime.now(dt.UTC))
                 call.headers = headers
                 if not registered.writes:

@@ -18,6 +18,7 @@ from ._identity import (
     seal_plaintext_keys,
 )
 from ._store_faults import is_store_fault
+from .access import AccessCache
 from .buckets import BucketStores, FarmStore, load_external_stores
 from .cluster import Cluster, startup_lock
 from .farm_secret import KEY_FILE_NAME, FarmSecret, attach_farm_secret, load_farm_secret
@@ -119,6 +120,8 @@ class ServerRuntime:
         self._starting = threading.Lock()
         self._loops: list[threading.Thread] = []
         self.cluster = Cluster(self.store, self.stopping)
+        # What access checks read (users, groups, memberships, whether resources exist), between calls.
+        self.access_cache = AccessCache(self.store)
         self.metrics = FarmMetrics(self.store, self.cluster.node_id)
         self._finishing_creations = threading.Lock()
 

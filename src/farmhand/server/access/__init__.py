@@ -7,6 +7,7 @@ Handlers never check access themselves; membership handlers use the store functi
 
 from ._audit import ALLOWED, DENIED, farm_of, record, resource_of
 from ._authorize import Decision, authorize
+from ._cache import AccessCache, CachedReads
 from ._callers import ADMIN_PRINCIPAL_ID, Caller, CallerKind, caller_of
 from ._memberships import LEVELS, membership_level, put_membership, remove_membership
 from ._objects import authorize_object, object_allowed
@@ -21,7 +22,9 @@ __all__ = [
     "DENIED",
     "LEVELS",
     "TABLE",
+    "AccessCache",
     "Audit",
+    "CachedReads",
     "Caller",
     "CallerKind",
     "Decision",

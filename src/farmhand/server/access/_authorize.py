@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, select
 from ..identity_store import lookup_principal
 from ..protocol import AccessDeniedError
 from ..store import jobs, resources, sessions, workers
+from ._cache import UNCACHED, CachedReads
 from ._callers import Caller, CallerKind
 from ._memberships import RANK, Levels, membership_level, rank
 from ._refs import Ref, ref_of_item
@@ -63,9 +64,15 @@ def deny(caller: Caller, service: str, operation: str, ref: Ref | None, why: str
 
 
 def authorize(
-    conn: Connection, caller: Caller, service: str, operation: str, params: dict[str, Any]
+    conn: Connection,
+    caller: Caller,
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    reads: CachedReads = UNCACHED,
 ) -> Decision:
-    """Allow the call (perhaps narrowed) or raise AccessDeniedException."""
+    """Allow the call (perhaps narrowed) or raise AccessDeniedException. `reads`: the server's access
+    cache for this call (taken before its transaction began)."""
     rule = rule_for(service, operation)
     refs = rule.target(params)
     decision = Decision(service, operation, rule, list(refs), params)
@@ -74,9 +81,9 @@ def authorize(
         if subject:
             # The admin lists what another principal may see.
             decision.params = {k: v for k, v in params.items() if k != "principalId"}
-            decision.viewer = Checker(conn, Caller(CallerKind.USER, str(subject), ""))
+            decision.viewer = Checker(conn, Caller(CallerKind.USER, str(subject), ""), reads)
         return decision
-    checker = Checker(conn, caller)
+    checker = Checker(conn, caller, reads)
     if not checker.alive():
         raise deny(caller, service, operation, None, "these credentials were revoked")
     if rule.anyone:
@@ -125,9 +132,10 @@ def _denied_item(item: Mapping[str, Any], error: AccessDeniedError) -> dict[str,
 class Checker:
     """One caller's access to named resources, with what it read from the store kept for the call."""
 
-    def __init__(self, conn: Connection, caller: Caller) -> None:
+    def __init__(self, conn: Connection, caller: Caller, reads: CachedReads = UNCACHED) -> None:
         self.conn = conn
         self.caller = caller
+        self.reads = reads
         self._levels: Levels | None = None
         self._sessions: list[Any] | None = None
         self._job_queues: dict[tuple[str | None, str | None], str | None] = {}
@@ -135,12 +143,17 @@ class Checker:
     @property
     def levels(self) -> Levels:
         if self._levels is None:
-            self._levels = Levels(self.conn, self.caller.principal_id)
+            self._levels = Levels(self.conn, self.caller.principal_id, self.reads)
         return self._levels
 
     def alive(self) -> bool:
         """Whether what the credentials belong to still exists (deleting it revokes them; so does
         disabling a user)."""
+        c = self.caller
+        key = ("alive", c.kind, c.principal_id, c.farm_id, c.queue_id, c.fleet_id, c.worker_id)
+        return self.reads.lookup(key, self._read_alive)
+
+    def _read_alive(self) -> bool:
         c = self.caller
         if c.kind is CallerKind.USER:
             user = lookup_principal(self.conn, c.principal_id)
@@ -234,9 +247,12 @@ class Checker:
         """A job named by id alone (`sourceJobId`, entity identifiers), with its queue looked up."""
         key = (ref.farm, ref.job)
         if key not in self._job_queues:
-            self._job_queues[key] = self.conn.execute(
-                select(jobs.c.queue_id).where(and_(jobs.c.job_id == ref.job, jobs.c.farm_id == ref.farm))
-            ).scalar()
+            self._job_queues[key] = self.reads.lookup(
+                ("job-queue", *key),
+                lambda: self.conn.execute(
+                    select(jobs.c.queue_id).where(and_(jobs.c.job_id == ref.job, jobs.c.farm_id == ref.farm))
+                ).scalar(),
+            )
         return Ref("job", farm=ref.farm, queue=self._job_queues[key], job=ref.job)
 
     def check_grant(self, operation: str, params: Mapping[str, Any], ref: Ref) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from ..identity_store import groups_of
 from ..store import memberships
+from ._cache import UNCACHED, CachedReads
 from ._refs import Ref
 
 LEVELS = ("VIEWER", "CONTRIBUTOR", "MANAGER", "OWNER")
@@ -25,29 +26,37 @@ def rank(level: str | None) -> int:
 
 
 class Levels:
-    """One principal's levels, read once per farm for the length of a call."""
+    """One principal's levels, read once per farm (and kept by the access cache between calls)."""
 
-    def __init__(self, conn: Connection, principal_id: str) -> None:
+    def __init__(self, conn: Connection, principal_id: str, reads: CachedReads = UNCACHED) -> None:
         self.conn = conn
-        self.principal_ids = [principal_id, *groups_of(conn, principal_id)]
+        self.reads = reads
+        self.principal_ids = reads.lookup(
+            ("groups", principal_id), lambda: (principal_id, *groups_of(conn, principal_id))
+        )
         self._by_farm: dict[str, dict[tuple[str, str], int]] = {}
-        self._job_queues: dict[str, str | None] = {}
 
     def _farm(self, farm_id: str) -> dict[tuple[str, str], int]:
         found = self._by_farm.get(farm_id)
         if found is None:
-            found = {}
-            rows = self.conn.execute(
-                select(
-                    memberships.c.resource_kind, memberships.c.resource_id, memberships.c.membership_level
-                ).where(
-                    and_(memberships.c.principal_id.in_(self.principal_ids), memberships.c.farm_id == farm_id)
-                )
+            found = self.reads.lookup(
+                ("levels", self.principal_ids, farm_id), lambda: self._read_farm(farm_id)
             )
-            for row in rows:
-                key = (row.resource_kind, row.resource_id)
-                found[key] = max(found.get(key, NO_LEVEL), rank(row.membership_level))
             self._by_farm[farm_id] = found
+        return found
+
+    def _read_farm(self, farm_id: str) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        rows = self.conn.execute(
+            select(
+                memberships.c.resource_kind, memberships.c.resource_id, memberships.c.membership_level
+            ).where(
+                and_(memberships.c.principal_id.in_(self.principal_ids), memberships.c.farm_id == farm_id)
+            )
+        )
+        for row in rows:
+            key = (row.resource_kind, row.resource_id)
+            found[key] = max(found.get(key, NO_LEVEL), rank(row.membership_level))
         return found
 
     def of(self, ref: Ref) -> int:

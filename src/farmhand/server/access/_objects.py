@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from ._authorize import Checker, deny
+from ._cache import UNCACHED, CachedReads
 from ._callers import Caller, CallerKind
 from ._refs import Ref
 from ._rules import QueueUse, Rule
@@ -35,11 +36,13 @@ def object_allowed(caller: Caller, rule: Rule, action: str, bucket: str, key: st
     return bucket == own_bucket and (action == BUCKET_WIDE or under)
 
 
-def authorize_object(conn: Connection, caller: Caller, action: str, bucket: str, key: str) -> None:
+def authorize_object(
+    conn: Connection, caller: Caller, action: str, bucket: str, key: str, reads: CachedReads = UNCACHED
+) -> None:
     """Allow the object-store request or raise AccessDeniedException (also for revoked credentials)."""
     rule = rule_for("s3", action)
     target = Ref("unknown", stream=f"s3://{bucket}/{key}")
     if not object_allowed(caller, rule, action, bucket, key):
         raise deny(caller, "s3", action, target)
-    if caller.kind is not CallerKind.ADMIN and not Checker(conn, caller).alive():
+    if caller.kind is not CallerKind.ADMIN and not Checker(conn, caller, reads).alive():
         raise deny(caller, "s3", action, None, "these credentials were revoked")

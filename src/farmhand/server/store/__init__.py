@@ -1,7 +1,7 @@
 """The farm's durable store: SQLAlchemy Core tables, Alembic migrations, transactions."""
 
 from ._access_schema import memberships
-from ._engine import SQLITE_FILE_NAME, PoolSettings, Store, StoreUnavailableError, sqlite_url
+from ._engine import SQLITE_FILE_NAME, Changes, PoolSettings, Store, StoreUnavailableError, sqlite_url
 from ._identity_schema import (
     device_authorizations,
     group_members,
@@ -37,6 +37,7 @@ from ._workers_schema import session_actions, sessions, workers
 __all__ = [
     "SQLITE_FILE_NAME",
     "TASK_RUN_STATUSES",
+    "Changes",
     "Epoch",
     "Json",
     "PoolSettings",

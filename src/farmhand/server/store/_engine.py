@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,11 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 SQLITE_FILE_NAME = "farmhand.db"
+_CHANGED = "farmhand.changed_tables"  # in a connection's `info`: what its transaction wrote
+_WRITE_TEXT = re.compile(r"\s*(INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
+
+#: A committed transaction's changes: (table, kind) pairs, kind "insert", "update" or "delete".
+Changes = frozenset[tuple[str, str]]
 
 
 class StoreUnavailableError(RuntimeError):
@@ -78,6 +84,9 @@ class Store:
         self._write_lock = threading.RLock() if self.is_sqlite else None
         self._held_names: set[str] = set()
         self._held_names_lock = threading.Lock()
+        # Called after each committed write transaction with what it changed (e.g. to drop caches).
+        self.committed: list[Callable[[Changes], None]] = []
+        event.listen(self.engine, "before_cursor_execute", _note_change)
         if migrate:
             self.migrate()
 
@@ -92,16 +101,29 @@ class Store:
         """A read-write transaction, committed when the block ends without an exception."""
         if self._write_lock is not None:
             with self._write_lock, self.engine.connect() as conn:
+                conn.info.pop(_CHANGED, None)
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 try:
                     yield conn
                 except BaseException:
+                    conn.info.pop(_CHANGED, None)
                     conn.rollback()
                     raise
                 conn.commit()
+                changes = conn.info.pop(_CHANGED, None)
         else:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                conn.info.pop(_CHANGED, None)
+                try:
+                    with conn.begin():
+                        yield conn
+                except BaseException:
+                    conn.info.pop(_CHANGED, None)
+                    raise
+                changes = conn.info.pop(_CHANGED, None)
+        if changes:
+            for listener in self.committed:
+                listener(frozenset(changes))
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -149,6 +171,32 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _note_change(
+    conn: Connection, _cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool
+) -> None:
+    """Remember which tables a transaction writes, for `Store.committed` listeners."""
+    compiled = getattr(context, "compiled", None)
+    kind = (
+        "insert"
+        if getattr(context, "isinsert", False)
+        else "update"
+        if getattr(context, "isupdate", False)
+        else "delete"
+        if getattr(context, "isdelete", False)
+        else ""
+    )
+    table = getattr(getattr(compiled, "statement", None), "table", None) if kind else None
+    if table is not None:
+        name = str(table.name)
+    else:  # SQL text (exec_driver_sql): read the verb and table from it
+        found = _WRITE_TEXT.match(statement)
+        if found is None:
+            return
+        verb = found.group(1).split()[0].lower()
+        kind, name = verb, found.group(2)
+    conn.info.setdefault(_CHANGED, set()).add((name.lower(), kind))
 
 
 def _advisory_key(name: str) -> int:
