@@ -18,7 +18,7 @@ import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import SSLError
+from botocore.exceptions import ClientError, SSLError
 from cryptography import x509
 
 from _sign_in_station import SignInStation
@@ -128,6 +128,25 @@ def test_plain_http_off_the_loopback_needs_to_be_asked_for(tmp_path: Path) -> No
         assert any("cross the network in clear" in line for line in proc.output)
 
 
+def test_the_embedded_farm_refuses_clear_text_off_the_loopback_too(tmp_path: Path) -> None:
+    """`farmhand up` on a network address without TLS stops before it starts or writes anything."""
+    env = {
+        **os.environ,
+        "AWS_CONFIG_FILE": str(tmp_path / "aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws" / "credentials"),
+        "DEADLINE_CONFIG_FILE_PATH": str(tmp_path / "deadline" / "config"),
+    }
+    data_dir = tmp_path / "farm"
+    farmhand = str(Path(sys.executable).with_name("farmhand"))
+    up = [farmhand, "up", "--data-dir", str(data_dir), "--workers", "0", "--port", "0"]
+    refused = subprocess.run(
+        [*up, "--host", "0.0.0.0"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "without TLS" in refused.stderr and "--insecure-http" in refused.stderr
+    assert not (tmp_path / "aws").exists() and not (data_dir / "farmhand.db").exists()
+
+
 def test_a_sign_in_profile_verifies_the_farm_with_its_ca_bundle(
     tls_server: ServerProcess, tmp_path: Path
 ) -> None:
@@ -222,3 +241,17 @@ def test_the_object_store_over_tls_takes_what_botocore_sends_there(tls_server: S
     assert streamed, [h.get("X-Amz-Content-SHA256") for h in sent]
     assert s3.get_object(Bucket=bucket, Key="Root/Data/one")["Body"].read() == body
     assert s3.get_object(Bucket=bucket, Key="Root/Data/multipart")["Body"].read() == big
+    # Ranged reads, HEAD from the index, listings and S3 errors, all over the same TLS listener
+    ranged = s3.get_object(Bucket=bucket, Key="Root/Data/multipart", Range="bytes=100-199")
+    assert ranged["ResponseMetadata"]["HTTPStatusCode"] == 206 and ranged["Body"].read() == big[100:200]
+    assert s3.head_object(Bucket=bucket, Key="Root/Data/one")["ContentLength"] == len(body)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="Root/", Delimiter="/")
+    assert [p["Prefix"] for p in listed["CommonPrefixes"]] == ["Root/Data/"]
+    with pytest.raises(ClientError) as missing:
+        s3.head_object(Bucket=bucket, Key="Root/Data/none")
+    assert missing.value.response["Error"]["Code"] == "404"
+    with pytest.raises(ClientError) as bad:
+        s3.put_object(Bucket=bucket, Key="Root/Data/bad", Body=b"abc", ChecksumCRC32="AAAAAA==")
+    assert bad.value.response["Error"]["Code"] == "BadDigest"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="Root/Data/bad")
