@@ -421,3 +421,50 @@ def test_the_monitor_over_https_signs_in_with_secure_cookies_and_stays_live(
             assert page.evaluate("window.stillTheSamePage") is True
             screenshot(page, "farm-over-https")
             page.context.close()
+
+
+def test_workers_job_searches_and_logs_are_a_few_clicks_away(chromium: Any, monitor: MonitorFarm) -> None:
+    farm = monitor.farm
+    deadline = farm.client("deadline")
+    # Given a finished job whose log says hello
+    job_id = farm.submit(EXAMPLES / "hello")
+    assert _wait_for_status(farm, job_id, "SUCCEEDED")["taskRunStatus"] == "SUCCEEDED"
+    (session,) = deadline.list_sessions(farmId=farm.farm_id, queueId=farm.queue_id, jobId=job_id)["sessions"]
+    (worker,) = deadline.list_workers(farmId=farm.farm_id, fleetId=farm.fleet_id)["workers"]
+    # The queue's job list finds it by name and filters by status
+    page = sign_in(chromium, monitor.queue_page, monitor.viewer)
+    page.get_by_role("search", name="Filter jobs").get_by_label("Search").fill(job_id)
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(f"**?q={job_id}")
+    row(page, job_id).wait_for()
+    assert page.locator("tr[data-row]").count() == 1
+    page.get_by_label("Status").select_option("FAILED")
+    page.wait_for_url("**status=FAILED**")
+    page.get_by_text("No job matches.").wait_for()
+    assert row(page, job_id).count() == 0
+    # The fleet's page lists its worker with its host and status; the worker's page shows its own log
+    page.goto(f"{farm.url}/farms/{farm.farm_id}/fleets/{farm.fleet_id}")
+    link = page.get_by_role("link", name=worker["workerId"])
+    link.wait_for()
+    assert worker["status"] in page.locator("table.grid").inner_text()
+    link.click()
+    page.get_by_role("heading", name=f"Worker {worker['workerId']}").wait_for()
+    host = worker["hostProperties"]["hostName"]
+    assert host in page.locator("dl.facts").inner_text()
+    page.get_by_role("log", name=f"Log of worker {worker['workerId']}").locator(".line").first.wait_for()
+    screenshot(page, "worker-page")
+    # The session's log: filter the lines shown, search the whole stream, download it
+    page.goto(f"{monitor.job_page(job_id)}/sessions/{session['sessionId']}")
+    log = page.get_by_role("log")
+    log.get_by_text("Hello from farmhand!").first.wait_for()
+    tools = page.get_by_role("toolbar", name="Log tools")
+    tools.get_by_label("Filter").fill("Hello from farmhand")
+    assert all("Hello from farmhand" in line for line in log.locator(".line:visible").all_inner_texts())
+    tools.get_by_role("button", name="Search whole log").click()
+    page.get_by_text("line(s) of the whole log contain “Hello from farmhand”").wait_for()
+    with page.expect_download() as download:
+        tools.get_by_role("button", name="Download").click()
+    saved = Path(download.value.path()).read_text()
+    assert "Hello from farmhand!" in saved and saved.count("\n") >= 3
+    screenshot(page, "session-log")
+    page.context.close()
