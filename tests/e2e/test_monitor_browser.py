@@ -146,12 +146,18 @@ def sleeping_job(session: Any, farm: LocalFarm, seconds: int) -> str:
         ],
     }
     deadline = session.client("deadline", endpoint_url=farm.url, config=Config(inject_host_prefix=False))
+    return create_job(deadline, farm, template, priority=90)
+
+
+def create_job(deadline: Any, farm: LocalFarm, template: dict[str, Any], **options: Any) -> str:
+    """A job from a template dict, through the given client (whose credentials submit it)."""
+    options.setdefault("priority", 50)
     answer = deadline.create_job(
         farmId=farm.farm_id,
         queueId=farm.queue_id,
         template=json.dumps(template),
         templateType="JSON",
-        priority=90,
+        **options,
     )
     return str(answer["jobId"])
 
@@ -252,13 +258,7 @@ def test_the_job_page_draws_its_step_graph_and_its_sessions_on_each_worker(
     farm = monitor.farm
     deadline = farm.client("deadline")
     # Given a finished job of two steps, the second depending on the first
-    job_id = deadline.create_job(
-        farmId=farm.farm_id,
-        queueId=farm.queue_id,
-        template=json.dumps(TWO_STEPS),
-        templateType="JSON",
-        priority=50,
-    )["jobId"]
+    job_id = create_job(deadline, farm, TWO_STEPS)
     assert _wait_for_status(farm, job_id, "SUCCEEDED")["taskRunStatus"] == "SUCCEEDED"
     ids = {"farmId": farm.farm_id, "queueId": farm.queue_id, "jobId": job_id}
     sessions = deadline.list_sessions(**ids)["sessions"]
@@ -339,14 +339,7 @@ def test_bulk_actions_ask_first_and_then_act_on_every_selected_job(
     # Given two jobs held back (SUSPENDED) on a manager's page
     manager = create_farm_user(farm.session(), farm.url, farm.farm_id, "MANAGER", "bulk")
     jobs = [
-        deadline.create_job(
-            farmId=farm.farm_id,
-            queueId=farm.queue_id,
-            template=json.dumps({**TWO_STEPS, "name": f"Held {i}"}),
-            templateType="JSON",
-            priority=50,
-            targetTaskRunStatus="SUSPENDED",
-        )["jobId"]
+        create_job(deadline, farm, {**TWO_STEPS, "name": f"Held {i}"}, targetTaskRunStatus="SUSPENDED")
         for i in range(2)
     ]
     page = sign_in(chromium, monitor.queue_page, manager)

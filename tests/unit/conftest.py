@@ -20,3 +20,11 @@ def conn(tmp_path: Path) -> Iterator[Connection]:
     with store.write() as connection:
         yield connection
     store.dispose()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh, migrated SQLite store (test modules needing another kind define their own)."""
+    store = Store(sqlite_url(tmp_path))
+    yield store
+    store.dispose()

@@ -4,23 +4,14 @@ read that raced a change is never kept."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, insert, select, update
 
 from farmhand.server.access import AccessCache
-from farmhand.server.store import Store, jobs, memberships, sqlite_url
+from farmhand.server.store import Store, jobs, memberships
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(sqlite_url(tmp_path))
-    yield store
-    store.dispose()
 
 
 def grant(store: Store, principal: str, level: str) -> None:

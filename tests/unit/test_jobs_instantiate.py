@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,17 +20,10 @@ from farmhand.server.jobs import (
     write_tasks_later,
 )
 from farmhand.server.protocol import ValidationError
-from farmhand.server.store import Store, jobs, sqlite_url, steps, tasks
+from farmhand.server.store import Store, jobs, steps, tasks
 
 pytestmark = pytest.mark.timeout(60)
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(sqlite_url(tmp_path))
-    yield s
-    s.dispose()
 
 
 def template(*steps: dict[str, Any], **extra: Any) -> str:
