@@ -364,6 +364,44 @@ def test_long_poll_returns_work_that_arrives_while_waiting(farm_server, admin, f
     assert elapsed < 20
 
 
+def test_waiting_long_polls_hold_no_request_threads(tmp_path: Path) -> None:
+    """More idle workers wait than the server has request threads: none holds one while it waits."""
+    with ServerProcess(tmp_path / "few-threads", extra_args=["--request-threads", "4"]) as server:
+        admin = server.client("deadline")
+        farm_id, queue_id, fleet_id = farm_with_fleet(admin)
+        # Given 16 idle workers each holding a long poll of up to 30 s, on a server of 4 request threads
+        workers = [SyntheticWorker(server, farm_id, fleet_id) for _ in range(16)]
+        answers: dict[str, dict[str, Any]] = {}
+
+        def wait_for_work(worker: SyntheticWorker) -> None:
+            worker.wait_seconds = 30
+            answers[worker.worker_id] = worker.poll()
+
+        waiting = [threading.Thread(target=wait_for_work, args=(w,)) for w in workers]
+        for thread in waiting:
+            thread.start()
+        time.sleep(1.5)
+        assert not answers  # all of them wait
+        # When another call comes, and then a job of 16 tasks
+        started = time.monotonic()
+        admin.get_farm(farmId=farm_id)
+        answered_in = time.monotonic() - started
+        submit(admin, farm_id, queue_id, job_template(step("A", 16)))
+        for thread in waiting:
+            thread.join(timeout=60)
+        # Then the call was answered at once, and every waiting worker was woken with work
+        assert answered_in < 5
+        assert len(answers) == 16
+        assigned = [a for a in answers.values() if a["assignedSessions"]]
+        assert len(assigned) >= 2  # work spread over the woken workers (batches go to the first)
+        counts = admin.get_job(
+            farmId=farm_id,
+            queueId=queue_id,
+            jobId=admin.list_jobs(farmId=farm_id, queueId=queue_id)["jobs"][0]["jobId"],
+        )["taskRunStatusCounts"]
+        assert counts.get("READY", 0) == 0
+
+
 def test_an_urgent_job_takes_back_the_queued_part_of_a_batch(farm_server, admin, farm) -> None:
     # Given a worker holding a batch of tasks of a low-priority job, the first one running
     farm_id, queue_id, fleet_id = farm

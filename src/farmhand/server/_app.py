@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -94,7 +95,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 TELEMETRY_PATH = f"/{DEADLINE_API_VERSION}/telemetry"
-REQUEST_THREADS = 256
 
 
 @dataclass
@@ -103,6 +103,25 @@ class Answer:
     headers: dict[str, str]
     body: bytes
     content_type: str = "application/json"
+
+
+@dataclass
+class _LongPoll:
+    """A long poll between its attempts: each attempt runs in a thread, the waits between them on
+    the event loop (so a waiting worker holds no thread)."""
+
+    deadline: float | None = None  # monotonic time the wait ends, set by the first attempt
+    generation: int = 0  # the work signal's generation the last attempt looked at
+    retry: bool = False  # an attempt after a wake-up: the worker's updates were applied already
+
+
+class _WaitForWork(Exception):
+    """Raised out of an attempt that found no work and should wait: carries the answer it would give."""
+
+    def __init__(self, output: Any) -> None:
+        super().__init__("waiting for work")
+        self.output = output
+        self.answer: Answer | None = None
 
 
 class FarmApp:
@@ -124,6 +143,7 @@ class FarmApp:
             SCHEDULING_TARGET_PREFIX: (SCHEDULING_SERVICE, service_model(SCHEDULING_SERVICE)),
         }
         self.signing_keys = SigningKeyCache(runtime.store)
+        self._polls = threading.local()  # the long poll a worker thread's attempt belongs to
         self.s3 = S3Endpoint(
             runtime.object_store, self._authenticate_s3, self._authorize_object, runtime.account_id
         )
@@ -160,7 +180,7 @@ class FarmApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, self.runtime.config.request_threads)
             return
         if scope["type"] != "http":
             return
@@ -221,8 +241,40 @@ class FarmApp:
             return
         request = SignedRequest(scope["method"], raw_path_text, query, headers, body)
         origin = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
-        answer = await anyio.to_thread.run_sync(self.dispatch, request, request_id, address, origin)
+        answer = await self._dispatch_polling(request, request_id, address, origin)
         await _send(send, answer, request_id)
+
+    async def _dispatch_polling(
+        self, request: SignedRequest, request_id: str, address: str, origin: str
+    ) -> Answer:
+        """`dispatch` in a worker thread; a long poll that finds no work waits on the event loop for
+        the work signal, then runs again, until work comes or its wait is over."""
+        poll = _LongPoll()
+        signal = work_signal(self.runtime)
+        while True:
+            try:
+                return await anyio.to_thread.run_sync(
+                    self._attempt, poll, request, request_id, address, origin
+                )
+            except _WaitForWork as waiting:
+                assert waiting.answer is not None and poll.deadline is not None
+                remaining = poll.deadline - time.monotonic()
+                if (
+                    remaining <= 0
+                    or self.runtime.stopping.is_set()
+                    or not await signal.wait_past_async(poll.generation, remaining)
+                ):
+                    return waiting.answer
+                poll.retry = True
+
+    def _attempt(
+        self, poll: _LongPoll, request: SignedRequest, request_id: str, address: str, origin: str
+    ) -> Answer:
+        self._polls.current = poll
+        try:
+            return self.dispatch(request, request_id, address, origin)
+        finally:
+            self._polls.current = None
 
     async def _metrics(self, scope: Scope, headers: dict[str, str]) -> Answer:
         config = self.runtime.config
@@ -316,12 +368,20 @@ class FarmApp:
             else:
                 extra_headers, body = render_response(route.operation, output)
             return Answer(success_status(route.operation), extra_headers, body)
+        except _WaitForWork as waiting:
+            # The answer if the wait ends with no work; the call is observed once, by its last attempt.
+            waiting.answer = Answer(
+                success_status(route.operation), *render_response(route.operation, waiting.output)
+            )
+            seen.waiting = True
+            raise
         except Exception as exc:
             error = seen.failed(_service_error(exc, "deadline"))
             headers, body = render_error(error)
             return Answer(error_status(self.deadline, error), headers, body)
         finally:
-            self._observe(seen)
+            if not seen.waiting:
+                self._observe(seen)
 
     def _json_rpc(
         self, request: SignedRequest, request_id: str, target: str, address: str, origin: str
@@ -456,6 +516,10 @@ class FarmApp:
         updates) when work may have appeared, until that wait is over (long poll, no open transaction)."""
         signal = work_signal(self.runtime)
         deadline: float | None = None
+        # Through `_dispatch_polling` a long poll waits on the event loop between attempts.
+        poll: _LongPoll | None = getattr(self._polls, "current", None) if service == "deadline" else None
+        if poll is not None and poll.retry:
+            params = {**params, "updatedSessionActions": {}}
         while True:
             generation = signal.generation
             output, hints = self._invoke_once(
@@ -468,6 +532,13 @@ class FarmApp:
             wait = hints.wait_for_work_seconds
             if not wait or isinstance(output, _Rendered):
                 return output
+            if poll is not None:
+                if poll.deadline is None:
+                    poll.deadline = time.monotonic() + float(wait)
+                if poll.deadline <= time.monotonic() or self.runtime.stopping.is_set():
+                    return output
+                poll.generation = generation
+                raise _WaitForWork(output)
             if deadline is None:
                 deadline = time.monotonic() + float(wait)
             remaining = deadline - time.monotonic()
@@ -596,6 +667,7 @@ class _Observation:
     params: dict[str, Any] = field(default_factory=dict)
     error_code: str | None = None
     started: float = field(default_factory=time.perf_counter)
+    waiting: bool = False  # an attempt of a long poll that goes on waiting
 
     def failed(self, error: ServiceError) -> ServiceError:
         self.error_code = error.code
@@ -729,13 +801,12 @@ async def _send_page(send: Send, page: PageAnswer, request_id: str) -> None:
     await send({"type": "http.response.body", "body": page.body})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(receive: Receive, send: Send, request_threads: int) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            # Each request runs on a worker thread, and an idle farmhand worker's long poll holds
-            # one while it waits: room for many workers beyond anyio's default of 40.
-            anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+            # Each request runs on a worker thread (a long poll only while it looks for work).
+            anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})

@@ -15,6 +15,7 @@ from ._runtime import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_OBJECT_BYTES,
     DEFAULT_MAX_TASKS_PER_JOB,
+    DEFAULT_REQUEST_THREADS,
     ServerConfig,
     ServerRuntime,
 )
@@ -57,6 +58,14 @@ def default_data_dir() -> Path:
     envvar="FARMHAND_DATABASE_POOL_TIMEOUT",
     help="Seconds a call waits for a free database connection before it is answered "
     "ThrottlingException (retried by every client).",
+)
+@click.option(
+    "--request-threads",
+    type=click.IntRange(min=2),
+    default=DEFAULT_REQUEST_THREADS,
+    show_default=True,
+    envvar="FARMHAND_REQUEST_THREADS",
+    help="Requests this server works on at once (waiting long polls of idle workers hold none).",
 )
 @click.option("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, show_default=True)
 @click.option(
@@ -148,6 +157,7 @@ def server_command(
     database_url_file: Path | None,
     database_pool_size: int,
     database_pool_timeout: float,
+    request_threads: int,
     max_body_bytes: int,
     body_read_timeout_seconds: float,
     max_object_bytes: int,
@@ -186,6 +196,7 @@ def server_command(
         ),
         host=host,
         port=port,
+        request_threads=request_threads,
         max_body_bytes=max_body_bytes,
         body_read_timeout_seconds=body_read_timeout_seconds,
         max_tasks_per_job=max_tasks_per_job,

@@ -37,6 +37,8 @@ from .tls import TlsFiles
 from .worker_plane import WorkSignal
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+# Requests worked on at once, each on a thread (a waiting long poll holds none: it waits on the loop).
+DEFAULT_REQUEST_THREADS = 256
 DEFAULT_BODY_READ_TIMEOUT_SECONDS = 30.0
 INTERRUPTED_CREATIONS_EVERY_SECONDS = 10.0
 # Tasks one job may have (CreateJob refuses more); a large range would otherwise fill the disk.
@@ -60,6 +62,7 @@ class ServerConfig:
     database_pool: PoolSettings = field(default_factory=PoolSettings)
     host: str = "127.0.0.1"
     port: int = 0
+    request_threads: int = DEFAULT_REQUEST_THREADS
     region: str = DEFAULT_REGION
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # A request whose body stops arriving for this long is answered 408 and its connection closed.
