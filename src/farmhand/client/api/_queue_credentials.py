@@ -131,6 +131,9 @@ def get_queue_user_boto3_session(
     if cached is not None and cached[0] is deadline and cached[1] is base_session:
         return cached[2]
     botocore_session = botocore.session.get_session()
+    # The profile's session has loaded the service models and endpoint data already: share its
+    # loader (and what it cached) rather than read and decode those files again.
+    botocore_session.register_component("data_loader", base_session._session.get_component("data_loader"))
     profile = get_profile_name(config)
     if profile:
         botocore_session.set_config_variable("profile", profile)
