@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from farmhand.server.object_store import MIN_PART_BYTES, ObjectStore, S3Error
+from farmhand.server.object_store import MIN_PART_BYTES, ObjectStore, S3Error, StoreFiles
 
 
 @pytest.fixture
@@ -134,3 +134,21 @@ def test_copy_to_writes_the_whole_object_from_its_blobs_or_the_index(
     assert oct((tmp_path / "small").stat().st_mode & 0o777) == "0o600"
     assert store.copy_to("jobs", "missing", tmp_path / "missing") is None
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_another_process_on_the_host_reads_objects_by_the_store_files(store: ObjectStore) -> None:
+    # Given a small object kept in the index, a large one in a blob, and one replaced since
+    store.create_bucket("jobs", exist_ok=True)
+    store.write_object("jobs", "Root/Data/small", b"s" * 100, "binary/octet-stream")
+    store.write_object("jobs", "Root/Data/large", b"L" * 300_000, "binary/octet-stream")
+    store.write_object("jobs", "Root/Data/large", b"M" * 300_001, "binary/octet-stream")
+    # When a reader opens the store's directory read-only
+    files = StoreFiles(store.root)
+    # Then it reads each object whole as it is now, and nothing it must not
+    assert files.available()
+    assert files.read("jobs", "Root/Data/small", 1 << 20) == b"s" * 100
+    assert files.read("jobs", "Root/Data/large", 1 << 20) == b"M" * 300_001
+    assert files.read("jobs", "Root/Data/large", 1000) is None  # over the size it may take
+    assert files.read("jobs", "Root/Data/none", 1 << 20) is None
+    assert files.read("other", "Root/Data/small", 1 << 20) is None
+    assert not StoreFiles(store.root / "nowhere").available()

@@ -19,6 +19,7 @@ import shutil
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import xxhash
 
@@ -65,10 +66,21 @@ def place_bytes(data: bytes | memoryview, destination: str, mtime_us: int, mode:
     os.replace(temporary, destination)
 
 
-class ContentCache:
-    """Content files by xxh128 in one directory tree shared by the workers of a host."""
+class FarmObjects(Protocol):
+    """A farm's object store read by its files (on the farm's own host): see `ContentCache`."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def read(self, bucket: str, key: str, max_bytes: int) -> bytes | None: ...
+
+
+class ContentCache:
+    """Content files by xxh128 in one directory tree shared by the workers of a host.
+
+    `farm_objects`: on the farm's own host, its object store read by its files; what is missing here
+    is taken from there (verified by its hash like any download) instead of through the S3 endpoint.
+    """
+
+    def __init__(self, directory: str | Path, *, farm_objects: FarmObjects | None = None) -> None:
+        self.farm_objects = farm_objects
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.index = CacheDatabase(self.directory / "index.db", _SCHEMA)

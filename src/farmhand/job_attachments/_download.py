@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import xxhash
 
-from ._content_cache import ContentCache, place_bytes
+from ._content_cache import ContentCache, FarmObjects, place_bytes
 from ._errors import ObjectIntegrityError, ObjectMissingError, PathOutsideRootError
 from ._manifest import ManifestEntry, check_relative_path
 from ._progress import ProgressStatus, ProgressTracker, SummaryStatistics
@@ -240,6 +240,8 @@ def download_files(
 
     try:
         with _BoundedPool(PLACE_WORKERS, IN_FLIGHT_BYTES) as writer:
+            if cache is not None and cache.farm_objects is not None:
+                small = _read_on_farm_host(cache.farm_objects, storage, small, writer, receive)
             for start in range(0, len(small), GET_CHUNK):
                 tracker.check()
                 chunk = small[start : start + GET_CHUNK]
@@ -269,6 +271,24 @@ def download_files(
     for name in vars(stats):
         setattr(summary, name, getattr(stats, name))
     return summary
+
+
+def _read_on_farm_host(
+    objects: FarmObjects,
+    storage: ObjectStorage,
+    digests: Sequence[str],
+    writer: _BoundedPool,
+    receive: Callable[[str, bytes], None],
+) -> list[str]:
+    """Place what the farm's own store holds, read by its files; returns the digests it does not hold."""
+    left: list[str] = []
+    for digest in digests:
+        data = objects.read(storage.bucket, storage.settings.data_key(digest), RANGE_THRESHOLD)
+        if data is None:
+            left.append(digest)
+        else:
+            writer.submit(receive, digest, data)
+    return left
 
 
 def _legacy_or_missing(storage: ObjectStorage, digest: str, wanted_for: str) -> bytes:

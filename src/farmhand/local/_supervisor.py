@@ -386,6 +386,9 @@ class Supervisor:
             "--data-dir",
             str(worker_dir),
         ]
+        # The farm's own store is on this host: inputs it holds are read from its files (others, e.g.
+        # in an external store, still come through S3).
+        command += ["--farm-objects-dir", str(self.data_dir / "objects")]
         env = _without_profile_overrides()
         for name in _SERVER_ONLY:
             env.pop(name, None)

@@ -162,7 +162,7 @@ class WorkerAgent:
             queue_environment=queue_environment,
             task_processes=task_processes,
             queue_session=queue_session,
-            content_cache=ContentCache(config.attachment_cache_dir) if config.attachment_cache_dir else None,
+            content_cache=_content_cache(config),
         )
         try:
             while True:
@@ -266,3 +266,22 @@ class WorkerAgent:
                 1000 * took[int(len(took) * 0.9)],
             )
         log.info("worker %s stopped", self.worker_id)
+
+
+def _content_cache(config: WorkerConfig) -> ContentCache | None:
+    """The host's content cache; on the farm's own host it takes inputs from the farm's store files."""
+    if config.attachment_cache_dir is None:
+        return None
+    farm_objects = None
+    if config.farm_objects_dir is not None:
+        from ..server.object_store import StoreFiles  # the farm's own package, on the farm's host
+
+        files = StoreFiles(config.farm_objects_dir)
+        if files.available():
+            farm_objects = files
+        else:
+            log.warning(
+                "the farm's object store %s cannot be read here; inputs come through S3",
+                config.farm_objects_dir,
+            )
+    return ContentCache(config.attachment_cache_dir, farm_objects=farm_objects)

@@ -48,6 +48,14 @@ from ._config import DataDirInUseError, WorkerConfig, default_data_dir
     "(default: ~/.cache/farmhand/attachments).",
 )
 @click.option("--no-attachment-cache", is_flag=True, help="Download every session's inputs anew.")
+@click.option(
+    "--farm-objects-dir",
+    envvar="FARMHAND_FARM_OBJECTS_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="On the farm's own host: its object store (<farm data dir>/objects), read directly for "
+    "inputs instead of through the S3 endpoint (farmhand up sets it for its workers).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Log debug detail.")
 def worker_command(
     farm_id: str,
@@ -59,6 +67,7 @@ def worker_command(
     retain_session_dirs: bool,
     attachment_cache_dir: Path | None,
     no_attachment_cache: bool,
+    farm_objects_dir: Path | None,
     verbose: bool,
 ) -> None:
     """Run a worker: register in the fleet, take sessions from the farm, run them with OpenJD.
@@ -83,6 +92,7 @@ def worker_command(
         region=region,
         poll_wait_seconds=poll_wait_seconds,
         retain_session_dirs=retain_session_dirs,
+        farm_objects_dir=farm_objects_dir,
     )
     if no_attachment_cache:
         config.attachment_cache_dir = None

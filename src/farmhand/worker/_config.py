@@ -49,6 +49,9 @@ class WorkerConfig:
     retain_session_dirs: bool = False
     # The host's job-attachment content cache, shared by the workers of a user (None: no cache).
     attachment_cache_dir: Path | None = field(default_factory=default_content_cache_dir)
+    # On the farm's own host: its object store directory, read by its files for inputs (None: the
+    # S3 endpoint only). Needs the attachment cache.
+    farm_objects_dir: Path | None = None
     _lock: IO[str] | None = field(default=None, repr=False, compare=False)
 
     @property
