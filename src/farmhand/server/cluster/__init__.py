@@ -18,9 +18,9 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, func, select
 
-from ..store import Store
+from ..store import Store, advisory_key
 from ._bus import KEYS_CHANNEL, WORK_CHANNEL, NotificationBus
-from ._connections import advisory_key, close_quietly, dedicated_connection
+from ._connections import close_quietly, dedicated_connection
 from ._housekeeping import Housekeeper, Leadership
 
 __all__ = ["KEYS_CHANNEL", "WORK_CHANNEL", "Cluster", "exclusive_in_transaction", "startup_lock"]

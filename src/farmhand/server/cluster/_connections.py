@@ -8,7 +8,6 @@ needed, which a pooled connection handed back after each transaction cannot prom
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from typing import Any
 
 from sqlalchemy import Engine
@@ -40,7 +39,3 @@ def close_quietly(conn: Any) -> None:
     with contextlib.suppress(Exception):  # a broken connection has nothing left to close
         conn.close()
 
-
-def advisory_key(name: str) -> int:
-    """A PostgreSQL advisory lock key (signed 64 bits) for a lock name, the same in every process."""
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)

@@ -24,7 +24,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from .._store_faults import is_store_fault
-from ._connections import advisory_key, close_quietly, dedicated_connection
+from ..store import advisory_key
+from ._connections import close_quietly, dedicated_connection
 
 log = logging.getLogger("farmhand.server.cluster")
 

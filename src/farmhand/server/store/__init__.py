@@ -1,7 +1,15 @@
 """The farm's durable store: SQLAlchemy Core tables, Alembic migrations, transactions."""
 
 from ._access_schema import memberships
-from ._engine import SQLITE_FILE_NAME, Changes, PoolSettings, Store, StoreUnavailableError, sqlite_url
+from ._engine import (
+    SQLITE_FILE_NAME,
+    Changes,
+    PoolSettings,
+    Store,
+    StoreUnavailableError,
+    advisory_key,
+    sqlite_url,
+)
 from ._identity_schema import (
     device_authorizations,
     group_members,
@@ -44,6 +52,7 @@ __all__ = [
     "Store",
     "StoreUnavailableError",
     "access_keys",
+    "advisory_key",
     "count_column",
     "count_documents",
     "delete_document",

@@ -155,7 +155,7 @@ class Store:
             if self.is_sqlite:
                 yield True
                 return
-            key = _advisory_key(name)
+            key = advisory_key(name)
             with self.engine.connect() as conn:
                 got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
                 conn.commit()
@@ -199,7 +199,7 @@ def _note_change(
     conn.info.setdefault(_CHANGED, set()).add((name.lower(), kind))
 
 
-def _advisory_key(name: str) -> int:
+def advisory_key(name: str) -> int:
     """A PostgreSQL advisory lock key (signed 64 bits) for a lock name, the same in every process."""
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
