@@ -23,6 +23,7 @@ from ._instantiate import (
 from ._search import JOB_SEARCH, STEP_SEARCH, TASK_SEARCH, queue_scope, search
 from ._transitions import (
     USER_TARGETS,
+    hold_job,
     record_task_failure,
     refresh_job,
     request_tasks_status,
@@ -65,6 +66,7 @@ __all__ = [
     "fail_creation",
     "finish_creation",
     "finish_interrupted_creations",
+    "hold_job",
     "insert_job_rows",
     "job_details",
     "job_search_summary",

@@ -71,6 +71,18 @@ _TARGET_FROM: dict[str, frozenset[str]] = {
 }
 DEFAULT_MAX_RETRIES_PER_TASK = 5
 _IN_CHUNK = 500
+#: What a roll-up reads of a job, and of each step (the counters and the columns it may change).
+_ROLLUP_COLUMNS = (
+    jobs.c.task_run_status,
+    jobs.c.ended_at,
+    *(jobs.c[count_column(s)] for s in TASK_RUN_STATUSES),
+)
+_STEP_ROLLUP_COLUMNS = (
+    steps.c.step_id,
+    steps.c.task_run_status,
+    steps.c.ended_at,
+    *(steps.c[count_column(s)] for s in TASK_RUN_STATUSES),
+)
 
 
 def rollup(counts: Mapping[str, int], *, pending_can_run: bool = True, blocked_by: str | None = None) -> str:
@@ -97,8 +109,38 @@ def _counts_of(row: Any) -> dict[str, int]:
 
 
 def lock_job(conn: Connection, job_id: str) -> Any:
-    """Take the job's row lock (PostgreSQL) so transitions of one job never interleave."""
-    return conn.execute(select(jobs).where(jobs.c.job_id == job_id).with_for_update()).first()
+    """Take the job's row lock (PostgreSQL) so transitions of one job never interleave; its row."""
+    row = conn.execute(select(jobs).where(jobs.c.job_id == job_id).with_for_update()).first()
+    _locked_jobs(conn).add(job_id)
+    return row
+
+
+def hold_job(conn: Connection, job_id: str) -> None:
+    """Make sure this transaction holds the job's row lock, without reading the row.
+
+    A lock is held until the transaction ends, so it is taken once per job and transaction. SQLite
+    has no row locks (its writers are serialised), so there is nothing to take.
+    """
+    if conn.dialect.name == "sqlite":
+        return
+    held = _locked_jobs(conn)
+    if job_id not in held:
+        conn.execute(select(jobs.c.job_id).where(jobs.c.job_id == job_id).with_for_update())
+        held.add(job_id)
+
+
+_LOCKED_JOBS = "farmhand.locked_jobs"
+
+
+def _locked_jobs(conn: Connection) -> set[str]:
+    """The jobs whose row lock the connection's current transaction holds."""
+    transaction = conn.get_transaction()
+    memo = conn.info.get(_LOCKED_JOBS)
+    if memo is None or memo[0] is not transaction:
+        memo = (transaction, set())
+        conn.info[_LOCKED_JOBS] = memo
+    held: set[str] = memo[1]
+    return held
 
 
 def _in_chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -116,8 +158,12 @@ def _move(
     by: str | None,
     target: str | None = None,
     reset: bool = False,
-) -> tuple[int, set[str]]:
-    """Move the tasks matching `where` (not already in `status`) and shift the counters accordingly."""
+) -> tuple[int, set[str], Any]:
+    """Move the tasks matching `where` (not already in `status`) and shift the counters accordingly.
+
+    Returns how many moved, their steps, and the job's roll-up columns after the move (None when
+    nothing moved), so the roll-up that follows need not read the job row again.
+    """
     scope = and_(tasks.c.job_id == job_id, where, tasks.c.run_status != status)
     deltas = conn.execute(
         select(tasks.c.step_id, tasks.c.run_status, func.count(), func.min(tasks.c.task_index))
@@ -125,7 +171,7 @@ def _move(
         .group_by(tasks.c.step_id, tasks.c.run_status)
     ).all()
     if not deltas:
-        return 0, set()
+        return 0, set(), None
     values: dict[str, Any] = {
         "run_status": status,
         "target_run_status": target,
@@ -165,29 +211,26 @@ def _move(
         per_job[old] -= n
         per_job[status] += n
         moved += n
+    # A task that ran starts its step and job (`startedAt` is set once), in the counters' statement.
+    ran = status == "RUNNING" or (
+        status in _RUN_RESULTS and any(old in HELD_TASK_RUN_STATUSES for _, old, _, _ in deltas)
+    )
     for step_id, delta in per_step.items():
         shifted = _shift(steps, delta)
         if status == "READY":  # keep `ready_from` a lower bound of the step's READY indexes
             shifted["ready_from"] = case(
                 (steps.c.ready_from > lowest[step_id], lowest[step_id]), else_=steps.c.ready_from
             )
+        if ran:
+            shifted["started_at"] = func.coalesce(steps.c.started_at, literal(now, Epoch()))
         conn.execute(update(steps).where(steps.c.step_id == step_id).values(**shifted))
-    conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**_shift(jobs, per_job)))
-    ran = status == "RUNNING" or (
-        status in _RUN_RESULTS and any(old in HELD_TASK_RUN_STATUSES for _, old, _, _ in deltas)
-    )
+    job_values = _shift(jobs, per_job)
     if ran:
-        conn.execute(
-            update(steps)
-            .where(and_(steps.c.step_id.in_(list(per_step)), steps.c.started_at.is_(None)))
-            .values(started_at=now)
-        )
-        conn.execute(
-            update(jobs)
-            .where(and_(jobs.c.job_id == job_id, jobs.c.started_at.is_(None)))
-            .values(started_at=now)
-        )
-    return moved, set(per_step)
+        job_values["started_at"] = func.coalesce(jobs.c.started_at, literal(now, Epoch()))
+    job = conn.execute(
+        update(jobs).where(jobs.c.job_id == job_id).values(**job_values).returning(*_ROLLUP_COLUMNS)
+    ).first()
+    return moved, set(per_step), job
 
 
 def _shift(table: Any, delta: Mapping[str, int]) -> dict[str, Any]:
@@ -203,25 +246,31 @@ def set_task_status(
     now: dt.datetime,
     by: str | None = None,
     only_from: Collection[str] | None = None,
+    held_by: Collection[str] | None = None,
 ) -> int:
-    """Move tasks of a job to `status` (only those now in `only_from`, when given).
+    """Move tasks of a job to `status` (only those now in `only_from`, when given, and only those
+    whose latest session action is one of `held_by`, when given).
 
     Counters, step/job roll-ups, timestamps and dependency resolution follow in the same
     transaction. Returns how many tasks actually moved.
     """
     if status not in TASK_RUN_STATUSES:
         raise ValueError(f"unknown task run status {status!r}")
-    lock_job(conn, job_id)
+    hold_job(conn, job_id)
     moved = 0
+    job = None
     ids = list(dict.fromkeys(task_ids))
     for chunk in _in_chunks(ids):
         where: ColumnElement[bool] = tasks_in(chunk)
         if only_from is not None:
             where = and_(where, tasks.c.run_status.in_(list(only_from)))
-        n, _ = _move(conn, job_id, where, status, now=now, by=by)
+        if held_by is not None:
+            where = and_(where, tasks.c.latest_session_action_id.in_(list(held_by)))
+        n, _, rolled = _move(conn, job_id, where, status, now=now, by=by)
+        job = rolled or job
         moved += n
     if moved:
-        refresh_job(conn, job_id, now=now)
+        refresh_job(conn, job_id, now=now, job=job)
     return moved
 
 
@@ -335,7 +384,7 @@ def _apply_target(
             in_step = and_(where, tasks.c.step_id == sid)
             idle = [s for s in movable if s not in HELD_TASK_RUN_STATUSES]
             reset = target == "PENDING"
-            n, _ = _move(
+            n, _, _ = _move(
                 conn, job_id, and_(in_step, tasks.c.run_status.in_(idle)), wanted, now=now, by=by, reset=reset
             )
             changed += n
@@ -350,7 +399,7 @@ def _apply_target(
             )
         return changed
     idle = [s for s in movable if s not in HELD_TASK_RUN_STATUSES]
-    n, _ = _move(conn, job_id, and_(where, tasks.c.run_status.in_(idle)), target, now=now, by=by)
+    n, _, _ = _move(conn, job_id, and_(where, tasks.c.run_status.in_(idle)), target, now=now, by=by)
     changed += n
     changed += _interrupt(conn, job_id, and_(where, tasks.c.run_status.in_(movable)), target, now, by)
     return changed
@@ -361,7 +410,7 @@ def _interrupt(
 ) -> int:
     """Ask the worker plane to stop tasks a worker holds; they land on `target` when it reports."""
     holding = and_(where, tasks.c.run_status.in_(WORKER_HELD_TASK_RUN_STATUSES))
-    n, _ = _move(conn, job_id, holding, "INTERRUPTING", now=now, by=by, target=target)
+    n, _, _ = _move(conn, job_id, holding, "INTERRUPTING", now=now, by=by, target=target)
     retarget = conn.execute(
         update(tasks)
         .where(and_(tasks.c.job_id == job_id, where, tasks.c.run_status == "INTERRUPTING"))
@@ -402,26 +451,30 @@ def _all_succeeded(step_row: Any) -> bool:
     return total > 0 and counts["SUCCEEDED"] == total
 
 
-def refresh_job(conn: Connection, job_id: str, *, now: dt.datetime) -> str:
+def refresh_job(conn: Connection, job_id: str, *, now: dt.datetime, job: Any = None) -> str:
     """Recompute the roll-ups of every step (in dependency order) and of the job; resolve dependencies.
 
-    Returns the job's new `task_run_status`.
+    `job`, when given, holds the job's current roll-up columns (as `_move` returns them), so the row
+    is not read again. Returns the job's new `task_run_status`.
     """
     step_rows = {
         r.step_id: r
-        for r in conn.execute(select(steps).where(steps.c.job_id == job_id).order_by(steps.c.step_index))
+        for r in conn.execute(
+            select(*_STEP_ROLLUP_COLUMNS).where(steps.c.job_id == job_id).order_by(steps.c.step_index)
+        )
     }
     upstream: dict[str, list[str]] = defaultdict(list)
-    for dep in conn.execute(select(step_dependencies).where(step_dependencies.c.job_id == job_id)):
-        if dep.depends_on_step_id in step_rows:
-            upstream[dep.step_id].append(dep.depends_on_step_id)
+    if len(step_rows) > 1:  # a job of one step has no dependencies
+        for dep in conn.execute(select(step_dependencies).where(step_dependencies.c.job_id == job_id)):
+            if dep.depends_on_step_id in step_rows:
+                upstream[dep.step_id].append(dep.depends_on_step_id)
     status: dict[str, str] = {}
     pending_can_run: dict[str, bool] = {}
     counts: dict[str, dict[str, int]] = {sid: _counts_of(row) for sid, row in step_rows.items()}
     for sid in _topological(list(step_rows), upstream):
         ups = upstream.get(sid, [])
         if counts[sid]["PENDING"] and ups and all(status[u] == "SUCCEEDED" for u in ups):
-            _move(
+            _, _, rolled = _move(
                 conn,
                 job_id,
                 and_(tasks.c.step_id == sid, tasks.c.run_status == "PENDING"),
@@ -429,6 +482,7 @@ def refresh_job(conn: Connection, job_id: str, *, now: dt.datetime) -> str:
                 now=now,
                 by=None,
             )
+            job = rolled or job
             counts[sid]["READY"] += counts[sid]["PENDING"]
             counts[sid]["PENDING"] = 0
         blockers = {status[u] for u in ups if status[u] in BLOCKING_TASK_RUN_STATUSES}
@@ -447,7 +501,8 @@ def refresh_job(conn: Connection, job_id: str, *, now: dt.datetime) -> str:
             values["ended_at"] = None
         if values:
             conn.execute(update(steps).where(steps.c.step_id == sid).values(**values))
-    job = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
+    if job is None:
+        job = conn.execute(select(*_ROLLUP_COLUMNS).where(jobs.c.job_id == job_id)).first()
     if job is None:
         raise LookupError(job_id)
     job_counts = _counts_of(job)

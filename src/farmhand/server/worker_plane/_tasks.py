@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from ...statuses import HELD_TASK_RUN_STATUSES
-from ..jobs import record_task_failure, set_task_status
-from ..store import jobs, steps, task_is, tasks, tasks_in
+from ..jobs import hold_job, record_task_failure, set_task_status
+from ..store import steps, task_is, tasks
 
 
 def settle_task(
@@ -87,7 +87,7 @@ def claim_tasks(
     the step's key range from `ready_from` (no READY task lies below it), then moves it past the
     tasks taken: the first READY tasks at or above it are exactly the ones this call claims.
     """
-    conn.execute(select(jobs.c.job_id).where(jobs.c.job_id == job_id).with_for_update())
+    hold_job(conn, job_id)
     start = select(steps.c.ready_from).where(steps.c.step_id == step_id).scalar_subquery()
     rows = list(
         conn.execute(
@@ -125,13 +125,17 @@ def claim_tasks(
 def settle_succeeded(
     conn: Connection, job_id: str, pairs: Sequence[tuple[str, str]], *, now: dt.datetime
 ) -> None:
-    """Many SUCCEEDED task runs of one job at once: (task id, action id) pairs."""
-    owned = {task_id: action_id for task_id, action_id in pairs}
-    rows = conn.execute(
-        select(tasks.c.task_id, tasks.c.latest_session_action_id).where(
-            and_(tasks_in(owned), tasks.c.run_status.in_(HELD_TASK_RUN_STATUSES))
-        )
+    """Many SUCCEEDED task runs of one job at once: (task id, action id) pairs.
+
+    A task is settled only while its latest action is one of the reported ones; an action claims one
+    task, so that is the task's own action.
+    """
+    set_task_status(
+        conn,
+        job_id,
+        [task_id for task_id, _ in pairs],
+        "SUCCEEDED",
+        now=now,
+        only_from=HELD_TASK_RUN_STATUSES,
+        held_by=[action_id for _, action_id in pairs],
     )
-    ids = [r.task_id for r in rows if owned.get(r.task_id) == r.latest_session_action_id]
-    if ids:
-        set_task_status(conn, job_id, ids, "SUCCEEDED", now=now)
