@@ -329,16 +329,17 @@ def assign_work(
 def _append_task(
     conn: Connection, worker: Row[Any], current: Row[Any] | None, choice: Choice, *, now: dt.datetime, by: str
 ) -> bool:
-    job = conn.execute(
-        select(jobs.c.job_id, jobs.c.queue_id, jobs.c.farm_id, jobs.c.environments, jobs.c.attachments).where(
-            jobs.c.job_id == choice.job_id
-        )
-    ).first()
-    if job is None:
-        return False
-    has_attachments = bool(job.attachments)
     definitions = []
     if current is None:
+        # A new session: what it opens with comes from the job (read only then, not on a top-up).
+        job = conn.execute(
+            select(
+                jobs.c.job_id, jobs.c.queue_id, jobs.c.farm_id, jobs.c.environments, jobs.c.attachments
+            ).where(jobs.c.job_id == choice.job_id)
+        ).first()
+        if job is None:
+            return False
+        has_attachments = bool(job.attachments)
         session: dict[str, Any] = {
             "session_id": new_id("session"),
             "farm_id": job.farm_id,
@@ -369,7 +370,7 @@ def _append_task(
     batch = task_batch(choice.ready_count, int(online or 1))
     action_ids = [session_action_id(session["session_id"], first + i) for i in range(batch)]
     ready_since: dict[str, dt.datetime] = {}
-    claimed = claim_tasks(conn, job.job_id, choice.step_id, action_ids, now=now, ready_since=ready_since)
+    claimed = claim_tasks(conn, choice.job_id, choice.step_id, action_ids, now=now, ready_since=ready_since)
     if not claimed:
         return False
     definitions += [task_run(choice.step_id, task_id, parameters) for task_id, parameters in claimed]
