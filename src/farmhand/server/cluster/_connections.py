@@ -38,4 +38,3 @@ def close_quietly(conn: Any) -> None:
         return
     with contextlib.suppress(Exception):  # a broken connection has nothing left to close
         conn.close()
-

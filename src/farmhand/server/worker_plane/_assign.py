@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select
@@ -68,6 +70,22 @@ def active_queue_ids(conn: Connection, farm_id: str, fleet_id: str) -> list[str]
             )
         )
     ]
+
+
+def association_statuses(conn: Connection, farm_id: str, fleet_id: str) -> dict[str, str]:
+    """The status of each queue's association with this fleet (queue id → status), in one read."""
+    return {
+        str(r.parent_id): str(r.status)
+        for r in conn.execute(
+            select(resources.c.parent_id, resources.c.status).where(
+                and_(
+                    resources.c.kind == ASSOCIATION_KIND,
+                    resources.c.farm_id == farm_id,
+                    resources.c.ref_id == fleet_id,
+                )
+            )
+        )
+    }
 
 
 def failures_by_job(conn: Connection, worker_id: str, job_ids: list[str]) -> dict[str, int]:
@@ -254,6 +272,15 @@ def _session_step(conn: Connection, step_id: str) -> SessionStep:
     )
 
 
+@dataclass(frozen=True)
+class SeenState:
+    """What UpdateWorkerSchedule has read of the worker's state in this transaction, still current."""
+
+    sessions: list[Row[Any]]  # the worker's live sessions, oldest first
+    actions: Mapping[str, list[Row[Any]]]  # session id → its open actions, in order
+    associations: Mapping[str, str]  # queue id → status of its association with the worker's fleet
+
+
 REFILL_BELOW = 2  # a busy worker's session is topped up once fewer task runs than this wait behind the first
 
 
@@ -264,33 +291,47 @@ def assign_work(
     now: dt.datetime,
     failure_cap: int,
     by: str,
+    seen: SeenState | None = None,
 ) -> bool:
     """Append the worker's next task to its session (or open one); True when work was assigned.
 
     One session per worker: while its session winds down, or while it still has a task queued or
     running, it gets nothing more. When the scheduler sends it elsewhere, its session winds down first.
+    `seen`, when given, is what this transaction has already read and not changed since.
     """
-    live = [
-        s
-        for s in conn.execute(
-            select(sessions).where(
-                and_(sessions.c.worker_id == worker.worker_id, sessions.c.lifecycle_status != "ENDED")
+    if seen is not None:
+        live = list(seen.sessions)
+    else:
+        live = [
+            s
+            for s in conn.execute(
+                select(sessions).where(
+                    and_(sessions.c.worker_id == worker.worker_id, sessions.c.lifecycle_status != "ENDED")
+                )
             )
-        )
-    ]
+        ]
     if any(s.target_lifecycle_status == "ENDED" for s in live):
         return False
     current = live[0] if live else None
     queued_runs: list[Row[Any]] = []
     busy = False
     if current is not None:
-        runs = [a for a in open_actions(conn, current.session_id) if kind_of(a.definition) == "taskRun"]
+        actions = (
+            seen.actions[current.session_id]
+            if seen is not None and current.session_id in seen.actions
+            else open_actions(conn, current.session_id)
+        )
+        runs = [a for a in actions if kind_of(a.definition) == "taskRun"]
         if runs:
             # Busy. Tasks queued behind the first one (which may be running) are given back when a
             # higher-priority job wants this worker, so a batch never holds up urgent work.
             busy = True
             queued_runs = [a for a in runs[1:] if a.status in ("ASSIGNED", "SCHEDULED")]
-    queue_ids = active_queue_ids(conn, worker.farm_id, worker.fleet_id)
+    queue_ids = (
+        [q for q, status in seen.associations.items() if status == "ACTIVE"]
+        if seen is not None
+        else active_queue_ids(conn, worker.farm_id, worker.fleet_id)
+    )
     options = job_options(conn, queue_ids)
     failures = failures_by_job(conn, worker.worker_id, [o.job_id for o in options])
     state = worker_state(

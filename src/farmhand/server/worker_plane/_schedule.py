@@ -21,8 +21,8 @@ from ...statuses import FINISHED_SESSION_ACTION_STATUSES, ONLINE_WORKER_STATUSES
 from .._shape_rows import columns_from_request
 from ..protocol import ConflictError, ResourceNotFoundError
 from ..scheduler import DEFAULT_FAILURE_CAP, DEFAULT_IDLE_INTERVAL_SECONDS, kind_of, update_interval
-from ..store import resources, session_actions, sessions, tasks, tasks_in, workers
-from ._assign import assign_work
+from ..store import session_actions, sessions, tasks, tasks_in, workers
+from ._assign import SeenState, assign_work, association_statuses
 from ._logs import session_log
 from ._sessions import (
     DELIVERED_STATUSES,
@@ -99,13 +99,23 @@ def update_worker_schedule(
     changed = apply_updates(conn, worker_id, updates, now=now, dispatch_seconds=dispatch_seconds)
     cancel: dict[str, list[str]] = defaultdict(list)
     live = open_sessions(conn, worker_id)
-    stopping = canceling_queues(conn, farm_id, fleet_id) if live else set()
+    assigning = worker.status != "STOPPING"
+    associations = association_statuses(conn, farm_id, fleet_id) if live or assigning else {}
+    stopping = {q for q, status in associations.items() if status == "STOP_SCHEDULING_AND_CANCEL_TASKS"}
+    actions: dict[str, list[Row[Any]]] = {}
+    untouched = True  # nothing read above has been written since
     for session in live:
         # STOP_SCHEDULING_AND_CANCEL_TASKS on the queue's association: its running work stops now.
         end_all = session.queue_id in stopping and session.target_lifecycle_status != "ENDED"
-        changed |= carry_interruptions(conn, session, cancel, now=now, end_all=end_all)
-    if worker.status != "STOPPING":
-        assign_work(conn, worker, now=now, failure_cap=settings.failure_cap, by=by)
+        actions[session.session_id] = open_actions(conn, session.session_id)
+        released, wrote = _carry(
+            conn, session, cancel, now=now, end_all=end_all, actions=actions[session.session_id]
+        )
+        changed |= released
+        untouched &= not wrote
+    if assigning:
+        seen = SeenState(live, actions, associations) if untouched else None
+        assign_work(conn, worker, now=now, failure_cap=settings.failure_cap, by=by, seen=seen)
     assigned: dict[str, Any] = {}
     for session in open_sessions(conn, worker_id):
         if session.target_lifecycle_status == "ENDED":
@@ -133,23 +143,6 @@ def update_worker_schedule(
         "updateIntervalSeconds": update_interval(busy=bool(assigned), idle_interval=settings.idle_interval),
     }
     return ScheduleResult(output, changed, dispatch_seconds)
-
-
-def canceling_queues(conn: Connection, farm_id: str, fleet_id: str) -> set[str]:
-    """Queues whose association with this fleet asks for running work to be canceled."""
-    return {
-        str(r.parent_id)
-        for r in conn.execute(
-            select(resources.c.parent_id).where(
-                and_(
-                    resources.c.kind == "queue-fleet-association",
-                    resources.c.farm_id == farm_id,
-                    resources.c.ref_id == fleet_id,
-                    resources.c.status == "STOP_SCHEDULING_AND_CANCEL_TASKS",
-                )
-            )
-        )
-    }
 
 
 def assigned_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
@@ -332,9 +325,25 @@ def carry_interruptions(
     just started); the session then winds down. A CANCELING action the worker never reported as
     started is named once more and closed. Returns True when tasks were released.
     """
-    actions = open_actions(conn, session.session_id)
+    released, _ = _carry(conn, session, cancel, now=now, end_all=end_all)
+    return released
+
+
+def _carry(
+    conn: Connection,
+    session: Row[Any],
+    cancel: dict[str, list[str]],
+    *,
+    now: dt.datetime,
+    end_all: bool = False,
+    actions: list[Row[Any]] | None = None,
+) -> tuple[bool, bool]:
+    """`carry_interruptions` on the session's open `actions` (read when not given): whether tasks
+    were released, and whether anything was written."""
+    if actions is None:
+        actions = open_actions(conn, session.session_id)
     if not actions:
-        return False
+        return False, False
     released = False
     for action in actions:
         if action.status == "CANCELING":
@@ -352,7 +361,7 @@ def carry_interruptions(
             )
         }
     if not interrupted and not end_all:
-        return released
+        return released, released
     hit = False
     head = actions[0].session_action_id
     for action in actions:
@@ -376,4 +385,4 @@ def carry_interruptions(
             finish_action(conn, action, "NEVER_ATTEMPTED", now=now)
             released = True
     wind_down(conn, session, now=now)
-    return released
+    return released, True
