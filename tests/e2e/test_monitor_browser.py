@@ -429,6 +429,8 @@ def test_workers_job_searches_and_logs_are_a_few_clicks_away(chromium: Any, moni
     page.get_by_role("search", name="Filter jobs").get_by_label("Search").fill(job_id)
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url(f"**?q={job_id}")
+    # (the previous, unfiltered list stays on screen, marked busy, until the filtered one replaces it)
+    page.locator("main:not([aria-busy])").wait_for()
     row(page, job_id).wait_for()
     assert page.locator("tr[data-row]").count() == 1
     page.get_by_label("Status").select_option("FAILED")

@@ -125,6 +125,7 @@ function route() {
     view: found.view, params: found.params, query, path: location.pathname,
     state: samePage ? app.current.state : {}, topics: new Set(["deadline"]),
   };
+  app.main.setAttribute("aria-busy", "true");  // what is shown belongs to the previous address until swap
   render({navigated: true});
 }
 
@@ -181,6 +182,7 @@ function swap(result, navigated) {
   }
   const scroll = window.scrollY;
   clear(app.main).append(result.body);
+  app.main.removeAttribute("aria-busy");
   if (result.after) result.after();
   if (navigated) {
     window.scrollTo(0, 0);
