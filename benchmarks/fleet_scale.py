@@ -9,9 +9,11 @@ time (an asyncio sleep), then is reported SUCCEEDED with its start and end times
 
 Two figures:
 
-- idle: N idle workers held by one server. At each N: the server's CPU while they only wait, then
-  the dispatch latency of a job of one task per worker (from CreateJob's answer to the moment a
-  worker holds the task), p50/p99, and the server's CPU meanwhile.
+- idle: N idle workers held by one server. At each N: the server's CPU while they only wait; the
+  dispatch latency of jobs of one task submitted one at a time (from sending CreateJob to the moment
+  a worker holds the task), p50/p99; then of a job of one task per worker (from CreateJob's answer
+  to the moment a worker holds the task, every worker woken at once), p50/p99, and the server's CPU
+  meanwhile.
 - busy: W workers running tasks of --task-seconds on 1 and on 2 servers (PostgreSQL; with two, half
   of the workers use each): tasks/s, the p99 of READY -> RUNNING from the servers' own
   `farmhand_dispatch_latency_seconds` histogram (the bucket bound it falls in) and from the
@@ -271,8 +273,8 @@ def setup_farm(server: ServerProcess, max_workers: int) -> Farm:
     return Farm(farm_id, queue_id, fleet_id, Credentials(keys.access_key, keys.secret_key, keys.token))
 
 
-def submit(server: ServerProcess, farm: Farm, tasks: int) -> float:
-    """Create a job of `tasks` tasks; returns the monotonic time they were all READY."""
+def create_job(server: ServerProcess, farm: Farm, tasks: int) -> str:
+    """CreateJob of `tasks` tasks; returns its id at once (creation may go on in the background)."""
     admin = server.client("deadline")
     template = {
         "specificationVersion": "jobtemplate-2023-09",
@@ -288,10 +290,36 @@ def submit(server: ServerProcess, farm: Farm, tasks: int) -> float:
         ],
     }
     ids = {"farmId": farm.farm_id, "queueId": farm.queue_id}
-    job_id = admin.create_job(**ids, template=json.dumps(template), templateType="JSON", priority=50)["jobId"]
-    while admin.get_job(**ids, jobId=job_id)["lifecycleStatus"] == "CREATE_IN_PROGRESS":
+    created = admin.create_job(**ids, template=json.dumps(template), templateType="JSON", priority=50)
+    return str(created["jobId"])
+
+
+def submit(server: ServerProcess, farm: Farm, tasks: int) -> float:
+    """Create a job of `tasks` tasks; returns the monotonic time they were all READY."""
+    admin = server.client("deadline")
+    job_id = create_job(server, farm, tasks)
+    while (
+        admin.get_job(farmId=farm.farm_id, queueId=farm.queue_id, jobId=job_id)["lifecycleStatus"]
+        == "CREATE_IN_PROGRESS"
+    ):
         time.sleep(0.01)
     return time.monotonic()
+
+
+async def trickle(server: ServerProcess, farm: Farm, stats: Stats, jobs: int) -> list[float]:
+    """Jobs of one task, one at a time while the workers idle: from sending each CreateJob to a worker
+    holding its task (what a wrangler submitting to an idle farm waits), one latency per job."""
+    latencies = []
+    for _ in range(jobs):
+        before = set(stats.assigned_at)
+        sent = time.monotonic()
+        await asyncio.to_thread(create_job, server, farm, 1)
+        while not set(stats.assigned_at) - before and time.monotonic() - sent < 30:
+            await asyncio.sleep(0.005)
+        new = set(stats.assigned_at) - before
+        latencies.append(min(stats.assigned_at[t] for t in new) - sent if new else float("inf"))
+        await asyncio.sleep(0.2)
+    return latencies
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> float:
@@ -301,6 +329,9 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
 def own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+TRICKLE_JOBS = 40
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -363,6 +394,17 @@ async def idle_levels(server: ServerProcess, levels: list[int]) -> None:
             cpu0, wall0 = cpu_seconds(server_process), time.monotonic()
             await asyncio.sleep(10)
             idle_cpu = (cpu_seconds(server_process) - cpu0) / (time.monotonic() - wall0)
+            cpu0, wall0 = cpu_seconds(server_process), time.monotonic()
+            singles = await trickle(server, farm, stats, TRICKLE_JOBS)
+            trickle_cpu = (cpu_seconds(server_process) - cpu0) / (time.monotonic() - wall0)
+            print(
+                f"idle  {level:5} workers: {TRICKLE_JOBS} jobs of one task, one at a time:"
+                f" CreateJob sent -> a worker holds the task p50 {percentile(singles, 0.5):5.3f} s"
+                f" p99 {percentile(singles, 0.99):5.3f} s max {max(singles):5.3f} s,"
+                f" server CPU {100 * trickle_cpu:4.0f}%  load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            await asyncio.sleep(2)  # the single tasks' reports
             stats.assigned_at.clear()
             cpu0, own0, wall0 = cpu_seconds(server_process), own_cpu(), time.monotonic()
             ready = await asyncio.to_thread(submit, server, farm, level)

@@ -113,6 +113,8 @@ class _LongPoll:
     deadline: float | None = None  # monotonic time the wait ends, set by the first attempt
     generation: int = 0  # the work signal's generation the last attempt looked at
     retry: bool = False  # an attempt after a wake-up: the worker's updates were applied already
+    group: str | None = None  # whose waiters it queues with: the worker's fleet
+    handed_work: bool = False  # the last attempt's answer carries work (it did not wait)
 
 
 class _WaitForWork(Exception):
@@ -253,7 +255,7 @@ class FarmApp:
         signal = work_signal(self.runtime)
         while True:
             try:
-                return await anyio.to_thread.run_sync(
+                answer = await anyio.to_thread.run_sync(
                     self._attempt, poll, request, request_id, address, origin
                 )
             except _WaitForWork as waiting:
@@ -262,10 +264,14 @@ class FarmApp:
                 if (
                     remaining <= 0
                     or self.runtime.stopping.is_set()
-                    or not await signal.wait_past_async(poll.generation, remaining)
+                    or not await signal.wait_past_async(poll.generation, remaining, poll.group)
                 ):
                     return waiting.answer
                 poll.retry = True
+                continue
+            if poll.retry and poll.handed_work:
+                signal.pass_on(poll.group)  # woken and served: the next waiter may be served too
+            return answer
 
     def _attempt(
         self, poll: _LongPoll, request: SignedRequest, request_id: str, address: str, origin: str
@@ -530,6 +536,8 @@ class FarmApp:
             elif service == "logs" and not hints.quiet:
                 self.changes.changed("logs")
             wait = hints.wait_for_work_seconds
+            if poll is not None:
+                poll.handed_work = not wait and name == "UpdateWorkerSchedule"
             if not wait or isinstance(output, _Rendered):
                 return output
             if poll is not None:
@@ -538,6 +546,7 @@ class FarmApp:
                 if poll.deadline <= time.monotonic() or self.runtime.stopping.is_set():
                     return output
                 poll.generation = generation
+                poll.group = str(params.get("fleetId") or "") or None
                 raise _WaitForWork(output)
             if deadline is None:
                 deadline = time.monotonic() + float(wait)

@@ -1,0 +1,72 @@
+"""The work signal wakes a few long polls of a fleet at a time, not all of them (no thundering herd).
+
+Real asyncio futures on a real event loop; no server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from farmhand.server.worker_plane import WorkSignal
+from farmhand.server.worker_plane._signal import WAKE_PER_GROUP
+
+
+async def _waiting(signal: WorkSignal, group: str | None, count: int) -> list[asyncio.Task[bool]]:
+    generation = signal.generation
+    polls = [asyncio.create_task(signal.wait_past_async(generation, 30, group)) for _ in range(count)]
+    await asyncio.sleep(0.01)  # every poll is queued
+    return polls
+
+
+async def _settle() -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def test_a_bump_wakes_a_few_polls_of_each_fleet_and_every_poll_of_no_fleet() -> None:
+    async def scenario() -> None:
+        signal = WorkSignal()
+        # Given 20 long polls of fleet A, 3 of fleet B and 2 of no fleet waiting
+        fleet_a = await _waiting(signal, "fleet-a", 20)
+        fleet_b = await _waiting(signal, "fleet-b", 3)
+        no_fleet = await _waiting(signal, None, 2)
+        assert signal.waiting("fleet-a") == 20
+        # When work may have appeared
+        signal.wake()
+        await _settle()
+        # Then the first few of fleet A are woken, in the order they began to wait, and all of the others
+        assert [p.done() for p in fleet_a] == [True] * WAKE_PER_GROUP + [False] * (20 - WAKE_PER_GROUP)
+        assert all(p.done() and p.result() for p in fleet_b + no_fleet)
+        assert signal.waiting("fleet-a") == 20 - WAKE_PER_GROUP and signal.waiting("fleet-b") == 0
+        # And a woken poll that was served passes the wake on to exactly one more of its fleet
+        signal.pass_on("fleet-a")
+        await _settle()
+        assert sum(p.done() for p in fleet_a) == WAKE_PER_GROUP + 1
+        assert fleet_a[WAKE_PER_GROUP].done()
+        signal.pass_on("fleet-b")  # nobody left there: nothing happens
+        for poll in fleet_a:
+            poll.cancel()
+        await asyncio.gather(*fleet_a, return_exceptions=True)
+        assert signal.waiting("fleet-a") == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_poll_that_saw_an_older_generation_does_not_wait_and_one_not_woken_times_out() -> None:
+    async def scenario() -> None:
+        signal = WorkSignal()
+        seen = signal.generation
+        signal.wake()
+        # Given a poll that looked before the last bump: it returns at once
+        assert await signal.wait_past_async(seen, 30, "fleet-a") is True
+        # Given more polls than a bump wakes, and a short wait: those not woken time out
+        polls = [
+            asyncio.create_task(signal.wait_past_async(signal.generation, 0.3, "fleet-a"))
+            for _ in range(WAKE_PER_GROUP + 2)
+        ]
+        await asyncio.sleep(0.01)
+        signal.wake()
+        results = await asyncio.gather(*polls)
+        assert results == [True] * WAKE_PER_GROUP + [False] * 2
+        assert signal.waiting("fleet-a") == 0
+
+    asyncio.run(scenario())
