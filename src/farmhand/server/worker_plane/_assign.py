@@ -333,6 +333,11 @@ def assign_work(
         else active_queue_ids(conn, worker.farm_id, worker.fleet_id)
     )
     options = job_options(conn, queue_ids)
+    if not options:
+        # Nothing READY in the queues this fleet serves (every idle poll): nothing more to read.
+        if current is not None and not busy:
+            wind_down(conn, current, now=now)  # as below when there is no choice
+        return False
     failures = failures_by_job(conn, worker.worker_id, [o.job_id for o in options])
     state = worker_state(
         worker,

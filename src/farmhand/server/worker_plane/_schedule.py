@@ -113,11 +113,13 @@ def update_worker_schedule(
         )
         changed |= released
         untouched &= not wrote
+    given = False
     if assigning:
         seen = SeenState(live, actions, associations) if untouched else None
-        assign_work(conn, worker, now=now, failure_cap=settings.failure_cap, by=by, seen=seen)
+        given = assign_work(conn, worker, now=now, failure_cap=settings.failure_cap, by=by, seen=seen)
     assigned: dict[str, Any] = {}
-    for session in open_sessions(conn, worker_id):
+    # A worker with no session that was given none still has none (the idle poll): no need to look.
+    for session in open_sessions(conn, worker_id) if live or given else []:
         if session.target_lifecycle_status == "ENDED":
             wind_down(conn, session, now=now)
             if close_if_done(conn, session.session_id, now=now):
