@@ -325,3 +325,31 @@ def test_delete_objects_removes_the_keys_listed(s3: Any, bucket: str) -> None:
     )
     assert sorted(d["Key"] for d in answer["Deleted"]) == ["del/a", "del/b", "del/missing"]
     assert [c["Key"] for c in s3.list_objects_v2(Bucket=bucket, Prefix="del/")["Contents"]] == ["del/c"]
+
+
+def md5_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def test_a_wrong_content_md5_is_a_bad_digest_and_stores_nothing(s3: Any, bucket: str) -> None:
+    body = b"m" * (5 * 1024 * 1024)
+    wrong = md5_b64(body[:-1] + b"x")
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket=bucket, Key="md5/put", Body=body, ContentMD5=wrong)
+    assert error_code(refused) == "BadDigest"
+    with pytest.raises(ClientError) as missing:
+        s3.head_object(Bucket=bucket, Key="md5/put")
+    assert missing.value.response["Error"]["Code"] in ("404", "NoSuchKey")
+    s3.put_object(Bucket=bucket, Key="md5/put", Body=body, ContentMD5=md5_b64(body))
+
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="md5/part")["UploadId"]
+    with pytest.raises(ClientError) as refused_part:
+        s3.upload_part(
+            Bucket=bucket, Key="md5/part", UploadId=upload_id, PartNumber=1, Body=body, ContentMD5=wrong
+        )
+    assert error_code(refused_part) == "BadDigest"
+    assert not s3.list_parts(Bucket=bucket, Key="md5/part", UploadId=upload_id).get("Parts")
+    s3.upload_part(
+        Bucket=bucket, Key="md5/part", UploadId=upload_id, PartNumber=1, Body=body, ContentMD5=md5_b64(body)
+    )
+    assert len(s3.list_parts(Bucket=bucket, Key="md5/part", UploadId=upload_id)["Parts"]) == 1

@@ -455,3 +455,37 @@ def test_delete_objects_deletes_only_what_the_credentials_may_write(
     assert [(e["Key"], e["Code"]) for e in answer["Errors"]] == [("Theirs/x", "AccessDenied")]
     assert farm_s3.get_object(Bucket=bucket, Key="Theirs/x")["Body"].read() == b"x"
     assert_absent(farm_s3, bucket, "Mine/x")
+
+
+def test_a_replaced_part_gets_a_new_etag_and_the_old_one_no_longer_completes(
+    farm_s3: Any, bucket: str
+) -> None:
+    part_size = 5 * 1024 * 1024
+    upload_id = farm_s3.create_multipart_upload(Bucket=bucket, Key="replaced/part")["UploadId"]
+
+    def put(body: bytes) -> str:
+        answer = farm_s3.upload_part(
+            Bucket=bucket, Key="replaced/part", UploadId=upload_id, PartNumber=1, Body=body
+        )
+        return str(answer["ETag"])
+
+    first = put(b"a" * part_size)
+    assert put(b"a" * part_size) == first  # the same bytes: the same tag
+    second = put(b"a" * (part_size - 1) + b"b")
+    assert second != first
+    with pytest.raises(ClientError) as stale:
+        farm_s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="replaced/part",
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": first}]},
+        )
+    assert error_code(stale) == "InvalidPart"  # as S3 (SeaweedFS does not check part ETags)
+    farm_s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="replaced/part",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": second}]},
+    )
+    got = farm_s3.get_object(Bucket=bucket, Key="replaced/part")["Body"].read()
+    assert got == b"a" * (part_size - 1) + b"b"

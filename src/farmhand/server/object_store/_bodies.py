@@ -3,8 +3,14 @@ and storing them as they stream in.
 
 Small bodies are kept in memory (they go into the index); large ones are written to a staged blob on
 a worker thread one megabyte behind the socket, so hashing and writing overlap receiving. On the way
-they are hashed (MD5 for the ETag, SHA-256 when the payload is signed, the `x-amz-checksum-*` the
-client sent), and nothing is committed unless length, payload hash and checksum all match.
+they are hashed (the ETag's digest, SHA-256 when the payload is signed, the `x-amz-checksum-*` and
+Content-MD5 the client sent), and nothing is committed unless length, payload hash and checksums all
+match.
+
+A PutObject's ETag is the body's MD5, as clients compare it with their own. A part's ETag is only an
+identifier the client hands back to CompleteMultipartUpload (S3 promises nothing more of it), so a
+part is tagged with its XXH3-128 instead: MD5 would be the costliest thing the server does per byte
+received. MD5 is still computed, and checked, when the client sends Content-MD5.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+import xxhash
 
 from ._asgi import IO_THREADS, Receive
 from ._checksums import ALGORITHMS, Checksum, new_checksum
@@ -44,6 +52,7 @@ class Framing:
     checksum_algorithm: str | None
     checksum_header: str | None
     trailer: str | None
+    content_md5: str | None = None
 
     @classmethod
     def of(cls, headers: Mapping[str, str], max_bytes: int) -> Framing:
@@ -95,7 +104,7 @@ class Framing:
             if algorithm is not None:
                 raise S3Error("InvalidRequest", "Send a checksum either as a header or as a trailer")
             algorithm = trailer[15:]
-        return cls(chunked, length, payload, algorithm, header_value, trailer)
+        return cls(chunked, length, payload, algorithm, header_value, trailer, headers.get("content-md5"))
 
 
 @dataclass
@@ -109,13 +118,15 @@ class Received:
 class BodySink:
     """Decodes, hashes, verifies and stores a body's bytes; `feed` may run on a worker thread."""
 
-    def __init__(self, framing: Framing, blob: StagedBlob | None) -> None:
+    def __init__(self, framing: Framing, blob: StagedBlob | None, *, md5_etag: bool = True) -> None:
+        """`md5_etag`: the ETag is the body's MD5 (PutObject), else its XXH3-128 (UploadPart)."""
         self.framing = framing
         self.blob = blob
         self.memory = bytearray()
         self.decoder = AwsChunkedDecoder() if framing.chunked else None
         self.raw_sha256 = hashlib.sha256() if framing.payload_sha256 is not None else None
-        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.md5 = hashlib.md5(usedforsecurity=False) if md5_etag or framing.content_md5 is not None else None
+        self.tag = None if md5_etag else xxhash.xxh3_128()
         self.checksum: Checksum | None = (
             new_checksum(framing.checksum_algorithm) if framing.checksum_algorithm else None
         )
@@ -132,7 +143,10 @@ class BodySink:
                     "InvalidRequest",
                     f"The body is longer than the declared {self.framing.length} bytes",
                 )
-            self.md5.update(piece)
+            if self.md5 is not None:
+                self.md5.update(piece)
+            if self.tag is not None:
+                self.tag.update(piece)
             if self.checksum is not None:
                 self.checksum.update(piece)
             if self.blob is not None:
@@ -153,6 +167,10 @@ class BodySink:
                 "XAmzContentSHA256Mismatch",
                 "The provided 'x-amz-content-sha256' header does not match what was computed.",
             )
+        if self.framing.content_md5 is not None:
+            assert self.md5 is not None
+            if base64.b64encode(self.md5.digest()).decode("ascii") != self.framing.content_md5:
+                raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.")
         checksums: dict[str, str] = {}
         algorithm = self.framing.checksum_algorithm
         if algorithm is not None and self.checksum is not None:
@@ -172,7 +190,9 @@ class BodySink:
             checksums[algorithm] = actual
         if self.blob is not None:
             self.blob.finish()
-        return Received(bytes(self.memory), self.blob, self.md5.hexdigest(), checksums)
+        tag = self.tag if self.tag is not None else self.md5
+        assert tag is not None
+        return Received(bytes(self.memory), self.blob, tag.hexdigest(), checksums)
 
     def discard(self) -> None:
         if self.blob is not None:
@@ -180,14 +200,14 @@ class BodySink:
 
 
 async def receive_body(
-    receive: Receive, framing: Framing, store: ObjectStore, *, always_stage: bool = False
+    receive: Receive, framing: Framing, store: ObjectStore, *, part: bool = False
 ) -> Received:
-    """Read the whole body through a sink; large bodies are processed on a worker thread, one
-    megabyte behind the socket, so hashing and writing overlap receiving."""
-    large = always_stage or framing.length > INLINE_MAX_BYTES
+    """Read the whole body through a sink; large bodies and parts are processed on a worker thread,
+    one megabyte behind the socket, so hashing and writing overlap receiving."""
+    large = part or framing.length > INLINE_MAX_BYTES
     loop = asyncio.get_running_loop()
     blob = await loop.run_in_executor(IO_THREADS, store.stage) if large else None
-    sink = BodySink(framing, blob)
+    sink = BodySink(framing, blob, md5_etag=not part)
     pending = bytearray()
     inflight: asyncio.Future[None] | None = None
     try:

@@ -403,7 +403,7 @@ class S3Endpoint:
         upload_id = request.query["uploadId"]
         self.store.upload(request.bucket, request.key, upload_id)
         self.store.check_space(framing.length)
-        received = await receive_body(receive, framing, self.store, always_stage=True)
+        received = await receive_body(receive, framing, self.store, part=True)
         request.body_read = True
         assert received.blob is not None
         await asyncio.wrap_future(
