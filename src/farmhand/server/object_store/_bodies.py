@@ -20,7 +20,7 @@ import base64
 import contextlib
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import xxhash
@@ -38,6 +38,7 @@ STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 MAX_XML_BODY_BYTES = 4 * 1024 * 1024
 MAX_METADATA_BYTES = 2048
 FLUSH_BYTES = 1024 * 1024
+FLUSH_CHUNKS = 256
 _STORED_HEADERS = ("cache-control", "content-disposition", "content-language", "expires")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -132,11 +133,15 @@ class BodySink:
         )
         self.size = 0
 
-    def feed(self, raw: bytes | bytearray) -> None:
-        if self.raw_sha256 is not None:
-            self.raw_sha256.update(raw)
-        pieces: list[memoryview] = self.decoder.feed(raw) if self.decoder is not None else [memoryview(raw)]
-        for piece in pieces:
+    def feed(self, chunks: Sequence[bytes | bytearray]) -> None:
+        """Take the next chunks as they came off the socket: each is hashed where it lies and the
+        decoded pieces go to the blob in one writev, never copied into a joined buffer."""
+        decoded: list[memoryview] = []
+        for raw in chunks:
+            if self.raw_sha256 is not None:
+                self.raw_sha256.update(raw)
+            decoded += self.decoder.feed(raw) if self.decoder is not None else [memoryview(raw)]
+        for piece in decoded:
             self.size += len(piece)
             if self.size > self.framing.length:
                 raise S3Error(
@@ -149,10 +154,10 @@ class BodySink:
                 self.tag.update(piece)
             if self.checksum is not None:
                 self.checksum.update(piece)
-            if self.blob is not None:
-                self.blob.write(piece)
-            else:
+            if self.blob is None:
                 self.memory += piece
+        if self.blob is not None:
+            self.blob.write_many(decoded)
 
     def finish(self) -> Received:
         """Check length, payload hash and checksum; make a staged blob durable."""
@@ -208,17 +213,21 @@ async def receive_body(
     loop = asyncio.get_running_loop()
     blob = await loop.run_in_executor(IO_THREADS, store.stage) if large else None
     sink = BodySink(framing, blob, md5_etag=not part)
-    pending = bytearray()
+    pending: list[bytes] = []
+    pending_bytes = 0
     inflight: asyncio.Future[None] | None = None
     try:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise S3Error("IncompleteBody", "The client disconnected before sending the whole body")
-            pending += message.get("body", b"")
+            chunk = message.get("body", b"")
+            if chunk:
+                pending.append(chunk)
+                pending_bytes += len(chunk)
             more = bool(message.get("more_body"))
-            if len(pending) >= FLUSH_BYTES or not more:
-                data, pending = pending, bytearray()
+            if pending_bytes >= FLUSH_BYTES or len(pending) >= FLUSH_CHUNKS or not more:
+                data, pending, pending_bytes = pending, [], 0
                 if large:
                     if inflight is not None:
                         await inflight
