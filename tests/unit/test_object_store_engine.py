@@ -152,3 +152,26 @@ def test_another_process_on_the_host_reads_objects_by_the_store_files(store: Obj
     assert files.read("jobs", "Root/Data/none", 1 << 20) is None
     assert files.read("other", "Root/Data/small", 1 << 20) is None
     assert not StoreFiles(store.root / "nowhere").available()
+
+
+def test_the_store_files_are_read_many_keys_per_query_in_the_order_asked(store: ObjectStore) -> None:
+    # Given more small objects than one query asks for, a large one in a blob, and one replaced since
+    store.create_bucket("jobs", exist_ok=True)
+    small = {f"Root/Data/{n:04}": f"object {n}".encode() for n in range(1200)}
+    for key, data in small.items():
+        store.write_object("jobs", key, data, "binary/octet-stream")
+    store.write_object("jobs", "Root/Data/large", b"L" * 300_000, "binary/octet-stream")
+    store.write_object("jobs", "Root/Data/large", b"M" * 300_001, "binary/octet-stream")
+    files = StoreFiles(store.root)
+    # When a reader asks for all of them (reversed), a missing key among them, with a size limit
+    keys = [*reversed(small), "Root/Data/large", "Root/Data/none"]
+    found = list(files.read_many("jobs", keys, 1 << 20))
+    # Then every key is answered once, in the order asked, with the object as it is now or None
+    assert [key for key, _ in found] == keys
+    assert dict(found) == {**small, "Root/Data/large": b"M" * 300_001, "Root/Data/none": None}
+    # And what it may not take (over the size limit, another bucket) is None too
+    assert dict(files.read_many("jobs", ["Root/Data/large", "Root/Data/0001"], 1000)) == {
+        "Root/Data/large": None,
+        "Root/Data/0001": b"object 1",
+    }
+    assert dict(files.read_many("other", ["Root/Data/0001"], 1 << 20)) == {"Root/Data/0001": None}

@@ -71,6 +71,10 @@ class FarmObjects(Protocol):
 
     def read(self, bucket: str, key: str, max_bytes: int) -> bytes | None: ...
 
+    def read_many(
+        self, bucket: str, keys: Sequence[str], max_bytes: int
+    ) -> Iterable[tuple[str, bytes | None]]: ...
+
 
 class ContentCache:
     """Content files by xxh128 in one directory tree shared by the workers of a host.

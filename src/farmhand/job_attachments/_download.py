@@ -38,6 +38,8 @@ RANGE_WORKERS = 4
 GET_CHUNK = 512
 PLACE_WORKERS = 4  # links and writes are system calls: several at once overlap their waits
 IN_FLIGHT_BYTES = 64 * 1024 * 1024  # received objects waiting to be written, at most
+STORE_BATCH_FILES = 200  # objects read from the farm's own store, written by one task
+STORE_BATCH_BYTES = 8 * 1024 * 1024
 
 
 class _BoundedPool:
@@ -50,15 +52,24 @@ class _BoundedPool:
         self._futures: list[Future[None]] = []
 
     def submit(self, function: Callable[[str, bytes], None], digest: str, data: bytes) -> None:
+        self._submit(lambda: function(digest, data), len(data))
+
+    def submit_batch(
+        self, function: Callable[[list[tuple[str, bytes]]], None], batch: list[tuple[str, bytes]]
+    ) -> None:
+        """One task for many small objects: a pool hand-off costs more than writing a small file."""
+        self._submit(lambda: function(batch), sum(len(data) for _, data in batch))
+
+    def _submit(self, call: Callable[[], None], size: int) -> None:
         if self._errors:
             raise self._errors[0]
-        units = max(1, min(len(data) // 65536, IN_FLIGHT_BYTES // 65536 // 2))
+        units = max(1, min(size // 65536, IN_FLIGHT_BYTES // 65536 // 2))
         for _ in range(units):
             self._room.acquire()
 
         def run() -> None:
             try:
-                function(digest, data)
+                call()
             except BaseException as error:
                 self._errors.append(error)
                 raise
@@ -215,12 +226,19 @@ def download_files(
 
     recorded: list[tuple[str, int, int]] = []
 
-    def receive(digest: str, data: bytes) -> None:
+    def verify(digest: str, data: bytes) -> None:
         if len(data) != sizes[digest] or xxhash.xxh3_128_hexdigest(data) != digest:
             raise ObjectIntegrityError(
                 f"s3://{storage.bucket}/{storage.settings.data_key(digest)} does not match its hash "
                 f"(wanted for {by_hash[digest][0].destination}); it was not used"
             )
+
+    def receive_many(batch: list[tuple[str, bytes]]) -> None:
+        for digest, data in batch:
+            receive(digest, data)
+
+    def receive(digest: str, data: bytes) -> None:
+        verify(digest, data)
         items = by_hash[digest]
         if cache is not None:
             with _writing(items[0].destination):
@@ -241,7 +259,7 @@ def download_files(
     try:
         with _BoundedPool(PLACE_WORKERS, IN_FLIGHT_BYTES) as writer:
             if cache is not None and cache.farm_objects is not None:
-                small = _read_on_farm_host(cache.farm_objects, storage, small, writer, receive)
+                small = _read_on_farm_host(cache.farm_objects, storage, small, writer, receive_many)
             for start in range(0, len(small), GET_CHUNK):
                 tracker.check()
                 chunk = small[start : start + GET_CHUNK]
@@ -278,16 +296,26 @@ def _read_on_farm_host(
     storage: ObjectStorage,
     digests: Sequence[str],
     writer: _BoundedPool,
-    receive: Callable[[str, bytes], None],
+    place: Callable[[list[tuple[str, bytes]]], None],
 ) -> list[str]:
     """Place what the farm's own store holds, read by its files; returns the digests it does not hold."""
     left: list[str] = []
-    for digest in digests:
-        data = objects.read(storage.bucket, storage.settings.data_key(digest), RANGE_THRESHOLD)
+    keys = [storage.settings.data_key(digest) for digest in digests]
+    batch: list[tuple[str, bytes]] = []
+    size = 0
+    for digest, (_key, data) in zip(
+        digests, objects.read_many(storage.bucket, keys, RANGE_THRESHOLD), strict=True
+    ):
         if data is None:
             left.append(digest)
-        else:
-            writer.submit(receive, digest, data)
+            continue
+        batch.append((digest, data))
+        size += len(data)
+        if len(batch) >= STORE_BATCH_FILES or size >= STORE_BATCH_BYTES:
+            writer.submit_batch(place, batch)
+            batch, size = [], 0
+    if batch:
+        writer.submit_batch(place, batch)
     return left
 
 
