@@ -7,7 +7,7 @@ code and configuration, so load from other processes weighs on both alike. Phase
 * HeadObject of those keys from 16 threads (per s);
 * a 1 GiB file uploaded by boto3's transfer manager (multipart, 8 MiB parts, 10 threads) and read
   back with its ranged GETs (MiB/s), in two rounds of opposite order, beside a plain copy of the
-  same file (the ceiling).
+  same file (the ceiling), with the CPU each side spent per MiB.
 
 Goals: small PUT and HEAD at least SeaweedFS's; bulk at least 0.8x SeaweedFS and 0.5x the copy;
 the farm server's RSS at most 250 MiB during the 10k run.
@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,15 +133,36 @@ def alternate(
     return phases
 
 
-def bulk(s3: Any, bucket: str, source: Path, work: Path) -> tuple[float, float]:
+@dataclass
+class Transfer:
+    """One bulk transfer: MiB/s, and the CPU milliseconds per MiB the store and this client used
+    (what bounds the rate once the machine is shared; a ratio that survives load)."""
+
+    rate: float
+    server_ms: float
+    client_ms: float
+
+
+def measured(pid: int, size_mib: float, work: Callable[[], None]) -> Transfer:
+    client = psutil.Process()
+    before = client.cpu_times()
+    with ServerUsage(pid) as usage:
+        seconds = timed(work)
+    after = client.cpu_times()
+    client_seconds = after.user - before.user + after.system - before.system
+    return Transfer(size_mib / seconds, usage.cpu_seconds / size_mib * 1e3, client_seconds / size_mib * 1e3)
+
+
+def bulk(s3: Any, pid: int, bucket: str, source: Path, work: Path) -> tuple[Transfer, Transfer]:
     size_mib = source.stat().st_size / MiB
     config = TransferConfig()  # what the job-attachments code uses: 8 MiB parts, 10 threads
-    up = timed(lambda: s3.upload_file(str(source), bucket, "Root/Data/bulk.xxh128", Config=config))
+    key = "Root/Data/bulk.xxh128"
+    up = measured(pid, size_mib, lambda: s3.upload_file(str(source), bucket, key, Config=config))
     target = work / "downloaded"
-    down = timed(lambda: s3.download_file(bucket, "Root/Data/bulk.xxh128", str(target), Config=config))
+    down = measured(pid, size_mib, lambda: s3.download_file(bucket, key, str(target), Config=config))
     assert target.stat().st_size == source.stat().st_size
     target.unlink()
-    return size_mib / up, size_mib / down
+    return up, down
 
 
 def plain_copy(source: Path, work: Path) -> float:
@@ -214,20 +236,28 @@ def main() -> None:
                 )
             # Two rounds in opposite orders (farm, SeaweedFS, SeaweedFS, farm), each store's rates
             # averaged, with a plain copy in each round.
-            rounds: dict[str, list[tuple[float, float]]] = {name: [] for name in clients}
+            rounds: dict[str, list[tuple[Transfer, Transfer]]] = {name: [] for name in clients}
             copies: list[float] = []
             for order in (list(clients), list(reversed(clients))):
                 for name in order:
-                    up, down = bulk(clients[name][0], "bench", source, root)
+                    up, down = bulk(clients[name][0], stores[name][1], "bench", source, root)
                     rounds[name].append((up, down))
                     print(
-                        f"{name}: {bulk_mib} MiB upload {up:.0f} MiB/s, ranged GET {down:.0f} MiB/s",
+                        f"{name}: {bulk_mib} MiB upload {up.rate:.0f} MiB/s (CPU ms/MiB: store "
+                        f"{up.server_ms:.2f}, client {up.client_ms:.2f}), ranged GET {down.rate:.0f} MiB/s "
+                        f"(store {down.server_ms:.2f}, client {down.client_ms:.2f})",
                         flush=True,
                     )
                 copies.append(plain_copy(source, root))
-            for name, rates in rounds.items():
+            for name, transfers in rounds.items():
+                n = len(transfers)
                 results[name].update(
-                    up=sum(u for u, _ in rates) / len(rates), down=sum(d for _, d in rates) / len(rates)
+                    up=sum(u.rate for u, _ in transfers) / n,
+                    down=sum(d.rate for _, d in transfers) / n,
+                    up_cpu=sum(u.server_ms for u, _ in transfers) / n,
+                    down_cpu=sum(d.server_ms for _, d in transfers) / n,
+                    up_client=sum(u.client_ms for u, _ in transfers) / n,
+                    down_client=sum(d.client_ms for _, d in transfers) / n,
                 )
             copy = sum(copies) / len(copies)
         print(f"load after: {load()}")
@@ -251,6 +281,14 @@ def main() -> None:
     print(
         f"| {bulk_mib} MiB ranged GET (MiB/s) | {farm['down']:.0f} | {weed['down']:.0f} | "
         f"{farm['down'] / weed['down']:.2f} | >= 0.8 |"
+    )
+    print(
+        f"| store CPU per MiB uploaded, read (ms) | {farm['up_cpu']:.2f}, {farm['down_cpu']:.2f} | "
+        f"{weed['up_cpu']:.2f}, {weed['down_cpu']:.2f} | | |"
+    )
+    print(
+        f"| boto3 CPU per MiB uploaded, read (ms) | {farm['up_client']:.2f}, {farm['down_client']:.2f} | "
+        f"{weed['up_client']:.2f}, {weed['down_client']:.2f} | | |"
     )
     print(f"| plain copy of the file (MiB/s) | {copy:.0f} | | | ceiling |")
     print(
