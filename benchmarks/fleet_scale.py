@@ -412,11 +412,12 @@ async def idle_levels(server: ServerProcess, levels: list[int]) -> None:
                 await asyncio.sleep(0.05)
             took = time.monotonic() - wall0
             busy_cpu = (cpu_seconds(server_process) - cpu0) / took
-            latencies = [t - ready for t in stats.assigned_at.values()]
+            # From sending CreateJob: its tasks may be handed out before GetJob says it is created.
+            latencies = [t - wall0 for t in stats.assigned_at.values()]
             print(
                 f"idle  {level:5} workers (+{len(added)} registered in {registered:5.1f} s)"
                 f"  waiting: server CPU {100 * idle_cpu:4.0f}%"
-                f"  | job of {level} tasks: {len(latencies)} handed out,"
+                f"  | job of {level} tasks: created in {ready - wall0:.2f} s, {len(latencies)} handed out,"
                 f" dispatch p50 {percentile(latencies, 0.5):5.2f} s p99 {percentile(latencies, 0.99):5.2f} s,"
                 f" server CPU {100 * busy_cpu:4.0f}%, load generator CPU"
                 f" {100 * (own_cpu() - own0) / took:4.0f}%  errors {dict(stats.errors)}"
