@@ -1,10 +1,14 @@
 """The work signal wakes a few long polls of a fleet at a time, not all of them (no thundering herd).
 
-Real asyncio futures on a real event loop; no server."""
+Real asyncio futures on a real event loop; no server. Each scenario gets its own loop on its own
+thread: the browser tests' Playwright keeps an event loop running on the main thread for the session."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from farmhand.server.worker_plane import WorkSignal
 from farmhand.server.worker_plane._signal import WAKE_PER_GROUP
@@ -15,6 +19,11 @@ async def _waiting(signal: WorkSignal, group: str | None, count: int) -> list[as
     polls = [asyncio.create_task(signal.wait_past_async(generation, 30, group)) for _ in range(count)]
     await asyncio.sleep(0.01)  # every poll is queued
     return polls
+
+
+def _run_on_own_loop(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(lambda: asyncio.run(scenario())).result()
 
 
 async def _settle() -> None:
@@ -48,7 +57,7 @@ def test_a_bump_wakes_a_few_polls_of_each_fleet_and_every_poll_of_no_fleet() -> 
         await asyncio.gather(*fleet_a, return_exceptions=True)
         assert signal.waiting("fleet-a") == 0
 
-    asyncio.run(scenario())
+    _run_on_own_loop(scenario)
 
 
 def test_a_poll_that_saw_an_older_generation_does_not_wait_and_one_not_woken_times_out() -> None:
@@ -69,4 +78,4 @@ def test_a_poll_that_saw_an_older_generation_does_not_wait_and_one_not_woken_tim
         assert results == [True] * WAKE_PER_GROUP + [False] * 2
         assert signal.waiting("fleet-a") == 0
 
-    asyncio.run(scenario())
+    _run_on_own_loop(scenario)
