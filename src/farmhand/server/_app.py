@@ -25,7 +25,7 @@ from sqlalchemy import and_, insert, select
 from sqlalchemy.exc import DataError
 
 from .._models import IDENTITY_SERVICE, IDENTITY_TARGET_PREFIX, SCHEDULING_SERVICE, SCHEDULING_TARGET_PREFIX
-from ._identity import Principal, SigningKeyCache
+from ._identity import Principal, SigningKeyCache, prune_expired_keys
 from ._runtime import ServerRuntime
 from ._store_faults import is_store_fault, store_unavailable
 from ._telemetry import TelemetryIntake, TelemetryRefused
@@ -159,6 +159,7 @@ class FarmApp:
         runtime.every(3600, runtime.object_store.housekeep, "object-store-housekeeping")
         self.telemetry = TelemetryIntake(runtime.store)
         runtime.every(600, self.telemetry.prune, "telemetry-retention")
+        runtime.every(600, lambda: prune_expired_keys(runtime.store), "expired-key-pruning")
         signal = work_signal(runtime)
         signal.add_publisher(runtime.cluster.publish_work)
 

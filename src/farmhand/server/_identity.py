@@ -22,7 +22,7 @@ from ..arns import arn
 from ._ids import new_access_key_id, new_account_id, new_secret, new_session_token
 from .farm_secret import farm_secret_of, is_sealed, unsealed
 from .protocol import SigningKey
-from .store import Store, access_keys, principals, settings, utcnow
+from .store import Changes, Store, access_keys, principals, settings, utcnow
 
 ADMIN_CREDENTIALS_FILE = "admin-credentials.json"
 DEFAULT_REGION = "us-west-2"
@@ -120,6 +120,13 @@ def record_access_key(
     )
 
 
+def prune_expired_keys(store: Store) -> None:
+    """Delete keys that expired over an hour ago (housekeeping, not on every minting: a delete of
+    keys makes every server drop its cached keys)."""
+    with store.write() as conn:
+        conn.execute(delete(access_keys).where(access_keys.c.expires_at < utcnow() - dt.timedelta(hours=1)))
+
+
 def seal_plaintext_keys(conn: Connection) -> int:
     """Seal the secrets of keys stored in plaintext by an older farmhand; returns how many."""
     farm_secret = farm_secret_of(conn)
@@ -180,19 +187,27 @@ def lookup_signing_key(conn: Connection, access_key_id: str) -> tuple[SigningKey
 
 
 class SigningKeyCache:
-    """Keys found in the store, kept in memory for a few seconds so most requests skip one round trip.
+    """Keys found in the store, kept in memory so that most requests skip a read and two unseals.
 
-    Keys are only ever inserted, and deleted once long expired; expiry is checked on every request
-    against the cached `expires_at`. So a cached entry can only outlive a deleted key by `ttl`.
-    A signed-in user's credentials are never cached: signing out or disabling the user deletes
-    them, and that must stop them at once (on every server of the farm).
+    Keys are inserted, and changed or deleted only to revoke them or once long expired; expiry is
+    checked on every request against the cached `expires_at`. Whenever a transaction of this server
+    changes or deletes keys, every entry is dropped, and the farm's other servers drop theirs when
+    told (PostgreSQL notifications; all of them when the notifications were interrupted), so `ttl`
+    only bounds what a lost notification could leave. It is longer than a worker's long poll, so an
+    idle worker's next poll finds its key here. A signed-in user's credentials are never cached:
+    signing out or disabling the user deletes them, and that must stop them at once.
     """
 
-    def __init__(self, store: Store, ttl_seconds: float = 10.0, max_entries: int = 10_000) -> None:
+    def __init__(self, store: Store, ttl_seconds: float = 300.0, max_entries: int = 50_000) -> None:
         self.store = store
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, tuple[SigningKey, Principal]]] = {}
+        store.committed.append(self._committed)
+
+    def _committed(self, changes: Changes) -> None:
+        if ("access_keys", "update") in changes or ("access_keys", "delete") in changes:
+            self.clear()
 
     def lookup(self, access_key_id: str) -> tuple[SigningKey, Principal] | None:
         now = time.monotonic()
@@ -268,7 +283,6 @@ def record_temporary_credentials(
     """Keep temporary credentials (minted here or issued by an external store) so that requests
     signed with them are verified as `principal_id` within `scope` until they expire."""
     now = utcnow()
-    conn.execute(delete(access_keys).where(access_keys.c.expires_at < now - dt.timedelta(hours=1)))
     conn.execute(
         insert(access_keys).values(
             access_key_id=access_key_id,

@@ -86,7 +86,7 @@ class Store:
         self._held_names_lock = threading.Lock()
         # Called after each committed write transaction with what it changed (e.g. to drop caches).
         self.committed: list[Callable[[Changes], None]] = []
-        event.listen(self.engine, "before_cursor_execute", _note_change)
+        event.listen(self.engine, "after_cursor_execute", _note_change)
         if migrate:
             self.migrate()
 
@@ -174,9 +174,10 @@ class Store:
 
 
 def _note_change(
-    conn: Connection, _cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool
+    conn: Connection, cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool
 ) -> None:
-    """Remember which tables a transaction writes, for `Store.committed` listeners."""
+    """Remember which tables a transaction writes, for `Store.committed` listeners (an update or
+    delete that matched no row wrote nothing)."""
     compiled = getattr(context, "compiled", None)
     kind = (
         "insert"
@@ -196,6 +197,8 @@ def _note_change(
             return
         verb = found.group(1).split()[0].lower()
         kind, name = verb, found.group(2)
+    if kind in ("update", "delete") and getattr(cursor, "rowcount", -1) == 0:
+        return
     conn.info.setdefault(_CHANGED, set()).add((name.lower(), kind))
 
 
