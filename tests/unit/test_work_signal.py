@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from farmhand.server.worker_plane import WorkSignal
-from farmhand.server.worker_plane._signal import WAKE_PER_GROUP
+from farmhand.server.worker_plane._signal import HOLD_JITTER, WAKE_PER_GROUP, held_for
 
 
 async def _waiting(signal: WorkSignal, group: str | None, count: int) -> list[asyncio.Task[bool]]:
@@ -79,3 +79,11 @@ def test_a_poll_that_saw_an_older_generation_does_not_wait_and_one_not_woken_tim
         assert signal.waiting("fleet-a") == 0
 
     _run_on_own_loop(scenario)
+
+
+def test_long_polls_are_held_a_little_less_than_asked_and_not_all_alike() -> None:
+    # Given many long polls asking for 20 s
+    holds = [held_for(20.0) for _ in range(1000)]
+    # Then none is held longer, none much shorter, and they spread (workers that began together drift)
+    assert all(20.0 * (1 - HOLD_JITTER) <= hold <= 20.0 for hold in holds)
+    assert max(holds) - min(holds) > 20.0 * HOLD_JITTER / 2

@@ -85,7 +85,7 @@ from .protocol import (
 )
 from .sign_in import PAGE_PATHS, PageAnswer, PageRequest, SignInPage, SignInRequest, SignInService
 from .store import idempotency_records
-from .worker_plane import start_worker_plane, work_signal
+from .worker_plane import held_for, start_worker_plane, work_signal
 
 log = logging.getLogger("farmhand.server")
 
@@ -543,7 +543,7 @@ class FarmApp:
                 return output
             if poll is not None:
                 if poll.deadline is None:
-                    poll.deadline = time.monotonic() + float(wait)
+                    poll.deadline = time.monotonic() + held_for(float(wait))
                 if poll.deadline <= time.monotonic() or self.runtime.stopping.is_set():
                     return output
                 poll.generation = generation

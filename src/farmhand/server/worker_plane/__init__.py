@@ -15,7 +15,7 @@ from ._schedule import (
     update_worker_schedule,
 )
 from ._sessions import abandon_sessions
-from ._signal import WAIT_HEADER, WorkSignal, requested_wait, work_signal
+from ._signal import WAIT_HEADER, WorkSignal, held_for, requested_wait, work_signal
 from ._workers import change_worker_status
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "change_worker_status",
     "explain_job",
     "get_job_entities",
+    "held_for",
     "queue_role_arn",
     "reclaim_silent_workers",
     "requested_wait",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import random
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ MAX_WAIT_SECONDS = 60.0
 # Long polls of one fleet woken at once by a bump: enough to keep both the schedule transactions and
 # the threads that run them busy, few enough that a task costs a handful of attempts, not thousands.
 WAKE_PER_GROUP = 8
+# A long poll is held for its wait less up to this share of it, at random (see `held_for`).
+HOLD_JITTER = 0.2
 
 
 class WorkSignal:
@@ -153,3 +156,11 @@ def requested_wait(headers: dict[str, str]) -> float:
         return max(0.0, min(float(raw), MAX_WAIT_SECONDS))
     except ValueError:
         return 0.0
+
+
+def held_for(wait: float) -> float:
+    """How long to hold a long poll that asked for `wait`: a little less, at random. Workers that
+    began together (a farm or network restart) would otherwise come back together every wait, a
+    burst of schedule calls that delays the calls handing out new work; with this they drift apart
+    within a few waits."""
+    return wait * (1.0 - HOLD_JITTER * random.random())
