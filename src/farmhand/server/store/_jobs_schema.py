@@ -6,7 +6,7 @@ the task changes, so reads never scan tasks (`taskRunStatusCounts` comes straigh
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text
+from sqlalchemy import Column, Index, Integer, String, Table, Text, text
 
 from ...statuses import TaskRunStatus
 from ._schema import metadata
@@ -62,6 +62,14 @@ jobs = Table(
     *_counter_columns(),
     Index("ix_jobs_queue", "queue_id", "created_at", "job_id"),
     Index("ix_jobs_farm_status", "farm_id", "task_run_status"),
+    # The jobs a worker's poll may take work from (worker_plane._assign.READY_JOB): only those.
+    Index(
+        "ix_jobs_ready",
+        "queue_id",
+        "priority",
+        sqlite_where=text("count_ready > 0"),
+        postgresql_where=text("count_ready > 0"),
+    ),
 )
 
 steps = Table(

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select
+from sqlalchemy import Connection, and_, func, insert, literal_column, select
 from sqlalchemy.engine import Row
 
 from ...statuses import ONLINE_WORKER_STATUSES
@@ -53,6 +53,9 @@ ASSOCIATION_KIND = "queue-fleet-association"
 #: Jobs in these lifecycle states are never scheduled.
 UNSCHEDULABLE_LIFECYCLES = ("ARCHIVED", "CREATE_IN_PROGRESS", "CREATE_FAILED", "UPLOAD_IN_PROGRESS")
 MAX_JOB_OPTIONS = 100
+# A job with READY tasks, with a literal 0 so that SQLite sees the query implies the predicate of the
+# partial index ix_jobs_ready (a bound parameter would hide it, and every job of the queue be read).
+READY_JOB = jobs.c[count_column("READY")] > literal_column("0")
 
 
 def active_queue_ids(conn: Connection, farm_id: str, fleet_id: str) -> list[str]:
@@ -200,7 +203,6 @@ def lifted_failure_caps(
 def job_options(conn: Connection, queue_ids: list[str]) -> list[JobOption]:
     if not queue_ids:
         return []
-    ready = jobs.c[count_column("READY")]
     job_rows = list(
         conn.execute(
             select(
@@ -209,7 +211,7 @@ def job_options(conn: Connection, queue_ids: list[str]) -> list[JobOption]:
             .where(
                 and_(
                     jobs.c.queue_id.in_(queue_ids),
-                    ready > 0,
+                    READY_JOB,
                     jobs.c.lifecycle_status.not_in(UNSCHEDULABLE_LIFECYCLES),
                 )
             )
