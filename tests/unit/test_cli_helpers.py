@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ProfileNotFound
 
+from farmhand.client.api._logs import LogEvent
 from farmhand.client.cli._bundle import parse_parameter_assignments, read_parameter_file
 from farmhand.client.cli._errors import CliUsageError, describe_error
 from farmhand.client.cli._output import jsonable, task_parameters_text
 from farmhand.client.cli._waiting import describe_counts
-from farmhand.client.cli._why import session_id_of
+from farmhand.client.cli._why import _before_next_action, session_id_of
 from farmhand.client.exceptions import DeadlineOperationError
 
 
@@ -153,3 +154,32 @@ def test_multi_line_service_messages_are_folded_into_one_line() -> None:
         "CreateJob failed: template: 1 validation errors for JobTemplate steps[0]: "
         "Must specify either 'script' [ValidationException]"
     )
+
+
+def _events(*messages: str) -> list[LogEvent]:
+    return [LogEvent(datetime(2026, 1, 1, tzinfo=UTC), message) for message in messages]
+
+
+def test_a_failed_actions_log_tail_stops_before_the_sessions_next_action() -> None:
+    # Given the log window of a failed task: its own banner, its output, then the session's cleanup
+    window = _events(
+        "",
+        "==============================================",
+        "--------- Running Task",
+        "==============================================",
+        "working on frame 2",
+        "cannot open scene.blend: no such file",
+        "Process exited with code: 3",
+        "",
+        "==============================================",
+        "--------- Session Cleanup",
+        "==============================================",
+        "Deleting working directory",
+    )
+    # Then the tail keeps the task's own lines, not the cleanup's
+    kept = [e.message for e in _before_next_action(window)]
+    assert kept[-1] == "Process exited with code: 3"
+    assert "--------- Running Task" in kept and "--------- Session Cleanup" not in kept
+    # And a window that starts within the output is cut at the next banner too
+    tail = [e.message for e in _before_next_action(window[5:])]
+    assert tail == ["cannot open scene.blend: no such file", "Process exited with code: 3"]

@@ -23,6 +23,10 @@ __all__ = ["FailedTaskReport", "JobDiagnosis", "diagnose_job", "print_diagnosis"
 # Lines are stamped when the worker reads them, after the action started: no margin before the
 # start (an earlier task of the same session must not show up), one second after the end.
 _LOG_WINDOW_END_MARGIN = timedelta(seconds=1)
+# Within that second the session may go on to its next action (its cleanup, say), whose lines open
+# with openjd's banner: a rule of '=' and a '--------- <what>' line. The tail stops before it.
+_BANNER = "--------- "
+_BANNER_ROOM = 200  # lines read beyond the tail wanted, for those the banner cuts off
 
 
 @dataclass
@@ -128,6 +132,29 @@ def _add_session_action(
             pass
 
 
+def _before_next_action(events: list[Any]) -> list[Any]:
+    """The events up to the banner of the action after the failed one (the failed action's own
+    banner, at the head of its window, stays)."""
+    seen_output = False
+    for index, event in enumerate(events):
+        text = event.message.strip()
+        if event.message.startswith(_BANNER):
+            if not seen_output:
+                continue  # the failed action's own banner
+            start = index
+            while start > 0 and _rule_or_blank(events[start - 1].message):
+                start -= 1
+            return events[:start]
+        if not _rule_or_blank(text):
+            seen_output = True
+    return events
+
+
+def _rule_or_blank(message: str) -> bool:
+    text = message.strip()
+    return not text or set(text) == {"="}
+
+
 def _add_log_tail(
     config: ConfigParser, farm_id: str, queue_id: str, report: FailedTaskReport, lines: int
 ) -> None:
@@ -140,15 +167,17 @@ def _add_log_tail(
     events: list[Any] = []
     if report.started_at is not None:
         end = (report.ended_at or datetime.now(report.started_at.tzinfo)) + _LOG_WINDOW_END_MARGIN
-        events = api.get_session_logs(
-            farm_id,
-            queue_id,
-            session_id=report.session_id,
-            limit=lines,
-            start_time=report.started_at,
-            end_time=end,
-            config=config,
-        ).events
+        events = _before_next_action(
+            api.get_session_logs(
+                farm_id,
+                queue_id,
+                session_id=report.session_id,
+                limit=lines + _BANNER_ROOM,
+                start_time=report.started_at,
+                end_time=end,
+                config=config,
+            ).events
+        )
     if not events:
         events = api.get_session_logs(
             farm_id, queue_id, session_id=report.session_id, limit=lines, config=config
