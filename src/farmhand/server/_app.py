@@ -527,15 +527,37 @@ class FarmApp:
         poll: _LongPoll | None = getattr(self._polls, "current", None) if service == "deadline" else None
         if poll is not None and poll.retry:
             params = {**params, "updatedSessionActions": {}}
+        idle_polls = self.runtime.idle_polls
+        schedule = service == "deadline" and name == "UpdateWorkerSchedule"
+        # Not after a wake-up: a woken poll looks (`pass_on` wakes one without a new generation).
+        may_skip = (
+            schedule and poll is not None and not poll.retry and not params.get("updatedSessionActions")
+        )
+        key = (str(params.get("farmId")), str(params.get("fleetId")), str(params.get("workerId")))
+        if service == "deadline" and not schedule and "workerId" in params:
+            idle_polls.forget(str(params["workerId"]))  # its status may change: the next poll looks
         while True:
             generation = signal.generation
-            output, hints = self._invoke_once(
-                service, name, params, principal, region, request_id, render, headers or {}
-            )
-            if service == "deadline" and not hints.quiet:
-                signal.notify()
-            elif service == "logs" and not hints.quiet:
-                self.changes.changed("logs")
+            idle = idle_polls.answer(key, generation) if may_skip else None
+            if idle is not None:
+                # Nothing moved since this idle worker's last attempt: authorized, heard, and waiting.
+                self._authorize_only(service, name, params, principal, request_id)
+                idle_polls.beat(key[2], dt.datetime.now(dt.UTC))
+                output, wait = idle
+                hints = CallHints(quiet=True, wait_for_work_seconds=wait)
+            else:
+                output, hints = self._invoke_once(
+                    service, name, params, principal, region, request_id, render, headers or {}
+                )
+                if service == "deadline" and not hints.quiet:
+                    signal.notify()
+                elif service == "logs" and not hints.quiet:
+                    self.changes.changed("logs")
+                if schedule:
+                    if hints.wait_for_work_seconds and _nothing_to_tell(output):
+                        idle_polls.remember(key, generation, output, hints.wait_for_work_seconds)
+                    else:
+                        idle_polls.forget(key[2])
             wait = hints.wait_for_work_seconds
             if poll is not None:
                 poll.handed_work = not wait and name == "UpdateWorkerSchedule"
@@ -559,6 +581,19 @@ class FarmApp:
             ):
                 return output
             params = {**params, "updatedSessionActions": {}}
+
+    def _authorize_only(
+        self, service: str, name: str, params: dict[str, Any], principal: Principal, request_id: str
+    ) -> None:
+        """The access check of `_invoke_once` for a call answered without running its handler."""
+        caller = caller_of(principal.principal_id, principal.arn, principal.kind, principal.scope)
+        reads = self.runtime.access_cache.reads()
+        try:
+            with self.runtime.store.read() as conn:
+                authorize(conn, caller, service, name, params, reads)
+        except AccessDeniedError:
+            self._record_denial(caller, service, name, params, request_id)
+            raise
 
     def _invoke_once(
         self,
@@ -682,6 +717,15 @@ class _Observation:
     def failed(self, error: ServiceError) -> ServiceError:
         self.error_code = error.code
         return error
+
+
+def _nothing_to_tell(output: Any) -> bool:
+    """An UpdateWorkerSchedule answer with no session and no cancellation (an idle worker's)."""
+    return (
+        isinstance(output, dict)
+        and not output.get("assignedSessions")
+        and not output.get("cancelSessionActions")
+    )
 
 
 def _audited(rule: Rule, hints: CallHints) -> bool:

@@ -31,10 +31,10 @@ from .operations import (
     purge_archived_jobs,
     purge_expired_log_events,
 )
-from .scheduler import DEFAULT_FAILURE_CAP, DEFAULT_IDLE_INTERVAL_SECONDS
+from .scheduler import DEFAULT_FAILURE_CAP, DEFAULT_IDLE_INTERVAL_SECONDS, worker_timeout
 from .store import SQLITE_FILE_NAME, PoolSettings, Store, sqlite_url
 from .tls import TlsFiles
-from .worker_plane import WorkSignal
+from .worker_plane import IdlePolls, WorkSignal
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 # Requests worked on at once, each on a thread (a waiting long poll holds none: it waits on the loop).
@@ -118,6 +118,12 @@ class ServerRuntime:
         self.stopping = threading.Event()
         # Bumped when work may have appeared; long-polling UpdateWorkerSchedule calls wait on it.
         self.work_signal = WorkSignal()
+        # Idle workers' last empty answers, and the heartbeats of the polls they answer.
+        self.idle_polls = IdlePolls(
+            self.store,
+            worker_timeout(config.worker_timeout_seconds, idle_interval=config.idle_update_interval_seconds),
+            enabled=self.store.is_sqlite,  # one server: see IdlePolls
+        )
         # Parts registered once per runtime (e.g. the worker plane's housekeeping): see `claim_start`.
         self._started: set[str] = set()
         self._starting = threading.Lock()

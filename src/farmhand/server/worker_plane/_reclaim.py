@@ -175,3 +175,5 @@ def start_worker_plane(runtime: ServerRuntime) -> None:
         checker(runtime)
 
     runtime.housekeeping(interval, housekeeping, "worker-plane housekeeping")
+    # Every server writes the heartbeats of the idle polls it answered without a transaction.
+    runtime.every(runtime.idle_polls.flush_interval, runtime.idle_polls.flush, "worker heartbeats")
