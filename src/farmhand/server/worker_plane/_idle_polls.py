@@ -35,6 +35,7 @@ WorkerKey = tuple[str, str, str]  # farm, fleet, worker
 
 @dataclass(frozen=True, slots=True)
 class _Remembered:
+    key: WorkerKey
     generation: int
     output: dict[str, Any]
     wait: float
@@ -50,7 +51,7 @@ class IdlePolls:
         self.max_age = worker_timeout / 2
         self.flush_interval = min(1.0, worker_timeout / 10)
         self._lock = threading.Lock()
-        self._answers: dict[WorkerKey, _Remembered] = {}
+        self._answers: dict[str, _Remembered] = {}  # by worker id
         self._beats: dict[str, dt.datetime] = {}
 
     def remember(self, key: WorkerKey, generation: int, output: dict[str, Any], wait: float) -> None:
@@ -58,21 +59,24 @@ class IdlePolls:
         if not self.enabled:
             return
         with self._lock:
-            self._answers[key] = _Remembered(generation, output, wait, time.monotonic())
+            self._answers[key[2]] = _Remembered(key, generation, output, wait, time.monotonic())
 
     def forget(self, worker_id: str) -> None:
         with self._lock:
-            for key in [k for k in self._answers if k[2] == worker_id]:
-                del self._answers[key]
+            self._answers.pop(worker_id, None)
 
     def answer(self, key: WorkerKey, generation: int) -> tuple[dict[str, Any], float] | None:
         """The answer an attempt now would give, and its wait, if nothing has moved since the last."""
         with self._lock:
-            known = self._answers.get(key)
+            known = self._answers.get(key[2])
             if known is None:
                 return None
-            if known.generation != generation or time.monotonic() - known.at >= self.max_age:
-                del self._answers[key]
+            if (
+                known.key != key
+                or known.generation != generation
+                or time.monotonic() - known.at >= self.max_age
+            ):
+                del self._answers[key[2]]
                 return None
         output = {**known.output, "assignedSessions": {}, "cancelSessionActions": {}}
         return output, known.wait
