@@ -156,30 +156,32 @@ def test_multi_line_service_messages_are_folded_into_one_line() -> None:
     )
 
 
-def _events(*messages: str) -> list[LogEvent]:
-    return [LogEvent(datetime(2026, 1, 1, tzinfo=UTC), message) for message in messages]
+def _events(*lines: tuple[int, str]) -> list[LogEvent]:
+    return [LogEvent(datetime(2026, 1, 1, 0, 0, second, tzinfo=UTC), message) for second, message in lines]
 
 
 def test_a_failed_actions_log_tail_stops_before_the_sessions_next_action() -> None:
-    # Given the log window of a failed task: its own banner, its output, then the session's cleanup
+    # Given the log window of a session's first action, which failed at 0:00:05: the session's
+    # opening lines, the task's banner and output, then the cleanup the session went on to
     window = _events(
-        "",
-        "==============================================",
-        "--------- Running Task",
-        "==============================================",
-        "working on frame 2",
-        "cannot open scene.blend: no such file",
-        "Process exited with code: 3",
-        "",
-        "==============================================",
-        "--------- Session Cleanup",
-        "==============================================",
-        "Deleting working directory",
+        (1, "Session Working Directory: /tmp/session"),
+        (1, ""),
+        (1, "=============================================="),
+        (1, "--------- Running Task"),
+        (1, "=============================================="),
+        (2, "working on item 2"),
+        (4, "corrupt input file"),
+        (5, "Process exited with code: 3"),
+        (6, ""),
+        (6, "=============================================="),
+        (6, "--------- Session Cleanup"),
+        (6, "=============================================="),
+        (6, "Deleting working directory"),
     )
+    ended = datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)
     # Then the tail keeps the task's own lines, not the cleanup's
-    kept = [e.message for e in _before_next_action(window)]
-    assert kept[-1] == "Process exited with code: 3"
+    kept = [e.message for e in _before_next_action(window, ended)]
+    assert kept[-2:] == ["corrupt input file", "Process exited with code: 3"]
     assert "--------- Running Task" in kept and "--------- Session Cleanup" not in kept
-    # And a window that starts within the output is cut at the next banner too
-    tail = [e.message for e in _before_next_action(window[5:])]
-    assert tail == ["cannot open scene.blend: no such file", "Process exited with code: 3"]
+    # And without the action's end nothing is cut
+    assert len(_before_next_action(window, None)) == len(window)

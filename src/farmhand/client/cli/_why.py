@@ -132,21 +132,17 @@ def _add_session_action(
             pass
 
 
-def _before_next_action(events: list[Any]) -> list[Any]:
-    """The events up to the banner of the action after the failed one (the failed action's own
-    banner, at the head of its window, stays)."""
-    seen_output = False
+def _before_next_action(events: list[Any], ended_at: datetime | None) -> list[Any]:
+    """The events up to the banner of the session's next action: the first banner stamped after the
+    failed action ended (its own banner, and the session's opening lines, come before)."""
+    if ended_at is None:
+        return events
     for index, event in enumerate(events):
-        text = event.message.strip()
-        if event.message.startswith(_BANNER):
-            if not seen_output:
-                continue  # the failed action's own banner
+        if event.message.startswith(_BANNER) and event.timestamp > ended_at:
             start = index
             while start > 0 and _rule_or_blank(events[start - 1].message):
                 start -= 1
             return events[:start]
-        if not _rule_or_blank(text):
-            seen_output = True
     return events
 
 
@@ -176,7 +172,8 @@ def _add_log_tail(
                 start_time=report.started_at,
                 end_time=end,
                 config=config,
-            ).events
+            ).events,
+            report.ended_at,
         )
     if not events:
         events = api.get_session_logs(
