@@ -1,5 +1,6 @@
 """On the farm's own host a worker's inputs come from the farm's store files: many small objects
-read a few hundred per query, verified by their hash, kept in the host cache and linked into place.
+read a few hundred per query, verified by their hash and written straight into place (the store is
+the host's copy; nothing is kept a second time in the host cache).
 
 A real object store on disk, real files; the S3 endpoint is never reached (nothing listens there)."""
 
@@ -12,7 +13,7 @@ import boto3
 import pytest
 import xxhash
 
-from farmhand.job_attachments._content_cache import ContentCache
+from farmhand.job_attachments._content_cache import ContentCache, place_new_bytes
 from farmhand.job_attachments._download import FileToPlace, destination_in, download_files
 from farmhand.job_attachments._errors import ObjectIntegrityError
 from farmhand.job_attachments._layout import StorageSettings
@@ -49,7 +50,7 @@ def _inputs(store: ObjectStore, count: int) -> list[tuple[ManifestEntry, bytes]]
     return made
 
 
-def test_many_inputs_come_from_the_store_files_verified_and_linked(
+def test_many_inputs_come_from_the_store_files_verified_and_written_in_place(
     tmp_path: Path, farm_store: ObjectStore, unreachable_storage: ObjectStorage
 ) -> None:
     # Given 1,100 small inputs in the farm's store (more than one query and one write batch)
@@ -62,13 +63,16 @@ def test_many_inputs_come_from_the_store_files_verified_and_linked(
         [(root, FileToPlace(entry, destination_in(root, entry.path))) for entry, _ in inputs],
         cache=cache,
     )
-    # Then each is in place byte for byte with its manifest mtime, linked from the host cache
+    # Then each is in place byte for byte with its manifest mtime, a file of its own (not a link
+    # to a second copy in the host cache)
     for entry, data in inputs:
         placed = Path(root, entry.path)
         assert placed.read_bytes() == data
         assert placed.stat().st_mtime_ns == entry.mtime * 1000
-    assert summary.linked_files == len(inputs)
-    assert len(cache.available([(e.hash, e.size) for e, _ in inputs])) == len(inputs)
+        assert placed.stat().st_nlink == 1
+    assert summary.linked_files == 0
+    assert len(summary.downloaded_files) == len(inputs)
+    assert cache.available([(e.hash, e.size) for e, _ in inputs]) == {}
 
 
 def test_an_object_of_the_store_that_is_not_its_hash_is_not_used(
@@ -91,3 +95,36 @@ def test_an_object_of_the_store_that_is_not_its_hash_is_not_used(
         )
     assert not Path(root, bad.path).exists()
     assert bad.hash not in cache.available([(bad.hash, bad.size)])
+
+
+def test_an_existing_file_is_replaced_and_a_planted_link_never_written_through(tmp_path: Path) -> None:
+    # Given a file and a symbolic link (to a file outside) already at two destinations
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep me")
+    session = tmp_path / "session"
+    session.mkdir()
+    (session / "old.txt").write_bytes(b"old contents, longer than the new ones")
+    (session / "link.txt").symlink_to(outside)
+    # When new contents are placed at each of them and at a free name
+    for name in ("old.txt", "link.txt", "new.txt"):
+        place_new_bytes(b"new", str(session / name), MTIME_US)
+    # Then each holds the new bytes with the mtime, the link was replaced, its target is untouched
+    for name in ("old.txt", "link.txt", "new.txt"):
+        placed = session / name
+        assert not placed.is_symlink()
+        assert placed.read_bytes() == b"new"
+        assert placed.stat().st_mtime_ns == MTIME_US * 1000
+    assert outside.read_bytes() == b"keep me"
+    assert sorted(p.name for p in session.iterdir()) == ["link.txt", "new.txt", "old.txt"]
+
+
+def test_a_write_that_fails_leaves_no_file(tmp_path: Path) -> None:
+    # Given a destination, and bytes that cannot be read once the file is created (a released view)
+    destination = tmp_path / "f.bin"
+    # When they are placed
+    data = memoryview(bytearray(b"x" * 1024))
+    data.release()
+    with pytest.raises(ValueError):
+        place_new_bytes(data, str(destination), MTIME_US)
+    # Then no file is left at the destination
+    assert not destination.exists()

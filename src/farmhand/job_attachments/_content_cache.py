@@ -26,7 +26,7 @@ import xxhash
 from ._cache_db import CacheDatabase
 from ._errors import ObjectIntegrityError
 
-__all__ = ["ContentCache", "default_content_cache_dir", "place_bytes"]
+__all__ = ["ContentCache", "default_content_cache_dir", "place_bytes", "place_new_bytes"]
 
 READ_ONLY = 0o444
 _CHUNK = 500
@@ -66,6 +66,31 @@ def place_bytes(data: bytes | memoryview, destination: str, mtime_us: int, mode:
     os.replace(temporary, destination)
 
 
+def place_new_bytes(data: bytes | memoryview, destination: str, mtime_us: int, mode: int = 0o644) -> None:
+    """Write `data` as `destination` in place when nothing is there yet (one create instead of a
+    create and a rename; a failed write leaves no file), else replace it as `place_bytes` does.
+
+    `O_NOFOLLOW` with `O_EXCL`: a link planted at the destination is never written through."""
+    try:
+        fd = os.open(
+            destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode
+        )
+    except FileExistsError:
+        place_bytes(data, destination, mtime_us, mode)
+        return
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.utime(fd, ns=(mtime_us * 1000, mtime_us * 1000))
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(destination)
+        raise
+    os.close(fd)
+
+
 class FarmObjects(Protocol):
     """A farm's object store read by its files (on the farm's own host): see `ContentCache`."""
 
@@ -80,7 +105,8 @@ class ContentCache:
     """Content files by xxh128 in one directory tree shared by the workers of a host.
 
     `farm_objects`: on the farm's own host, its object store read by its files; what is missing here
-    is taken from there (verified by its hash like any download) instead of through the S3 endpoint.
+    is taken from there (verified by its hash like any download) instead of through the S3 endpoint,
+    and its small objects are written straight into place: the store already is this host's copy.
     """
 
     def __init__(self, directory: str | Path, *, farm_objects: FarmObjects | None = None) -> None:

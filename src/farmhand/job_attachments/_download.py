@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import xxhash
 
-from ._content_cache import ContentCache, FarmObjects, place_bytes
+from ._content_cache import ContentCache, FarmObjects, place_bytes, place_new_bytes
 from ._errors import ObjectIntegrityError, ObjectMissingError, PathOutsideRootError
 from ._manifest import ManifestEntry, check_relative_path
 from ._progress import ProgressStatus, ProgressTracker, SummaryStatistics
@@ -233,9 +233,16 @@ def download_files(
                 f"(wanted for {by_hash[digest][0].destination}); it was not used"
             )
 
-    def receive_many(batch: list[tuple[str, bytes]]) -> None:
+    def receive_from_store(batch: list[tuple[str, bytes]]) -> None:
+        """On the farm's own host the store is this host's copy: its objects are written straight
+        into place (one file each), not kept a second time in the host cache and linked."""
         for digest, data in batch:
-            receive(digest, data)
+            verify(digest, data)
+            for item in by_hash[digest]:
+                with _writing(item.destination):
+                    place_new_bytes(data, item.destination, item.entry.mtime)
+                summary.count_placed(item.destination, False)
+                tracker.file_done(item.entry.size)
 
     def receive(digest: str, data: bytes) -> None:
         verify(digest, data)
@@ -259,7 +266,7 @@ def download_files(
     try:
         with _BoundedPool(PLACE_WORKERS, IN_FLIGHT_BYTES) as writer:
             if cache is not None and cache.farm_objects is not None:
-                small = _read_on_farm_host(cache.farm_objects, storage, small, writer, receive_many)
+                small = _read_on_farm_host(cache.farm_objects, storage, small, writer, receive_from_store)
             for start in range(0, len(small), GET_CHUNK):
                 tracker.check()
                 chunk = small[start : start + GET_CHUNK]

@@ -67,26 +67,45 @@ class ObjectStorage:
         self.settings = settings
         self.bucket = settings.bucket
         self.max_connections = max_connections
-        self.s3 = session.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            config=Config(
-                signature_version="s3v4",
-                connect_timeout=30,
-                read_timeout=120,
-                retries={"mode": "standard", "max_attempts": 5},
-                max_pool_connections=max_connections,
-                s3={"payload_signing_enabled": False},
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            ),
-        )
-        self.endpoint_url: str = str(self.s3.meta.endpoint_url)
-        self._use_batches = use_batches and "amazonaws.com" not in self.endpoint_url
+        self._endpoint_url = endpoint_url
+        self._use_batches_wanted = use_batches
+        self._s3: Any = None
+        self._client_lock = threading.Lock()
         self._batch: FarmBatchClient | None = None
         self._batch_checked = False
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix="ja-s3")
+
+    @property
+    def s3(self) -> Any:
+        """The S3 client, made on first use: a session whose files all come from elsewhere (the
+        farm's own store on its host) never pays for building one."""
+        if self._s3 is None:
+            with self._client_lock:
+                if self._s3 is None:
+                    self._s3 = self.session.client(
+                        "s3",
+                        endpoint_url=self._endpoint_url,
+                        config=Config(
+                            signature_version="s3v4",
+                            connect_timeout=30,
+                            read_timeout=120,
+                            retries={"mode": "standard", "max_attempts": 5},
+                            max_pool_connections=self.max_connections,
+                            s3={"payload_signing_enabled": False},
+                            request_checksum_calculation="when_required",
+                            response_checksum_validation="when_required",
+                        ),
+                    )
+        return self._s3
+
+    @property
+    def endpoint_url(self) -> str:
+        return str(self.s3.meta.endpoint_url)
+
+    @property
+    def _use_batches(self) -> bool:
+        return self._use_batches_wanted and "amazonaws.com" not in self.endpoint_url
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

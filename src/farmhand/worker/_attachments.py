@@ -59,6 +59,8 @@ __all__ = ["AttachmentSyncError", "SessionAttachments"]
 
 log = logging.getLogger("farmhand.worker")
 
+MANIFEST_READ_LIMIT = 256 * 1024 * 1024  # larger manifests are read through S3 like any other
+
 
 class AttachmentSyncError(Exception):
     """An attachment action that cannot complete; the message names the object or path."""
@@ -185,7 +187,7 @@ class SessionAttachments:
             key = self.settings.manifest_key(str(path))
             name = f"input manifest s3://{self.settings.bucket}/{key}"
             try:
-                data = self.storage.get_bytes(key)[0]
+                data = self._manifest_bytes(key)
                 expected = str(root.properties.get("inputManifestHash") or "")
                 if expected and xxh128_hex(data) != expected.lower():
                     raise AttachmentSyncError(
@@ -200,6 +202,16 @@ class SessionAttachments:
         self.synced = True
         took = time.monotonic() - started
         self.write_log(f"Synced {len(placements)} input files of {len(self.roots)} roots in {took:.2f} s")
+
+    def _manifest_bytes(self, key: str) -> bytes:
+        """A manifest, read from the farm's store files on the farm's own host (no S3 client to
+        build, no request), else through S3."""
+        farm = self.cache.farm_objects if self.cache is not None else None
+        if farm is not None:
+            data = farm.read(self.settings.bucket, key, MANIFEST_READ_LIMIT)
+            if data is not None:
+                return data
+        return self.storage.get_bytes(key)[0]
 
     def sync_step_dependencies(self, dependencies: Sequence[str], stopped: Callable[[], bool]) -> None:
         """The latest outputs of each dependency step into the roots they were written under."""
