@@ -23,6 +23,7 @@ from typing import Protocol
 
 import xxhash
 
+from .._spread_directories import spread_subdirectories
 from ._cache_db import CacheDatabase
 from ._errors import ObjectIntegrityError
 
@@ -72,9 +73,7 @@ def place_new_bytes(data: bytes | memoryview, destination: str, mtime_us: int, m
 
     `O_NOFOLLOW` with `O_EXCL`: a link planted at the destination is never written through."""
     try:
-        fd = os.open(
-            destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode
-        )
+        fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     except FileExistsError:
         place_bytes(data, destination, mtime_us, mode)
         return
@@ -113,6 +112,7 @@ class ContentCache:
         self.farm_objects = farm_objects
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        spread_subdirectories(self.directory)  # away from the groups where sessions come and go
         self.index = CacheDatabase(self.directory / "index.db", _SCHEMA)
         self._links_work = True
         self._folders: set[str] = set()

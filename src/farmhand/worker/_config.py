@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from .._private_files import PRIVATE_FILE_MODE, make_private_dir, make_tree_private
+from .._spread_directories import spread_subdirectories
 from ..job_attachments import default_content_cache_dir
 
 # What an agent keeps in its data dir (a user's --data-dir may hold other things: those are left be).
@@ -86,6 +87,7 @@ class WorkerConfig:
         make_tree_private(self.data_dir, DATA_DIR_ENTRIES)
         for directory in (self.credentials_dir, self.queues_dir, self.sessions_dir, self.logs_dir):
             make_private_dir(directory)
+        spread_subdirectories(self.sessions_dir)  # each session's files in a block group of their own
         if self._lock is None:
             lock_file = self.data_dir / "agent.lock"
             fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)

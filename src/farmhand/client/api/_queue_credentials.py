@@ -55,7 +55,7 @@ def assume_queue_role_for_read(
     return dict(client.assume_queue_role_for_read(farmId=farmId, queueId=queueId))
 
 
-class _QueueRoleCredentialProvider(CredentialProvider):  # type: ignore[misc]
+class _QueueRoleCredentialProvider(CredentialProvider):  # type: ignore[misc,unused-ignore]  # typed by newer stubs
     """Credentials from AssumeQueueRoleForUser, fetched lazily and refreshed before they expire."""
 
     METHOD = "queue-role"
