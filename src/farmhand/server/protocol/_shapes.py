@@ -18,6 +18,19 @@ from botocore.utils import parse_timestamp
 
 from ._errors import FieldProblem, ValidationError
 
+
+def _parse_timestamp(value: str | int | float) -> dt.datetime:
+    """A request timestamp. The ISO 8601 form SDKs send (`2026-12-05T19:00:00.123456Z`) is read by
+    `datetime.fromisoformat`: a worker's report carries two per action, and botocore's general
+    parser (dateutil) costs a tenth of a schedule call. Every other form goes to botocore's."""
+    if isinstance(value, str) and len(value) >= 20 and value[4] == "-" and value[10] == "T":
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return parse_timestamp(value)  # type: ignore[arg-type]  # epoch numbers too
+
+
 UTC = dt.UTC
 
 # The ranges the wire types stand for: larger integers overflow the store's columns (SQLite and
@@ -171,7 +184,7 @@ class _Checker:
                 raise self.fail(path, "must be a timestamp")
             else:
                 try:
-                    parsed = parse_timestamp(value)  # type: ignore[arg-type]  # epoch numbers too
+                    parsed = _parse_timestamp(value)
                 except (ValueError, TypeError, OverflowError, OSError, RuntimeError):
                     raise self.fail(path, "must be a timestamp") from None
             parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
