@@ -97,6 +97,39 @@ def test_timestamps_arrive_as_aware_datetimes() -> None:
         validate(shape, "yesterday")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-01-02T03:04:05Z",
+        "2024-01-02T03:04:05.678Z",
+        "2024-01-02T03:04:05.678901Z",
+        "2024-01-02T05:04:05+02:00",
+        "2024-01-02T03:04:05.5-01:30",
+        "2024-01-02T03:04:05",
+        "20240102T030405Z",
+        "Tue, 02 Jan 2024 03:04:05 GMT",
+        "1704164645",
+        "1704164645.678",
+    ],
+)
+def test_timestamps_read_quickly_mean_what_botocore_reads(text: str) -> None:
+    # Given a timestamp in a form an SDK or a hand-written request may send
+    from botocore.utils import parse_timestamp
+
+    expected = parse_timestamp(text)
+    expected = expected if expected.tzinfo else expected.replace(tzinfo=dt.UTC)
+    # When the model validates it, Then it is the same instant as botocore's parser gives
+    parsed = validate(MODEL.shape_for("StartedAt"), text)
+    assert parsed.tzinfo is not None
+    assert parsed == expected
+
+
+@pytest.mark.parametrize("text", ["2024-13-02T03:04:05Z", "2024-01-02T25:04:05Z", "2024-01-02T03:04:05Zjunk"])
+def test_impossible_iso_timestamps_are_refused(text: str) -> None:
+    with pytest.raises(ValidationError):
+        validate(MODEL.shape_for("StartedAt"), text)
+
+
 def test_timestamps_leave_with_an_explicit_zone() -> None:
     moment = dt.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
     assert format_timestamp(moment) == "2024-01-02T03:04:05.678Z"
