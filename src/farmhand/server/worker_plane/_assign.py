@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, literal_column, select
+from sqlalchemy import Connection, and_, bindparam, func, insert, literal_column, select
 from sqlalchemy.engine import Row
 
 from ...statuses import ONLINE_WORKER_STATUSES
@@ -57,6 +57,63 @@ MAX_JOB_OPTIONS = 100
 # partial index ix_jobs_ready (a bound parameter would hide it, and every job of the queue be read).
 READY_JOB = jobs.c[count_column("READY")] > literal_column("0")
 
+# Statements of every schedule call that looks for work, built once: building one and deriving its
+# cache key cost more than SQLite takes to run it.
+_ASSOCIATIONS = select(resources.c.parent_id, resources.c.status).where(
+    and_(
+        resources.c.kind == ASSOCIATION_KIND,
+        resources.c.farm_id == bindparam("farm_id"),
+        resources.c.ref_id == bindparam("fleet_id"),
+    )
+)
+_FAILURES_BY_JOB = (
+    select(sessions.c.job_id, func.count())
+    .select_from(session_actions.join(sessions, sessions.c.session_id == session_actions.c.session_id))
+    .where(
+        and_(
+            sessions.c.worker_id == bindparam("worker_id"),
+            sessions.c.job_id.in_(bindparam("job_ids", expanding=True)),
+            session_actions.c.status == "FAILED",
+            session_actions.c.task_id.is_not(None),
+        )
+    )
+    .group_by(sessions.c.job_id)
+)
+_FLEET_DOCS = select(resources.c.resource_id, resources.c.doc).where(
+    and_(resources.c.kind == "fleet", resources.c.resource_id.in_(bindparam("fleet_ids", expanding=True)))
+)
+_READY_JOBS = (
+    select(jobs.c.job_id, jobs.c.queue_id, jobs.c.priority, jobs.c.created_at, jobs.c.max_worker_count)
+    .where(
+        and_(
+            jobs.c.queue_id.in_(bindparam("queue_ids", expanding=True)),
+            READY_JOB,
+            jobs.c.lifecycle_status.not_in(UNSCHEDULABLE_LIFECYCLES),
+        )
+    )
+    .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.job_id)
+    .limit(MAX_JOB_OPTIONS)
+)
+_STEP_READY = steps.c[count_column("READY")]
+_READY_STEPS = (
+    select(steps.c.step_id, steps.c.job_id, _STEP_READY.label("ready"), steps.c.required_capabilities)
+    .where(and_(steps.c.job_id.in_(bindparam("job_ids", expanding=True)), _STEP_READY > 0))
+    .order_by(steps.c.job_id, steps.c.step_index)
+)
+_HOLDING = (
+    select(sessions.c.job_id, func.count(func.distinct(sessions.c.worker_id)))
+    .where(
+        and_(
+            sessions.c.job_id.in_(bindparam("job_ids", expanding=True)),
+            sessions.c.lifecycle_status != "ENDED",
+        )
+    )
+    .group_by(sessions.c.job_id)
+)
+_ONLINE_IN_FLEET = select(func.count()).where(
+    and_(workers.c.fleet_id == bindparam("fleet_id"), workers.c.status.in_(ONLINE_WORKER_STATUSES))
+)
+
 
 def active_queue_ids(conn: Connection, farm_id: str, fleet_id: str) -> list[str]:
     """Queues whose association with this fleet is ACTIVE (only those give the fleet work)."""
@@ -79,15 +136,7 @@ def association_statuses(conn: Connection, farm_id: str, fleet_id: str) -> dict[
     """The status of each queue's association with this fleet (queue id → status), in one read."""
     return {
         str(r.parent_id): str(r.status)
-        for r in conn.execute(
-            select(resources.c.parent_id, resources.c.status).where(
-                and_(
-                    resources.c.kind == ASSOCIATION_KIND,
-                    resources.c.farm_id == farm_id,
-                    resources.c.ref_id == fleet_id,
-                )
-            )
-        )
+        for r in conn.execute(_ASSOCIATIONS, {"farm_id": farm_id, "fleet_id": fleet_id})
     }
 
 
@@ -95,19 +144,7 @@ def failures_by_job(conn: Connection, worker_id: str, job_ids: list[str]) -> dic
     """How many task runs of each job this worker has FAILED (for the per-worker failure cap)."""
     if not job_ids:
         return {}
-    rows = conn.execute(
-        select(sessions.c.job_id, func.count())
-        .select_from(session_actions.join(sessions, sessions.c.session_id == session_actions.c.session_id))
-        .where(
-            and_(
-                sessions.c.worker_id == worker_id,
-                sessions.c.job_id.in_(job_ids),
-                session_actions.c.status == "FAILED",
-                session_actions.c.task_id.is_not(None),
-            )
-        )
-        .group_by(sessions.c.job_id)
-    )
+    rows = conn.execute(_FAILURES_BY_JOB, {"worker_id": worker_id, "job_ids": job_ids})
     return {str(r[0]): int(r[1]) for r in rows}
 
 
@@ -154,11 +191,7 @@ def fleet_capabilities_of(conn: Connection, fleet_ids: list[str]) -> dict[str, F
     """What each fleet declares (GetFleet's `capabilities`)."""
     if not fleet_ids:
         return {}
-    rows = conn.execute(
-        select(resources.c.resource_id, resources.c.doc).where(
-            and_(resources.c.kind == "fleet", resources.c.resource_id.in_(fleet_ids))
-        )
-    )
+    rows = conn.execute(_FLEET_DOCS, {"fleet_ids": fleet_ids})
     return {str(r.resource_id): fleet_capabilities_from_api((r.doc or {}).get("capabilities")) for r in rows}
 
 
@@ -203,43 +236,16 @@ def lifted_failure_caps(
 def job_options(conn: Connection, queue_ids: list[str]) -> list[JobOption]:
     if not queue_ids:
         return []
-    job_rows = list(
-        conn.execute(
-            select(
-                jobs.c.job_id, jobs.c.queue_id, jobs.c.priority, jobs.c.created_at, jobs.c.max_worker_count
-            )
-            .where(
-                and_(
-                    jobs.c.queue_id.in_(queue_ids),
-                    READY_JOB,
-                    jobs.c.lifecycle_status.not_in(UNSCHEDULABLE_LIFECYCLES),
-                )
-            )
-            .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.job_id)
-            .limit(MAX_JOB_OPTIONS)
-        )
-    )
+    job_rows = list(conn.execute(_READY_JOBS, {"queue_ids": queue_ids}))
     if not job_rows:
         return []
     ids = [r.job_id for r in job_rows]
-    step_ready = steps.c[count_column("READY")]
     by_job: dict[str, list[StepOption]] = defaultdict(list)
-    for s in conn.execute(
-        select(steps.c.step_id, steps.c.job_id, step_ready.label("ready"), steps.c.required_capabilities)
-        .where(and_(steps.c.job_id.in_(ids), step_ready > 0))
-        .order_by(steps.c.job_id, steps.c.step_index)
-    ):
+    for s in conn.execute(_READY_STEPS, {"job_ids": ids}):
         by_job[s.job_id].append(
             StepOption(s.step_id, int(s.ready), requirements_from_api(s.required_capabilities))
         )
-    holding = {
-        str(r[0]): int(r[1])
-        for r in conn.execute(
-            select(sessions.c.job_id, func.count(func.distinct(sessions.c.worker_id)))
-            .where(and_(sessions.c.job_id.in_(ids), sessions.c.lifecycle_status != "ENDED"))
-            .group_by(sessions.c.job_id)
-        )
-    }
+    holding = {str(r[0]): int(r[1]) for r in conn.execute(_HOLDING, {"job_ids": ids})}
     return [
         JobOption(
             job_id=r.job_id,
@@ -410,11 +416,7 @@ def _append_task(
     else:
         session = dict(current._mapping)
     first = int(session["next_action_index"]) + len(definitions)
-    online = conn.execute(
-        select(func.count()).where(
-            and_(workers.c.fleet_id == worker.fleet_id, workers.c.status.in_(ONLINE_WORKER_STATUSES))
-        )
-    ).scalar()
+    online = conn.execute(_ONLINE_IN_FLEET, {"fleet_id": worker.fleet_id}).scalar()
     batch = task_batch(choice.ready_count, int(online or 1))
     action_ids = [session_action_id(session["session_id"], first + i) for i in range(batch)]
     ready_since: dict[str, dt.datetime] = {}

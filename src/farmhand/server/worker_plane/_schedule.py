@@ -53,14 +53,43 @@ class ScheduleResult:
     dispatch_seconds: list[float] = field(default_factory=list)
 
 
+# Statements of every schedule call, built once (building one costs more than running it).
+_WORKER = select(workers).where(
+    and_(
+        workers.c.worker_id == bindparam("worker_id"),
+        workers.c.farm_id == bindparam("farm_id"),
+        workers.c.fleet_id == bindparam("fleet_id"),
+    )
+)
+_HEARTBEAT = (
+    update(workers)
+    .where(workers.c.worker_id == bindparam("beating"))
+    .values(last_seen_at=bindparam("seen_at"))
+)
+_REPORTED_ACTIONS = (
+    select(session_actions, sessions.c.worker_id.label("owner"))
+    .join(sessions, sessions.c.session_id == session_actions.c.session_id)
+    .where(session_actions.c.session_action_id.in_(bindparam("reported", expanding=True)))
+    .order_by(session_actions.c.session_id, session_actions.c.action_index)
+)
+_SUCCEEDED = (
+    update(session_actions)
+    .where(session_actions.c.session_action_id == bindparam("succeeded_action"))
+    .values(
+        status="SUCCEEDED",
+        started_at=bindparam("s_started"),
+        ended_at=bindparam("s_ended"),
+        worker_updated_at=bindparam("s_updated"),
+        process_exit_code=bindparam("s_exit"),
+        progress_message=bindparam("s_message"),
+        progress_percent=bindparam("s_percent"),
+        manifests=bindparam("s_manifests"),
+    )
+)
+
+
 def require_worker(conn: Connection, farm_id: str, fleet_id: str, worker_id: str) -> Row[Any]:
-    row = conn.execute(
-        select(workers).where(
-            and_(
-                workers.c.worker_id == worker_id, workers.c.farm_id == farm_id, workers.c.fleet_id == fleet_id
-            )
-        )
-    ).first()
+    row = conn.execute(_WORKER, {"worker_id": worker_id, "farm_id": farm_id, "fleet_id": fleet_id}).first()
     if row is None:
         raise ResourceNotFoundError("worker", worker_id)
     return row
@@ -94,7 +123,7 @@ def update_worker_schedule(
             worker.status,
             f"Worker {worker_id} is {worker.status}; it must call UpdateWorker(STARTED)",
         )
-    conn.execute(update(workers).where(workers.c.worker_id == worker_id).values(last_seen_at=now))
+    conn.execute(_HEARTBEAT, {"beating": worker_id, "seen_at": now})
     dispatch_seconds: list[float] = []
     changed = apply_updates(conn, worker_id, updates, now=now, dispatch_seconds=dispatch_seconds)
     cancel: dict[str, list[str]] = defaultdict(list)
@@ -170,14 +199,7 @@ def apply_updates(
     """
     if not updates:
         return False
-    rows = list(
-        conn.execute(
-            select(session_actions, sessions.c.worker_id.label("owner"))
-            .join(sessions, sessions.c.session_id == session_actions.c.session_id)
-            .where(session_actions.c.session_action_id.in_(list(updates)))
-            .order_by(session_actions.c.session_id, session_actions.c.action_index)
-        )
-    )
+    rows = list(conn.execute(_REPORTED_ACTIONS, {"reported": list(updates)}))
     finished = False
     succeeded: dict[str, list[tuple[str, str]]] = defaultdict(list)
     plain_successes: list[dict[str, Any]] = []
@@ -207,21 +229,7 @@ def apply_updates(
         dirty = True
         finished |= _apply_one(conn, current, info, succeeded, now=now)
     if plain_successes:
-        conn.execute(
-            update(session_actions)
-            .where(session_actions.c.session_action_id == bindparam("succeeded_action"))
-            .values(
-                status="SUCCEEDED",
-                started_at=bindparam("s_started"),
-                ended_at=bindparam("s_ended"),
-                worker_updated_at=bindparam("s_updated"),
-                process_exit_code=bindparam("s_exit"),
-                progress_message=bindparam("s_message"),
-                progress_percent=bindparam("s_percent"),
-                manifests=bindparam("s_manifests"),
-            ),
-            plain_successes,
-        )
+        conn.execute(_SUCCEEDED, plain_successes)
     for job_id, pairs in succeeded.items():
         settle_succeeded(conn, job_id, pairs, now=now)
     return finished

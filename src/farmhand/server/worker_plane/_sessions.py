@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 from sqlalchemy.engine import Row
 
 from .._ids import session_action_id
@@ -27,29 +27,36 @@ OPEN_ACTION_STATUSES = ("SCHEDULED", "ASSIGNED", "RUNNING", "CANCELING")
 DELIVERED_STATUSES = ("SCHEDULED", "ASSIGNED", "RUNNING")
 
 
-def open_sessions(conn: Connection, worker_id: str) -> list[Row[Any]]:
-    return list(
-        conn.execute(
-            select(sessions)
-            .where(and_(sessions.c.worker_id == worker_id, sessions.c.lifecycle_status != "ENDED"))
-            .order_by(sessions.c.started_at, sessions.c.session_id)
+# Statements run by every schedule call are built once: building one and deriving its cache key
+# cost more than SQLite takes to run it.
+_OPEN_SESSIONS = (
+    select(sessions)
+    .where(and_(sessions.c.worker_id == bindparam("worker_id"), sessions.c.lifecycle_status != "ENDED"))
+    .order_by(sessions.c.started_at, sessions.c.session_id)
+)
+_OPEN_ACTIONS = (
+    select(session_actions)
+    .where(
+        and_(
+            session_actions.c.session_id == bindparam("session_id"),
+            session_actions.c.status.in_(OPEN_ACTION_STATUSES),
         )
     )
+    .order_by(session_actions.c.action_index)
+)
+_ADVANCE_SESSION = (
+    update(sessions)
+    .where(sessions.c.session_id == bindparam("advanced_session"))
+    .values(next_action_index=bindparam("next_index"), updated_at=bindparam("advanced_at"))
+)
+
+
+def open_sessions(conn: Connection, worker_id: str) -> list[Row[Any]]:
+    return list(conn.execute(_OPEN_SESSIONS, {"worker_id": worker_id}))
 
 
 def open_actions(conn: Connection, session_id: str) -> list[Row[Any]]:
-    return list(
-        conn.execute(
-            select(session_actions)
-            .where(
-                and_(
-                    session_actions.c.session_id == session_id,
-                    session_actions.c.status.in_(OPEN_ACTION_STATUSES),
-                )
-            )
-            .order_by(session_actions.c.action_index)
-        )
-    )
+    return list(conn.execute(_OPEN_ACTIONS, {"session_id": session_id}))
 
 
 def append_actions(
@@ -90,9 +97,8 @@ def append_actions(
     if rows:
         conn.execute(insert(session_actions), rows)
         conn.execute(
-            update(sessions)
-            .where(sessions.c.session_id == data["session_id"])
-            .values(next_action_index=start + len(rows), updated_at=now)
+            _ADVANCE_SESSION,
+            {"advanced_session": data["session_id"], "next_index": start + len(rows), "advanced_at": now},
         )
     return ids
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Integer, and_, bindparam, func, select, update
 
 from ...statuses import HELD_TASK_RUN_STATUSES
 from ..jobs import hold_job, record_task_failure, set_task_status
@@ -70,6 +70,37 @@ def mark_task_running(
         set_task_status(conn, job_id, [task_id], "RUNNING", now=now)
 
 
+# The claim's statements, built once (every schedule call that hands out work runs them).
+_READY_FROM = select(steps.c.ready_from).where(steps.c.step_id == bindparam("step_id")).scalar_subquery()
+_READY_TASKS = (
+    select(
+        tasks.c.task_id,
+        tasks.c.task_index,
+        tasks.c.parameters,
+        func.coalesce(tasks.c.updated_at, tasks.c.created_at).label("changed_at"),
+    )
+    .where(
+        and_(
+            tasks.c.step_id == bindparam("step_id"),
+            tasks.c.task_index >= _READY_FROM,
+            tasks.c.run_status == "READY",
+        )
+    )
+    .order_by(tasks.c.task_index)
+    .limit(bindparam("wanted", type_=Integer))
+)
+_MOVE_READY_FROM = (
+    update(steps).where(steps.c.step_id == bindparam("moved_step")).values(ready_from=bindparam("moved_to"))
+)
+_CLAIMED_BY = (
+    update(tasks)
+    .where(
+        and_(tasks.c.step_id == bindparam("claimed_step"), tasks.c.task_index == bindparam("claimed_index"))
+    )
+    .values(latest_session_action_id=bindparam("claiming_action"))
+)
+
+
 def claim_tasks(
     conn: Connection,
     job_id: str,
@@ -88,34 +119,17 @@ def claim_tasks(
     tasks taken: the first READY tasks at or above it are exactly the ones this call claims.
     """
     hold_job(conn, job_id)
-    start = select(steps.c.ready_from).where(steps.c.step_id == step_id).scalar_subquery()
-    rows = list(
-        conn.execute(
-            select(
-                tasks.c.task_id,
-                tasks.c.task_index,
-                tasks.c.parameters,
-                func.coalesce(tasks.c.updated_at, tasks.c.created_at).label("changed_at"),
-            )
-            .where(
-                and_(tasks.c.step_id == step_id, tasks.c.task_index >= start, tasks.c.run_status == "READY")
-            )
-            .order_by(tasks.c.task_index)
-            .limit(len(action_ids))
-        )
-    )
+    rows = list(conn.execute(_READY_TASKS, {"step_id": step_id, "wanted": len(action_ids)}))
     if not rows:
         return []
     if ready_since is not None:
         ready_since.update((str(r.task_id), r.changed_at) for r in rows)
-    conn.execute(update(steps).where(steps.c.step_id == step_id).values(ready_from=rows[-1].task_index + 1))
+    conn.execute(_MOVE_READY_FROM, {"moved_step": step_id, "moved_to": rows[-1].task_index + 1})
     set_task_status(conn, job_id, [r.task_id for r in rows], "ASSIGNED", now=now, only_from=("READY",))
     conn.execute(
-        update(tasks)
-        .where(and_(tasks.c.step_id == step_id, tasks.c.task_index == bindparam("claimed_index")))
-        .values(latest_session_action_id=bindparam("claiming_action")),
+        _CLAIMED_BY,
         [
-            {"claimed_index": r.task_index, "claiming_action": action}
+            {"claimed_step": step_id, "claimed_index": r.task_index, "claiming_action": action}
             for r, action in zip(rows, action_ids, strict=False)
         ],
     )
