@@ -6,10 +6,11 @@ PutLogEvents and the audit trail both append through `append_events`, so a strea
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
@@ -18,10 +19,17 @@ from ..store import log_events, log_groups, log_streams
 
 def _insert_ignoring_duplicates(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
     """Insert a row unless its key exists; True when it was inserted."""
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    return len(conn.execute(_insert_unless_present(conn.dialect.name, table), values).all()) > 0
+
+
+@functools.cache
+def _insert_unless_present(dialect_name: str, table: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the key, with a bound parameter per column, built
+    once per dialect and table (every audited call and every PutLogEvents runs it)."""
+    dialect = sqlite if dialect_name == "sqlite" else postgresql
     key = next(iter(table.primary_key.columns))
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return len(conn.execute(stmt).all()) > 0
+    columns: dict[str, Any] = {column.name: bindparam(column.name) for column in _INSERTED[table.name]}
+    return dialect.insert(table).values(**columns).on_conflict_do_nothing().returning(key)
 
 
 def new_group(conn: Connection, group: str, now_ms: int) -> bool:
@@ -103,13 +111,29 @@ def append_events(
                 for timestamp, message in events
             ],
         )
-    values: dict[str, Any] = {"upload_count": log_streams.c.upload_count + 1}
+    parameters: dict[str, Any] = {"stream_group": group, "stream_name": stream}
     if events:
-        first, last = events[0][0], events[-1][0]
-        on_sqlite = conn.dialect.name == "sqlite"
+        parameters |= {
+            "added_bytes": sum(len(m.encode("utf-8")) for _, m in events),
+            "ingested_at": now_ms,
+            "first_event": events[0][0],
+            "last_event": events[-1][0],
+        }
+    counted = conn.execute(_count_upload(conn.dialect.name, bool(events)), parameters).scalar_one()
+    return int(counted)
+
+
+@functools.cache
+def _count_upload(dialect_name: str, with_events: bool) -> Any:
+    """The stream's counters after an upload (with or without events), returning its upload count;
+    built once per dialect."""
+    values: dict[str, Any] = {"upload_count": log_streams.c.upload_count + 1}
+    if with_events:
+        first, last = bindparam("first_event", type_=BigInteger), bindparam("last_event", type_=BigInteger)
+        on_sqlite = dialect_name == "sqlite"
         values |= {
-            "stored_bytes": log_streams.c.stored_bytes + sum(len(m.encode("utf-8")) for _, m in events),
-            "last_ingestion_time": now_ms,
+            "stored_bytes": log_streams.c.stored_bytes + bindparam("added_bytes", type_=BigInteger),
+            "last_ingestion_time": bindparam("ingested_at", type_=BigInteger),
             "first_event_timestamp": func.coalesce(
                 func.min(log_streams.c.first_event_timestamp, first)
                 if on_sqlite
@@ -123,6 +147,21 @@ def append_events(
                 last,
             ),
         }
-    key = _stream_key(group, stream)
-    conn.execute(update(log_streams).where(key).values(**values))
-    return int(conn.execute(select(log_streams.c.upload_count).where(key)).scalar_one())
+    key = and_(
+        log_streams.c.log_group_name == bindparam("stream_group"),
+        log_streams.c.log_stream_name == bindparam("stream_name"),
+    )
+    return update(log_streams).where(key).values(**values).returning(log_streams.c.upload_count)
+
+
+# The columns `new_group` and `new_stream` give (the rest keep their defaults).
+_INSERTED = {
+    log_groups.name: (log_groups.c.log_group_name, log_groups.c.creation_time),
+    log_streams.name: (
+        log_streams.c.log_group_name,
+        log_streams.c.log_stream_name,
+        log_streams.c.creation_time,
+        log_streams.c.stored_bytes,
+        log_streams.c.upload_count,
+    ),
+}
