@@ -13,9 +13,11 @@ refuse it, and nothing changes there.
 from __future__ import annotations
 
 import array
+import contextlib
 import fcntl
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["spread_subdirectories", "spreads_subdirectories"]
@@ -31,37 +33,44 @@ def _flags(fd: int) -> int:
     return int(flags[0])
 
 
-def spread_subdirectories(path: Path) -> bool:
-    """Flag `path` so its new subdirectories are spread over the file system; False where the
-    file system (or the platform) has no such flag."""
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[int | None]:
+    """The directory's descriptor, or None where it cannot be opened or the flags are Linux's."""
     if not sys.platform.startswith("linux"):
-        return False
+        yield None
+        return
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
-        return False
+        yield None
+        return
     try:
-        flags = _flags(fd)
-        if not flags & FS_TOPDIR_FL:
-            fcntl.ioctl(fd, FS_IOC_SETFLAGS, array.array("i", [flags | FS_TOPDIR_FL]), True)
-        return True
-    except OSError:
-        return False
+        yield fd
     finally:
         os.close(fd)
+
+
+def spread_subdirectories(path: Path) -> bool:
+    """Flag `path` so its new subdirectories are spread over the file system; False where the
+    file system (or the platform) has no such flag."""
+    with _opened(path) as fd:
+        if fd is None:
+            return False
+        try:
+            flags = _flags(fd)
+            if not flags & FS_TOPDIR_FL:
+                fcntl.ioctl(fd, FS_IOC_SETFLAGS, array.array("i", [flags | FS_TOPDIR_FL]), True)
+        except OSError:
+            return False
+        return True
 
 
 def spreads_subdirectories(path: Path) -> bool:
     """Whether `path` carries the flag."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        return bool(_flags(fd) & FS_TOPDIR_FL)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
+    with _opened(path) as fd:
+        if fd is None:
+            return False
+        try:
+            return bool(_flags(fd) & FS_TOPDIR_FL)
+        except OSError:
+            return False

@@ -46,16 +46,21 @@ def default_content_cache_dir() -> Path:
     return Path(base) / "farmhand" / "attachments"
 
 
+def _fill(fd: int, data: bytes | memoryview, mtime_us: int | None) -> None:
+    """Write all of `data` to a new file's descriptor, then give it the mtime (if any)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    if mtime_us is not None:
+        os.utime(fd, ns=(mtime_us * 1000, mtime_us * 1000))
+
+
 def _write_new(path: str, data: bytes | memoryview, mode: int, mtime_us: int | None = None) -> None:
     """Create `path` with `mode` (the descriptor can write even when the mode is read-only) and,
     if given, the mtime; one open, write, utime and close."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if mtime_us is not None:
-            os.utime(fd, ns=(mtime_us * 1000, mtime_us * 1000))
+        _fill(fd, data, mtime_us)
     finally:
         os.close(fd)
 
@@ -78,10 +83,7 @@ def place_new_bytes(data: bytes | memoryview, destination: str, mtime_us: int, m
         place_bytes(data, destination, mtime_us, mode)
         return
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.utime(fd, ns=(mtime_us * 1000, mtime_us * 1000))
+        _fill(fd, data, mtime_us)
     except BaseException:
         os.close(fd)
         with contextlib.suppress(FileNotFoundError):
