@@ -218,6 +218,25 @@ def test_only_from_moves_only_tasks_in_those_states(conn: Connection) -> None:
     assert_counters_match_tasks(conn)
 
 
+def test_a_claim_of_tasks_known_ready_keeps_the_counters_of_a_counted_move(conn: Connection) -> None:
+    # Given a job of two steps with READY tasks
+    ids = make_job(conn, {"render": (6, []), "comp": (4, [])})
+    # When some are moved to ASSIGNED as a claim does (known READY, not counted again), across steps
+    claimed = [ids["render"][2], ids["render"][4], ids["comp"][0]]
+    moved = set_task_status(
+        conn, JOB, claimed, "ASSIGNED", now=NOW, only_from=("READY",), known_status="READY"
+    )
+    # Then they moved, and every counter and roll-up is what a scan of the tasks gives
+    assert moved == 3
+    assert counts_of(step_row(conn, "render")) == {"READY": 4, "ASSIGNED": 2}
+    assert counts_of(step_row(conn, "comp")) == {"READY": 3, "ASSIGNED": 1}
+    assert job_row(conn).task_run_status == "ASSIGNED"
+    assert_counters_match_tasks(conn)
+    # and tasks already in the wanted status are not counted twice
+    assert set_task_status(conn, JOB, claimed, "ASSIGNED", now=NOW, known_status="ASSIGNED") == 0
+    assert_counters_match_tasks(conn)
+
+
 def test_failed_upstream_makes_the_job_terminal(conn: Connection) -> None:
     # Given a step whose consumer waits on it
     ids = make_job(conn, {"render": (1, []), "movie": (2, ["render"])}, max_retries=0)

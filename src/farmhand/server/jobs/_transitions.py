@@ -43,6 +43,7 @@ from ...statuses import (
     TERMINAL_TASK_RUN_STATUSES,
     WORKER_HELD_TASK_RUN_STATUSES,
 )
+from .._ids import task_key
 from ..store import (
     TASK_RUN_STATUSES,
     Epoch,
@@ -158,18 +159,23 @@ def _move(
     by: str | None,
     target: str | None = None,
     reset: bool = False,
+    deltas: Sequence[tuple[str, str, int, int]] | None = None,
 ) -> tuple[int, set[str], Any]:
     """Move the tasks matching `where` (not already in `status`) and shift the counters accordingly.
 
-    Returns how many moved, their steps, and the job's roll-up columns after the move (None when
-    nothing moved), so the roll-up that follows need not read the job row again.
+    `deltas`, when given, are what the tasks matching `where` are, as the count would read them:
+    (step id, status, how many, lowest index). Returns how many moved, their steps, and the job's
+    roll-up columns after the move (None when nothing moved), so the roll-up that follows need not
+    read the job row again.
     """
     scope = and_(tasks.c.job_id == job_id, where, tasks.c.run_status != status)
-    deltas = conn.execute(
-        select(tasks.c.step_id, tasks.c.run_status, func.count(), func.min(tasks.c.task_index))
-        .where(scope)
-        .group_by(tasks.c.step_id, tasks.c.run_status)
-    ).all()
+    if deltas is None:
+        deltas = conn.execute(
+            select(tasks.c.step_id, tasks.c.run_status, func.count(), func.min(tasks.c.task_index))
+            .where(scope)
+            .group_by(tasks.c.step_id, tasks.c.run_status)
+        ).all()
+    deltas = [d for d in deltas if d[1] != status]
     if not deltas:
         return 0, set(), None
     values: dict[str, Any] = {
@@ -247,9 +253,14 @@ def set_task_status(
     by: str | None = None,
     only_from: Collection[str] | None = None,
     held_by: Collection[str] | None = None,
+    known_status: str | None = None,
 ) -> int:
     """Move tasks of a job to `status` (only those now in `only_from`, when given, and only those
     whose latest session action is one of `held_by`, when given).
+
+    `known_status`: the caller has read, in this transaction and under the job's lock, that every
+    one of `task_ids` is in this status (a claim of the READY tasks it just found), so how many move
+    from each step is taken from the ids instead of being counted again.
 
     Counters, step/job roll-ups, timestamps and dependency resolution follow in the same
     transaction. Returns how many tasks actually moved.
@@ -266,12 +277,23 @@ def set_task_status(
             where = and_(where, tasks.c.run_status.in_(list(only_from)))
         if held_by is not None:
             where = and_(where, tasks.c.latest_session_action_id.in_(list(held_by)))
-        n, _, rolled = _move(conn, job_id, where, status, now=now, by=by)
+        known = _deltas_of(chunk, known_status) if known_status is not None else None
+        n, _, rolled = _move(conn, job_id, where, status, now=now, by=by, deltas=known)
         job = rolled or job
         moved += n
     if moved:
         refresh_job(conn, job_id, now=now, job=job)
     return moved
+
+
+def _deltas_of(task_ids: Sequence[str], known_status: str) -> list[tuple[str, str, int, int]]:
+    """(step id, status, count, lowest index) of tasks all known to be in `known_status`."""
+    indexes: dict[str, list[int]] = defaultdict(list)
+    for task_id in task_ids:
+        key = task_key(task_id)
+        if key is not None:
+            indexes[key[0]].append(key[1])
+    return [(step_id, known_status, len(found), min(found)) for step_id, found in indexes.items()]
 
 
 def record_task_failure(conn: Connection, job_id: str, task_id: str, *, now: dt.datetime) -> str:

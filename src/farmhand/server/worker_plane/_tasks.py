@@ -125,7 +125,15 @@ def claim_tasks(
     if ready_since is not None:
         ready_since.update((str(r.task_id), r.changed_at) for r in rows)
     conn.execute(_MOVE_READY_FROM, {"moved_step": step_id, "moved_to": rows[-1].task_index + 1})
-    set_task_status(conn, job_id, [r.task_id for r in rows], "ASSIGNED", now=now, only_from=("READY",))
+    set_task_status(
+        conn,
+        job_id,
+        [r.task_id for r in rows],
+        "ASSIGNED",
+        now=now,
+        only_from=("READY",),
+        known_status="READY",  # read just above, under the job's lock
+    )
     conn.execute(
         _CLAIMED_BY,
         [
