@@ -34,7 +34,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, func, literal, select, update
 
 from ...statuses import (
     ACTIVE_TASK_RUN_STATUSES,
@@ -83,6 +83,23 @@ _STEP_ROLLUP_COLUMNS = (
     steps.c.task_run_status,
     steps.c.ended_at,
     *(steps.c[count_column(s)] for s in TASK_RUN_STATUSES),
+)
+# A roll-up's read and its most common writes (only the status changes), built once: every schedule
+# call that hands out or settles work runs them.
+_STEP_ROLLUPS = (
+    select(*_STEP_ROLLUP_COLUMNS)
+    .where(steps.c.job_id == bindparam("rollup_job"))
+    .order_by(steps.c.step_index)
+)
+_STEP_STATUS = (
+    update(steps)
+    .where(steps.c.step_id == bindparam("status_of"))
+    .values(task_run_status=bindparam("new_status"))
+)
+_JOB_STATUS = (
+    update(jobs)
+    .where(jobs.c.job_id == bindparam("status_of"))
+    .values(task_run_status=bindparam("new_status"))
 )
 
 
@@ -479,12 +496,7 @@ def refresh_job(conn: Connection, job_id: str, *, now: dt.datetime, job: Any = N
     `job`, when given, holds the job's current roll-up columns (as `_move` returns them), so the row
     is not read again. Returns the job's new `task_run_status`.
     """
-    step_rows = {
-        r.step_id: r
-        for r in conn.execute(
-            select(*_STEP_ROLLUP_COLUMNS).where(steps.c.job_id == job_id).order_by(steps.c.step_index)
-        )
-    }
+    step_rows = {r.step_id: r for r in conn.execute(_STEP_ROLLUPS, {"rollup_job": job_id})}
     upstream: dict[str, list[str]] = defaultdict(list)
     if len(step_rows) > 1:  # a job of one step has no dependencies
         for dep in conn.execute(select(step_dependencies).where(step_dependencies.c.job_id == job_id)):
@@ -521,7 +533,9 @@ def refresh_job(conn: Connection, job_id: str, *, now: dt.datetime, job: Any = N
             values["ended_at"] = now
         elif not terminal and row.ended_at is not None:
             values["ended_at"] = None
-        if values:
+        if values.keys() == {"task_run_status"}:
+            conn.execute(_STEP_STATUS, {"status_of": sid, "new_status": values["task_run_status"]})
+        elif values:
             conn.execute(update(steps).where(steps.c.step_id == sid).values(**values))
     if job is None:
         job = conn.execute(select(*_ROLLUP_COLUMNS).where(jobs.c.job_id == job_id)).first()
@@ -538,7 +552,9 @@ def refresh_job(conn: Connection, job_id: str, *, now: dt.datetime, job: Any = N
         values["ended_at"] = now
     elif not terminal and job.ended_at is not None:
         values["ended_at"] = None
-    if values:
+    if values.keys() == {"task_run_status"}:
+        conn.execute(_JOB_STATUS, {"status_of": job_id, "new_status": job_status})
+    elif values:
         conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**values))
     return job_status
 
