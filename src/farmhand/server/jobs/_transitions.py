@@ -192,7 +192,6 @@ def _move(
             .where(scope)
             .group_by(tasks.c.step_id, tasks.c.run_status)
         ).all()
-    deltas = [d for d in deltas if d[1] != status]
     if not deltas:
         return 0, set(), None
     values: dict[str, Any] = {
@@ -294,7 +293,7 @@ def set_task_status(
             where = and_(where, tasks.c.run_status.in_(list(only_from)))
         if held_by is not None:
             where = and_(where, tasks.c.latest_session_action_id.in_(list(held_by)))
-        known = _deltas_of(chunk, known_status) if known_status is not None else None
+        known = _deltas_of(chunk, known_status, status) if known_status is not None else None
         n, _, rolled = _move(conn, job_id, where, status, now=now, by=by, deltas=known)
         job = rolled or job
         moved += n
@@ -303,8 +302,11 @@ def set_task_status(
     return moved
 
 
-def _deltas_of(task_ids: Sequence[str], known_status: str) -> list[tuple[str, str, int, int]]:
-    """(step id, status, count, lowest index) of tasks all known to be in `known_status`."""
+def _deltas_of(task_ids: Sequence[str], known_status: str, status: str) -> list[tuple[str, str, int, int]]:
+    """(step id, status, count, lowest index) of tasks all known to be in `known_status`, as `_move`
+    would count them on their way to `status` (none when they are in it already)."""
+    if known_status == status:
+        return []
     indexes: dict[str, list[int]] = defaultdict(list)
     for task_id in task_ids:
         key = task_key(task_id)
