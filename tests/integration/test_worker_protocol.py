@@ -364,6 +364,24 @@ def test_long_poll_returns_work_that_arrives_while_waiting(farm_server, admin, f
     assert elapsed < 20
 
 
+def test_long_poll_returns_a_large_job_once_its_background_creation_ends(farm_server, admin, farm) -> None:
+    # Given an idle worker holding a long poll of up to 60 s
+    farm_id, queue_id, fleet_id = farm
+    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
+    worker.wait_seconds = 60
+    # When a job too large to be written in its CreateJob call (its tasks are written after the
+    # answer; the job is not schedulable until then) is submitted while the call waits
+    timer = threading.Timer(0.5, lambda: submit(admin, farm_id, queue_id, job_template(step("A", 25_000))))
+    timer.start()
+    started = time.monotonic()
+    answer = worker.poll()
+    elapsed = time.monotonic() - started
+    timer.join()
+    # Then the end of the creation wakes the call, which returns the assignment before its wait ran out
+    assert len(answer["assignedSessions"]) == 1
+    assert elapsed < 45
+
+
 def test_waiting_long_polls_hold_no_request_threads(tmp_path: Path) -> None:
     """More idle workers wait than the server has request threads: none holds one while it waits."""
     with ServerProcess(tmp_path / "few-threads", extra_args=["--request-threads", "4"]) as server:

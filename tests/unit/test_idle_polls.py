@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import insert, select
 
-from farmhand.server.store import Store, workers
+from farmhand.server.store import TASK_RUN_STATUSES, Store, count_column, jobs, resources, workers
 from farmhand.server.worker_plane import IdlePolls
 
 KEY = ("farm-1", "fleet-1", "worker-1")
@@ -38,6 +38,46 @@ def last_seen(store: Store, worker_id: str) -> dt.datetime | None:
     return value if value is None else value.replace(tzinfo=dt.UTC)
 
 
+def associate(store: Store, queue_id: str, status: str = "ACTIVE") -> None:
+    with store.write() as conn:
+        conn.execute(
+            insert(resources).values(
+                kind="queue-fleet-association",
+                resource_id=f"{queue_id}:fleet-1",
+                farm_id="farm-1",
+                parent_id=queue_id,
+                ref_id="fleet-1",
+                status=status,
+                created_at=T0,
+                doc={},
+            )
+        )
+
+
+def add_ready_job(store: Store, queue_id: str, ready: int = 1, lifecycle: str = "CREATE_COMPLETE") -> None:
+    counts = {count_column(s): 0 for s in TASK_RUN_STATUSES}
+    counts[count_column("READY")] = ready
+    with store.write() as conn:
+        conn.execute(
+            insert(jobs).values(
+                job_id=f"job-{queue_id}-{lifecycle}",
+                farm_id="farm-1",
+                queue_id=queue_id,
+                name="j",
+                priority=50,
+                lifecycle_status=lifecycle,
+                lifecycle_status_message="ok",
+                task_run_status="READY",
+                task_failure_retry_count=0,
+                template="{}",
+                template_type="JSON",
+                created_at=T0,
+                created_by="me",
+                **counts,
+            )
+        )
+
+
 def test_an_answer_is_given_again_only_while_the_generation_stands(store: Store) -> None:
     # Given an attempt at generation 7 that found no work
     polls = IdlePolls(store, worker_timeout=60)
@@ -45,10 +85,43 @@ def test_an_answer_is_given_again_only_while_the_generation_stands(store: Store)
     # Then at generation 7 the same answer and wait are given, as a fresh copy
     again = polls.answer(KEY, 7)
     assert again == (IDLE, 20.0) and again[0] is not IDLE
-    # But not to another worker, nor once the generation moved (and then not any more)
+    # But not to another worker
     assert polls.answer(("farm-1", "fleet-1", "worker-2"), 7) is None
+    # Nor past a call that changed more than work (and then not any more)
+    polls.changed(7)
     assert polls.answer(KEY, 8) is None
     assert polls.answer(KEY, 7) is None
+
+
+def test_an_answer_outlives_moves_while_the_fleet_has_no_ready_job(store: Store) -> None:
+    # Given a fleet serving queue-1, with READY work only in queues it does not serve (not associated,
+    # or associated but stopped) and in a job still being created
+    associate(store, "queue-1")
+    associate(store, "queue-2", status="STOP_SCHEDULING_AND_COMPLETE_TASKS")
+    add_ready_job(store, "queue-2")
+    add_ready_job(store, "queue-3")
+    add_ready_job(store, "queue-1", lifecycle="CREATE_IN_PROGRESS")
+    polls = IdlePolls(store, worker_timeout=60)
+    polls.remember(KEY, 7, IDLE, 20.0)
+    # When the generation moves (new work somewhere), the answer still holds
+    assert polls.answer(KEY, 8) == (IDLE, 20.0)
+    assert polls.answer(KEY, 9) == (IDLE, 20.0)
+    # When a job of queue-1 has READY tasks, the next move gives the worker a full attempt
+    add_ready_job(store, "queue-1")
+    assert polls.answer(KEY, 9) == (IDLE, 20.0)  # no move since the read that found none
+    assert polls.answer(KEY, 10) is None
+    assert polls.answer(KEY, 10) is None
+
+
+def test_a_barrier_stops_answers_given_before_it_even_when_read_during_their_check(store: Store) -> None:
+    # Given answers at generations 7 and 9, and a change (not work) that committed at generation 8
+    polls = IdlePolls(store, worker_timeout=60)
+    polls.remember(KEY, 7, IDLE, 20.0)
+    polls.remember(("farm-1", "fleet-1", "worker-2"), 9, IDLE, 20.0)
+    polls.changed(8)
+    # Then the answer given before the change is not carried past it; the one given after is
+    assert polls.answer(KEY, 9) is None
+    assert polls.answer(("farm-1", "fleet-1", "worker-2"), 10) == (IDLE, 20.0)
 
 
 def test_an_answer_is_forgotten_when_the_worker_calls_otherwise_or_after_half_the_timeout(

@@ -85,7 +85,7 @@ from .protocol import (
 )
 from .sign_in import PAGE_PATHS, PageAnswer, PageRequest, SignInPage, SignInRequest, SignInService
 from .store import idempotency_records
-from .worker_plane import held_for, start_worker_plane, work_signal
+from .worker_plane import WORK_ONLY_OPERATIONS, held_for, start_worker_plane, work_signal
 
 log = logging.getLogger("farmhand.server")
 
@@ -550,6 +550,8 @@ class FarmApp:
                     service, name, params, principal, region, request_id, render, headers or {}
                 )
                 if service == "deadline" and not hints.quiet:
+                    if name not in WORK_ONLY_OPERATIONS:
+                        idle_polls.changed(signal.generation)
                     signal.notify()
                 elif service == "logs" and not hints.quiet:
                     self.changes.changed("logs")

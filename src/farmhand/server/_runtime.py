@@ -159,7 +159,8 @@ class ServerRuntime:
 
         def finish() -> None:
             try:
-                finish_interrupted_creations(self.store)
+                if "CREATE_COMPLETE" in finish_interrupted_creations(self.store).values():
+                    self.work_signal.notify()  # their tasks can be scheduled from now on
             finally:
                 self._finishing_creations.release()
 

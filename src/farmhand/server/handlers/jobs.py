@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, select
 
@@ -13,6 +13,7 @@ from ..buckets import BucketStoreError, NoStoreError
 from ..identity_store import identity_store_id
 from ..jobs import (
     INLINE_TASK_LIMIT,
+    JobPlan,
     check_attachments,
     check_max_worker_count,
     finish_creation,
@@ -37,6 +38,9 @@ from ..store import find_document, jobs
 from ._common import decode_token, encode_token, get_resource, jsonable, page, save_tags
 from ._registry import Call, Output, Params, operation
 from .queue_environments import ordered_environments
+
+if TYPE_CHECKING:
+    from .._runtime import ServerRuntime
 
 
 def job_arn(call: Call, farm_id: str, queue_id: str, job_id: str) -> str:
@@ -117,9 +121,16 @@ def create_job(call: Call, params: Params) -> Output:
     else:
         runtime = call.runtime
         call.after_commit.append(
-            lambda: runtime.run_in_background(lambda: finish_creation(runtime.store, job_id, plan))
+            lambda: runtime.run_in_background(lambda: _finish_creation_and_wake(runtime, job_id, plan))
         )
     return {"jobId": job_id}
+
+
+def _finish_creation_and_wake(runtime: ServerRuntime, job_id: str, plan: JobPlan) -> None:
+    """Write a large job's tasks after the answer; its tasks can be scheduled only once the job is
+    CREATE_COMPLETE, so that is when idle workers must be woken (CreateJob's own wake came too early)."""
+    if finish_creation(runtime.store, job_id, plan) == "CREATE_COMPLETE":
+        runtime.work_signal.notify()
 
 
 def _make_submitter_owner(call: Call, farm_id: str, queue_id: str, job_id: str) -> None:

@@ -3,7 +3,7 @@
 from ...statuses import ONLINE_WORKER_STATUSES
 from ._entities import get_job_entities, queue_role_arn
 from ._explain import explain_job
-from ._idle_polls import IdlePolls
+from ._idle_polls import WORK_ONLY_OPERATIONS, IdlePolls
 from ._logs import session_log, worker_log
 from ._reclaim import CompatibilityChecker, reclaim_silent_workers, start_worker_plane
 from ._reclaim import timeout_of as worker_timeout_seconds
@@ -22,6 +22,7 @@ from ._workers import change_worker_status
 __all__ = [
     "ONLINE_WORKER_STATUSES",
     "WAIT_HEADER",
+    "WORK_ONLY_OPERATIONS",
     "CompatibilityChecker",
     "IdlePolls",
     "ScheduleResult",

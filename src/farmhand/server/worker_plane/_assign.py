@@ -94,6 +94,26 @@ _READY_JOBS = (
     .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.job_id)
     .limit(MAX_JOB_OPTIONS)
 )
+_FLEET_HAS_READY_JOB = (
+    select(jobs.c.job_id)
+    .where(
+        and_(
+            jobs.c.queue_id.in_(
+                select(resources.c.parent_id).where(
+                    and_(
+                        resources.c.kind == ASSOCIATION_KIND,
+                        resources.c.farm_id == bindparam("farm_id"),
+                        resources.c.ref_id == bindparam("fleet_id"),
+                        resources.c.status == "ACTIVE",
+                    )
+                )
+            ),
+            READY_JOB,
+            jobs.c.lifecycle_status.not_in(UNSCHEDULABLE_LIFECYCLES),
+        )
+    )
+    .limit(1)
+)
 _STEP_READY = steps.c[count_column("READY")]
 _READY_STEPS = (
     select(steps.c.step_id, steps.c.job_id, _STEP_READY.label("ready"), steps.c.required_capabilities)
@@ -130,6 +150,12 @@ def active_queue_ids(conn: Connection, farm_id: str, fleet_id: str) -> list[str]
             )
         )
     ]
+
+
+def fleet_has_ready_job(conn: Connection, farm_id: str, fleet_id: str) -> bool:
+    """Whether a job of a queue associated (ACTIVE) with this fleet has READY tasks: the options
+    `assign_work` reads, so without one a worker with no session would be given nothing."""
+    return conn.execute(_FLEET_HAS_READY_JOB, {"farm_id": farm_id, "fleet_id": fleet_id}).first() is not None
 
 
 def association_statuses(conn: Connection, farm_id: str, fleet_id: str) -> dict[str, str]:

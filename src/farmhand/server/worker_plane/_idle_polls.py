@@ -7,6 +7,15 @@ write that can make work ready moves it, on any server of the farm), a new attem
 again. Such a poll is authorized like any call, its heartbeat is kept and written with the others
 of the last moment in one statement, and it waits at once with the answer the last attempt gave.
 
+Most moves of the generation are new work somewhere (a job submitted, a task finished or requeued):
+with thousands of idle workers and work coming in, every poll would then run the full attempt. So
+when the generation has moved only through such calls (`WORK_ONLY_OPERATIONS`) since an answer was
+given, one read (does a queue the fleet serves have a job with READY tasks, the options a worker with
+no session is given work from?) decides: if none, the answer still holds, and that read holds for the
+fleet until the generation moves again (work can only appear with a move). Any other call that moves
+the generation (a fleet, queue or association changed, say) sets a barrier: answers given before it
+are never carried past it.
+
 A remembered answer is good for half the worker timeout: a worker declared silent meanwhile (and so
 NOT_RESPONDING) comes back after longer than that and gets the full attempt and its
 STATUS_CONFLICT. Any other call naming the worker (UpdateWorker, say) forgets it.
@@ -27,8 +36,15 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, update
 
 from ..store import Store, workers
+from ._assign import fleet_has_ready_job
 
-__all__ = ["IdlePolls", "WorkerKey"]
+__all__ = ["WORK_ONLY_OPERATIONS", "IdlePolls", "WorkerKey"]
+
+#: Deadline calls that move the generation only by making work READY or taking it away from sessions
+#: (of other workers: an idle worker has none). Nothing else an idle worker is told depends on them.
+WORK_ONLY_OPERATIONS = frozenset(
+    {"CreateJob", "UpdateJob", "UpdateStep", "UpdateTask", "UpdateWorkerSchedule"}
+)
 
 WorkerKey = tuple[str, str, str]  # farm, fleet, worker
 
@@ -53,6 +69,10 @@ class IdlePolls:
         self._lock = threading.Lock()
         self._answers: dict[str, _Remembered] = {}  # by worker id
         self._beats: dict[str, dt.datetime] = {}
+        # Answers given at a generation below this are not carried past a move (see `changed`).
+        self._barrier = 0
+        # (farm, fleet) -> the generation at which a read found no READY job for the fleet.
+        self._no_work_at: dict[tuple[str, str], int] = {}
 
     def remember(self, key: WorkerKey, generation: int, output: dict[str, Any], wait: float) -> None:
         """An attempt at `generation` found no work for this worker and had nothing to tell it."""
@@ -65,19 +85,37 @@ class IdlePolls:
         with self._lock:
             self._answers.pop(worker_id, None)
 
+    def changed(self, generation: int) -> None:
+        """A call other than the `WORK_ONLY_OPERATIONS` committed and is about to move the generation
+        past `generation` (read after its commit): no answer given before is carried past it."""
+        with self._lock:
+            self._barrier = max(self._barrier, generation + 1)
+            self._no_work_at.clear()
+
     def answer(self, key: WorkerKey, generation: int) -> tuple[dict[str, Any], float] | None:
-        """The answer an attempt now would give, and its wait, if nothing has moved since the last."""
+        """The answer an attempt now would give, and its wait, if nothing that concerns this worker
+        has moved since the last (`generation`: the work signal's, read before calling)."""
+        fleet = (key[0], key[1])
         with self._lock:
             known = self._answers.get(key[2])
             if known is None:
                 return None
             if (
                 known.key != key
-                or known.generation != generation
                 or time.monotonic() - known.at >= self.max_age
+                or known.generation < self._barrier
             ):
                 del self._answers[key[2]]
                 return None
+            settled = known.generation == generation or self._no_work_at.get(fleet) == generation
+        if not settled:
+            with self.store.read() as conn:
+                work = fleet_has_ready_job(conn, *fleet)
+            with self._lock:
+                if work or known.generation < self._barrier:
+                    self._answers.pop(key[2], None)
+                    return None
+                self._no_work_at[fleet] = generation
         output = {**known.output, "assignedSessions": {}, "cancelSessionActions": {}}
         return output, known.wait
 
