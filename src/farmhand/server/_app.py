@@ -260,19 +260,22 @@ class FarmApp:
                     self._attempt, poll, request, request_id, address, origin
                 )
             except _WaitForWork as waiting:
-                assert waiting.answer is not None and poll.deadline is not None
-                remaining = poll.deadline - time.monotonic()
-                if (
-                    remaining <= 0
-                    or self.runtime.stopping.is_set()
-                    or not await signal.wait_past_async(poll.generation, remaining, poll.group)
-                ):
-                    return waiting.answer
-                poll.retry = True
-                continue
-            if poll.retry and poll.handed_work:
-                signal.pass_on(poll.group)  # woken and served: the next waiter may be served too
-            return answer
+                # Only the answer is kept: the exception's traceback holds the attempt's frames
+                # (and all they refer to), which thousands of waiting polls would keep alive.
+                empty = waiting.answer
+            else:
+                if poll.retry and poll.handed_work:
+                    signal.pass_on(poll.group)  # woken and served: the next waiter may be served too
+                return answer
+            assert empty is not None and poll.deadline is not None
+            remaining = poll.deadline - time.monotonic()
+            if (
+                remaining <= 0
+                or self.runtime.stopping.is_set()
+                or not await signal.wait_past_async(poll.generation, remaining, poll.group)
+            ):
+                return empty
+            poll.retry = True
 
     def _attempt(
         self, poll: _LongPoll, request: SignedRequest, request_id: str, address: str, origin: str

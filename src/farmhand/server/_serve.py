@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import socket
 from collections.abc import Callable
@@ -40,6 +41,14 @@ def url_of(sock: socket.socket, tls: bool = False) -> str:
     return f"{'https' if tls else 'http'}://{'[' + host + ']' if ':' in host else host}:{port}"
 
 
+def set_aside_startup_objects() -> None:
+    """Keep what the server built to start (service models, tables, compiled statements) out of the
+    collector's full passes: each walks every tracked object while holding the GIL, and with thousands
+    of long polls held those passes are what delays the calls that hand out work."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(config: ServerConfig, on_ready: Callable[[str, ServerRuntime], None] | None = None) -> None:
     """Serve until a signal stops the server; `on_ready` gets the URL once requests are accepted."""
     sock = bind(config.host, config.port)
@@ -63,6 +72,7 @@ def serve(config: ServerConfig, on_ready: Callable[[str, ServerRuntime], None] |
 
     async def startup(sockets: list[socket.socket] | None = None) -> None:
         await original_startup(sockets=sockets)
+        set_aside_startup_objects()
         if on_ready is not None:
             on_ready(url, runtime)
 
