@@ -73,6 +73,24 @@ def test_migrations_apply_once(store: Store) -> None:
         reopened.dispose()
 
 
+def test_the_migrations_create_every_index_the_schema_declares_with_its_condition(store: Store) -> None:
+    # Given a store migrated to the head revision
+    from sqlalchemy import inspect
+
+    from farmhand.server.store._schema import metadata
+
+    with store.read() as conn:
+        inspector = inspect(conn)
+        for table in metadata.sorted_tables:
+            # Then each table has the indexes the schema declares, and partial ones are partial
+            found = {ix["name"]: ix for ix in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                assert index.name in found, f"{table.name}: {index.name} missing"
+                declared = index.dialect_options[conn.dialect.name]["where"]
+                stored = found[index.name].get("dialect_options", {}).get(f"{conn.dialect.name}_where")
+                assert (declared is None) == (stored is None), f"{index.name}: where {stored!r}"
+
+
 def test_keyset_pages_cover_rows_with_equal_timestamps_exactly_once(store: Store) -> None:
     # Given 25 rows, in groups that share a creation time
     base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)

@@ -40,9 +40,19 @@ from ._schema import (
 )
 from ._task_keys import task_is, tasks_in, tasks_of_job
 from ._types import Epoch, Json, utcnow
-from ._workers_schema import session_actions, sessions, workers
+from ._workers_schema import (
+    ACTION_FAILED,
+    ACTION_IS_OPEN,
+    OPEN_ACTION_STATUSES,
+    session_actions,
+    sessions,
+    workers,
+)
 
 __all__ = [
+    "ACTION_FAILED",
+    "ACTION_IS_OPEN",
+    "OPEN_ACTION_STATUSES",
     "SQLITE_FILE_NAME",
     "TASK_RUN_STATUSES",
     "Changes",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text
+from sqlalchemy import Column, Index, Integer, String, Table, Text, literal_column, text
 
 from ._schema import metadata
 from ._types import Epoch, Json
@@ -47,6 +47,12 @@ sessions = Table(
     Index("ix_sessions_worker", "worker_id", "lifecycle_status"),
 )
 
+#: Actions queued or running in their session. A session's pipeline keeps every action it ever ran
+#: (a worker on one step runs thousands), so each schedule call reads its open ones through a partial
+#: index of those only (`ix_session_actions_open`).
+OPEN_ACTION_STATUSES = ("SCHEDULED", "ASSIGNED", "RUNNING", "CANCELING")
+_OPEN_LIST = ", ".join(f"'{status}'" for status in OPEN_ACTION_STATUSES)
+
 session_actions = Table(
     "session_actions",
     metadata,
@@ -69,4 +75,25 @@ session_actions = Table(
     Column("ready_at", Epoch, nullable=True),  # a task run's: when its task became READY (dispatch latency)
     Index("ix_session_actions_session", "session_id", "action_index"),
     Index("ix_session_actions_job_task", "job_id", "task_id"),
+    Index(
+        "ix_session_actions_open",
+        "session_id",
+        "action_index",
+        sqlite_where=text(f"status IN ({_OPEN_LIST})"),
+        postgresql_where=text(f"status IN ({_OPEN_LIST})"),
+    ),
+    # Failed actions (few): the per-worker failure cap counts them at every schedule call with work.
+    Index(
+        "ix_session_actions_failed",
+        "session_id",
+        sqlite_where=text("status = 'FAILED'"),
+        postgresql_where=text("status = 'FAILED'"),
+    ),
 )
+
+# The partial indexes' conditions, as queries must write them for SQLite to see that an index applies:
+# the same literal values (a bound parameter would hide it, and every action of the session be read).
+ACTION_IS_OPEN = session_actions.c.status.in_(
+    [literal_column(f"'{status}'") for status in OPEN_ACTION_STATUSES]
+)
+ACTION_FAILED = session_actions.c.status == literal_column("'FAILED'")

@@ -37,6 +37,7 @@ from ..scheduler import (
     worker_capabilities_from_api,
 )
 from ..store import (
+    ACTION_FAILED,
     count_column,
     jobs,
     resources,
@@ -73,7 +74,7 @@ _FAILURES_BY_JOB = (
         and_(
             sessions.c.worker_id == bindparam("worker_id"),
             sessions.c.job_id.in_(bindparam("job_ids", expanding=True)),
-            session_actions.c.status == "FAILED",
+            ACTION_FAILED,
             session_actions.c.task_id.is_not(None),
         )
     )

@@ -34,6 +34,7 @@ from ..scheduler import (
     worker_capabilities_from_api,
 )
 from ..store import (
+    OPEN_ACTION_STATUSES,
     TASK_RUN_STATUSES,
     count_column,
     find_document,
@@ -46,7 +47,6 @@ from ..store import (
     workers,
 )
 from ._assign import ASSOCIATION_KIND, failures_by_worker, job_options
-from ._sessions import OPEN_ACTION_STATUSES
 
 _LIFECYCLE_MESSAGES = {
     "CREATE_IN_PROGRESS": "the farm is still writing the job's tasks; they are scheduled once it is done",

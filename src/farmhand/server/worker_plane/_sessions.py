@@ -18,11 +18,9 @@ from sqlalchemy.engine import Row
 
 from .._ids import session_action_id
 from ..scheduler import ActionDefinition, closing_actions, kind_of
-from ..store import session_actions, sessions
+from ..store import ACTION_IS_OPEN, session_actions, sessions
 from ._tasks import settle_task
 
-#: Actions not finished yet (the worker may still run or report them).
-OPEN_ACTION_STATUSES = ("SCHEDULED", "ASSIGNED", "RUNNING", "CANCELING")
 #: Actions listed to the worker in `assignedSessions`.
 DELIVERED_STATUSES = ("SCHEDULED", "ASSIGNED", "RUNNING")
 
@@ -39,7 +37,7 @@ _OPEN_ACTIONS = (
     .where(
         and_(
             session_actions.c.session_id == bindparam("session_id"),
-            session_actions.c.status.in_(OPEN_ACTION_STATUSES),
+            ACTION_IS_OPEN,
         )
     )
     .order_by(session_actions.c.action_index)
