@@ -347,18 +347,27 @@ def test_the_failure_cap_lifts_when_no_other_worker_can_take_the_job(farm_server
     assert len(failed_runs) == 4
 
 
-def test_long_poll_returns_work_that_arrives_while_waiting(farm_server, admin, farm) -> None:
-    # Given an idle worker holding a long poll of up to 20 s
+def poll_while_submitting(
+    server: ServerProcess, admin: Any, farm: tuple[str, str, str], wait: int, *, tasks: int
+) -> tuple[dict[str, Any], float]:
+    """A new idle worker's poll held up to `wait` s, a job of `tasks` tasks submitted 0.5 s into it:
+    the poll's answer and how long it took."""
     farm_id, queue_id, fleet_id = farm
-    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
-    worker.wait_seconds = 20
-    timer = threading.Timer(0.5, lambda: submit(admin, farm_id, queue_id, job_template(step("A"))))
+    worker = SyntheticWorker(server, farm_id, fleet_id)
+    worker.wait_seconds = wait
+    timer = threading.Timer(0.5, lambda: submit(admin, farm_id, queue_id, job_template(step("A", tasks))))
     timer.start()
-    # When work is submitted while the call waits
     started = time.monotonic()
     answer = worker.poll()
     elapsed = time.monotonic() - started
     timer.join()
+    return answer, elapsed
+
+
+def test_long_poll_returns_work_that_arrives_while_waiting(farm_server, admin, farm) -> None:
+    # Given an idle worker holding a long poll of up to 20 s
+    # When work is submitted while the call waits
+    answer, elapsed = poll_while_submitting(farm_server, admin, farm, 20, tasks=1)
     # Then the same call returns the assignment, well before its wait ran out
     assert len(answer["assignedSessions"]) == 1
     assert elapsed < 20
@@ -366,17 +375,9 @@ def test_long_poll_returns_work_that_arrives_while_waiting(farm_server, admin, f
 
 def test_long_poll_returns_a_large_job_once_its_background_creation_ends(farm_server, admin, farm) -> None:
     # Given an idle worker holding a long poll of up to 60 s
-    farm_id, queue_id, fleet_id = farm
-    worker = SyntheticWorker(farm_server, farm_id, fleet_id)
-    worker.wait_seconds = 60
     # When a job too large to be written in its CreateJob call (its tasks are written after the
     # answer; the job is not schedulable until then) is submitted while the call waits
-    timer = threading.Timer(0.5, lambda: submit(admin, farm_id, queue_id, job_template(step("A", 25_000))))
-    timer.start()
-    started = time.monotonic()
-    answer = worker.poll()
-    elapsed = time.monotonic() - started
-    timer.join()
+    answer, elapsed = poll_while_submitting(farm_server, admin, farm, 60, tasks=25_000)
     # Then the end of the creation wakes the call, which returns the assignment before its wait ran out
     assert len(answer["assignedSessions"]) == 1
     assert elapsed < 45
