@@ -6,7 +6,14 @@ is a terminal; otherwise one line per status change), the outcome to stdout.
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 from configparser import ConfigParser
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import click
@@ -96,6 +103,33 @@ class _ProgressDisplay:
             raise _JobArchived()
 
 
+@contextmanager
+def _interrupt_ends_the_wait() -> Iterator[None]:
+    """Ctrl-C while waiting ends the process at once, with the interrupt's exit code.
+
+    A KeyboardInterrupt can be raised between a lock's acquire and the `with` that would release it
+    (in the HTTP client's connection pool, say); unwinding then blocks on that lock for good. A wait
+    holds nothing to clean up, so the handler says so and exits without unwinding.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from . import _INTERRUPTED_EXIT_CODE
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        sys.stdout.flush()
+        # Show the cursor again, in case a progress bar hid it.
+        sys.stderr.write(("\x1b[?25h" if sys.stderr.isatty() else "") + "\nInterrupted.\n")
+        sys.stderr.flush()
+        os._exit(_INTERRUPTED_EXIT_CODE)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def wait_and_report(
     config: ConfigParser,
     farm_id: str,
@@ -111,7 +145,7 @@ def wait_and_report(
 
     display = _ProgressDisplay(job_id)
     try:
-        with display:
+        with _interrupt_ends_the_wait(), display:
             result = api.wait_for_job_completion(
                 farm_id,
                 queue_id,
