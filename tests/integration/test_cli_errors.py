@@ -122,6 +122,11 @@ def test_unknown_command_is_a_usage_error(station: CliWorkstation) -> None:
     assert "Traceback" not in result.stderr
 
 
+def _sigint_as_from_a_terminal() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_while_waiting_exits_130_without_a_traceback(station: CliWorkstation, tmp_path: Path) -> None:
     # Given a job that will not finish (no worker) and a `job wait` on it
     submitted = station.run_process("bundle", "submit", str(write_bundle(tmp_path / "b")), "--yes")
@@ -132,6 +137,9 @@ def test_ctrl_c_while_waiting_exits_130_without_a_traceback(station: CliWorkstat
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: SIGINT delivered and not ignored, whatever this test process inherited
+        # or blocked (an ignored or blocked signal survives exec).
+        preexec_fn=_sigint_as_from_a_terminal,
     )
     assert waiting.stderr is not None
     first_line = waiting.stderr.readline()  # the first status line: the wait has started

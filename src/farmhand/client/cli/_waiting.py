@@ -111,8 +111,11 @@ def _interrupt_ends_the_wait() -> Iterator[None]:
     (in the HTTP client's connection pool, say); unwinding then blocks on that lock for good. A wait
     holds nothing to clean up, so the handler says so and exits without unwinding.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield  # SIGINT ignored (as a shell does for background jobs) or handled by the embedding program
         return
     from . import _INTERRUPTED_EXIT_CODE
 
