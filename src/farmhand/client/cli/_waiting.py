@@ -107,9 +107,8 @@ class _ProgressDisplay:
 def _interrupt_ends_the_wait() -> Iterator[None]:
     """Ctrl-C while waiting ends the process at once, with the interrupt's exit code.
 
-    A KeyboardInterrupt can be raised between a lock's acquire and the `with` that would release it
-    (in the HTTP client's connection pool, say); unwinding then blocks on that lock for good. A wait
-    holds nothing to clean up, so the handler says so and exits without unwinding.
+    A wait holds nothing to clean up, so the handler says so and exits without unwinding: nothing the
+    interrupt lands in (an HTTP call, a lock taken by the connection pool) can hold the exit up.
     """
     if (
         threading.current_thread() is not threading.main_thread()

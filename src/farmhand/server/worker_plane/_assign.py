@@ -83,37 +83,26 @@ _FAILURES_BY_JOB = (
 _FLEET_DOCS = select(resources.c.resource_id, resources.c.doc).where(
     and_(resources.c.kind == "fleet", resources.c.resource_id.in_(bindparam("fleet_ids", expanding=True)))
 )
+# A job a worker may be given work from: READY tasks, in a lifecycle that can be scheduled. The
+# options `assign_work` reads and the idle polls' check (`fleet_has_ready_job`) both use it, so the
+# check can never say "none" where the options would offer one.
+_SCHEDULABLE_READY_JOB = and_(READY_JOB, jobs.c.lifecycle_status.not_in(UNSCHEDULABLE_LIFECYCLES))
 _READY_JOBS = (
     select(jobs.c.job_id, jobs.c.queue_id, jobs.c.priority, jobs.c.created_at, jobs.c.max_worker_count)
-    .where(
-        and_(
-            jobs.c.queue_id.in_(bindparam("queue_ids", expanding=True)),
-            READY_JOB,
-            jobs.c.lifecycle_status.not_in(UNSCHEDULABLE_LIFECYCLES),
-        )
-    )
+    .where(and_(jobs.c.queue_id.in_(bindparam("queue_ids", expanding=True)), _SCHEDULABLE_READY_JOB))
     .order_by(jobs.c.priority.desc(), jobs.c.created_at, jobs.c.job_id)
     .limit(MAX_JOB_OPTIONS)
 )
-_FLEET_HAS_READY_JOB = (
-    select(jobs.c.job_id)
-    .where(
-        and_(
-            jobs.c.queue_id.in_(
-                select(resources.c.parent_id).where(
-                    and_(
-                        resources.c.kind == ASSOCIATION_KIND,
-                        resources.c.farm_id == bindparam("farm_id"),
-                        resources.c.ref_id == bindparam("fleet_id"),
-                        resources.c.status == "ACTIVE",
-                    )
-                )
-            ),
-            READY_JOB,
-            jobs.c.lifecycle_status.not_in(UNSCHEDULABLE_LIFECYCLES),
-        )
+_ACTIVE_QUEUES = select(resources.c.parent_id).where(
+    and_(
+        resources.c.kind == ASSOCIATION_KIND,
+        resources.c.farm_id == bindparam("farm_id"),
+        resources.c.ref_id == bindparam("fleet_id"),
+        resources.c.status == "ACTIVE",
     )
-    .limit(1)
+)
+_FLEET_HAS_READY_JOB = (
+    select(jobs.c.job_id).where(and_(jobs.c.queue_id.in_(_ACTIVE_QUEUES), _SCHEDULABLE_READY_JOB)).limit(1)
 )
 _STEP_READY = steps.c[count_column("READY")]
 _READY_STEPS = (
@@ -139,17 +128,7 @@ _ONLINE_IN_FLEET = select(func.count()).where(
 def active_queue_ids(conn: Connection, farm_id: str, fleet_id: str) -> list[str]:
     """Queues whose association with this fleet is ACTIVE (only those give the fleet work)."""
     return [
-        str(r.parent_id)
-        for r in conn.execute(
-            select(resources.c.parent_id).where(
-                and_(
-                    resources.c.kind == ASSOCIATION_KIND,
-                    resources.c.farm_id == farm_id,
-                    resources.c.ref_id == fleet_id,
-                    resources.c.status == "ACTIVE",
-                )
-            )
-        )
+        str(r.parent_id) for r in conn.execute(_ACTIVE_QUEUES, {"farm_id": farm_id, "fleet_id": fleet_id})
     ]
 
 
